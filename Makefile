@@ -1,0 +1,49 @@
+# Appward: `make run` serves the product, `make test` checks it. Everything installs itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet 'uv>=0.5,<1'
+
+.PHONY: install
+install: $(UV) ## create .venv with the runtime dependencies (from uv.lock)
+	$(UV) sync --frozen --no-dev --python $(PYTHON)
+
+.PHONY: install-dev
+install-dev: $(UV) ## create .venv with the dev extras (from uv.lock)
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
+
+.PHONY: migrate
+migrate: install ## apply migrations to the configured database
+	$(BIN)/appward db upgrade
+
+.PHONY: run
+run: migrate ## set up the embedded database, create an admin client once, serve on :8000
+	@$(BIN)/appward admin create-client bootstrap-admin --if-none
+	$(BIN)/appward serve --host 127.0.0.1 --port 8000
+
+.PHONY: check
+check: install-dev ## format check, then mypy, then ruff
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/ruff check src tests
+
+.PHONY: fmt
+fmt: install-dev ## format and fix lint
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+.PHONY: test
+test: check ## lint, type-check, then the whole test suite with branch coverage
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)

@@ -1,0 +1,3 @@
+from appward.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""The audit log: who changed what, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from appward.clock import Clock
+from appward.db import Base, UTCDateTime
+from appward.pagination import Page, check_limit, decode_cursor, encode_cursor
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    # Not a foreign key: the trail outlives the client it speaks of.
+    client_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_ip: Mapped[str | None] = mapped_column(String(45))
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is making a change: ``client:<id>`` for an admin token, ``cli:<user>`` for the CLI."""
+
+    name: str
+    source_ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    client_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLog:
+    session: AsyncSession
+    clock: Clock
+    actor: Actor
+
+    async def record(
+        self,
+        action: str,
+        *,
+        client_id: str | None = None,
+        target: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        """Adds one event to the current transaction. ``changes`` must hold no secret."""
+        self.session.add(
+            AuditEvent(
+                occurred_at=self.clock.now(),
+                actor=self.actor.name,
+                action=str(action),
+                client_id=client_id,
+                target=target,
+                changes=changes or {},
+                source_ip=self.actor.source_ip,
+            )
+        )
+        await self.session.flush()
+
+    async def query(
+        self, filters: AuditFilter, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[AuditEvent]:
+        """Returns events newest first. Raises InvalidInput on a bad cursor or limit."""
+        check_limit(limit)
+        stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
+        after = decode_cursor(cursor)
+        if after is not None:
+            stmt = stmt.where(AuditEvent.id < after)
+        if filters.client_id:
+            stmt = stmt.where(AuditEvent.client_id == filters.client_id)
+        if filters.actor:
+            stmt = stmt.where(AuditEvent.actor == filters.actor)
+        if filters.action:
+            stmt = stmt.where(AuditEvent.action == filters.action)
+        if filters.since:
+            stmt = stmt.where(AuditEvent.occurred_at >= filters.since)
+        if filters.until:
+            stmt = stmt.where(AuditEvent.occurred_at < filters.until)
+        events = list(await self.session.scalars(stmt))
+        more = len(events) > limit
+        events = events[:limit]
+        return Page(events, encode_cursor(events[-1].id) if more else None)

@@ -1,0 +1,66 @@
+"""Client authentication at the token endpoint, one module per IANA method name.
+
+The adapter says what the request presented (:class:`PresentedCredentials`); this package
+decides whether that proves the client's identity, with the one method the client
+registered. Any other method, or any failure, is ``invalid_client``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appward.auth.client_secret import SecretVerifier, verify_client_secret
+from appward.clients.models import Client
+from appward.clock import Clock
+from appward.errors import InvalidClient
+
+__all__ = ["PresentedCredentials", "SecretVerifier", "authenticate_client"]
+
+SUPPORTED_METHODS = ("client_secret_basic", "client_secret_post", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedCredentials:
+    """What a request offered as proof: the method it used, the client_id and the secret."""
+
+    method: str
+    client_id: str
+    secret: str | None = None
+
+    def __repr__(self) -> str:
+        return f"PresentedCredentials({self.method!r}, {self.client_id!r})"
+
+
+async def authenticate_client(
+    session: AsyncSession,
+    presented: PresentedCredentials,
+    *,
+    verifier: SecretVerifier,
+    clock: Clock,
+) -> Client:
+    """Returns the authenticated, active client.
+
+    Raises InvalidClient when the client is unknown, deleted or disabled, presented a
+    method other than the one it registered, or its proof does not hold.
+    """
+    client = await session.scalar(
+        select(Client).where(Client.client_id == presented.client_id, Client.deleted_at.is_(None))
+    )
+    if client is None:
+        raise InvalidClient(detail=f"unknown client {presented.client_id!r}")
+    if client.token_endpoint_auth_method != presented.method:
+        raise InvalidClient(
+            f"this client must authenticate with {client.token_endpoint_auth_method}",
+            detail=f"presented {presented.method}",
+        )
+    if presented.method not in SUPPORTED_METHODS:
+        raise InvalidClient(f"{presented.method} is not supported by this server yet")
+    if presented.method != "none":
+        await verify_client_secret(session, client, presented.secret or "", verifier, clock)
+    if client.status != "active":
+        # Checked after the proof so a disabled client's status is told only to itself.
+        raise InvalidClient("this client is disabled", detail=f"status {client.status}")
+    return client

@@ -1,0 +1,83 @@
+"""client_secret_basic and client_secret_post (RFC 6749 §2.3.1) against argon2id hashes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import anyio
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appward.clients.models import Client, ClientSecret
+from appward.clients.secrets import Hasher, secret_id_of
+from appward.clock import Clock
+from appward.config import SecretPolicy
+from appward.errors import InvalidClient
+
+
+class SecretVerifier:
+    """Runs argon2 verifications in worker threads, never more than a bound at once.
+
+    The bound keeps a flood of guesses from taking every thread and core: excess
+    verifications wait their turn instead of piling onto the CPU.
+    """
+
+    def __init__(self, hasher: Hasher, policy: SecretPolicy) -> None:
+        self.hasher = hasher
+        self.policy = policy
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        # Created on first use: a limiter belongs to the running event loop.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.policy.max_concurrent_verifications)
+        return self._limiter
+
+    async def verify(self, hashed: str, presented: str) -> bool:
+        return await anyio.to_thread.run_sync(
+            self.hasher.verify, hashed, presented, limiter=self.limiter
+        )
+
+
+async def verify_client_secret(
+    session: AsyncSession,
+    client: Client,
+    presented: str,
+    verifier: SecretVerifier,
+    clock: Clock,
+) -> ClientSecret:
+    """Returns the client's secret record that ``presented`` matches.
+
+    Raises InvalidClient when it matches no usable (unexpired, unrevoked) secret.
+    """
+    secret_id = secret_id_of(presented)
+    if secret_id is None:
+        raise InvalidClient(detail="presented secret is not of this server's shape")
+    record = await session.scalar(
+        select(ClientSecret).where(
+            ClientSecret.id == secret_id, ClientSecret.client_pk == client.pk
+        )
+    )
+    now = clock.now()
+    if record is None or not record.is_usable(now):
+        raise InvalidClient(detail=f"secret {secret_id} unknown, revoked or expired")
+    if not await verifier.verify(record.secret_hash, presented):
+        raise InvalidClient(detail=f"secret {secret_id} mismatch")
+    await _note_use(session, record, clock, verifier.policy.last_used_resolution)
+    return record
+
+
+async def _note_use(
+    session: AsyncSession, record: ClientSecret, clock: Clock, resolution: int
+) -> None:
+    """Records the secret's last use, at most once per ``resolution`` seconds, so an
+    admin sees whether a rotated-out secret is still in use before revoking it."""
+    now = clock.now()
+    last = record.last_used_at
+    if last is not None and now - last < timedelta(seconds=resolution):
+        return
+    await session.execute(
+        update(ClientSecret).where(ClientSecret.id == record.id).values(last_used_at=now)
+    )
+    record.last_used_at = now

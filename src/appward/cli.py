@@ -1,0 +1,684 @@
+"""The command line: one function per command, each calling the same services as the API."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appward.audit import Actor, AuditEvent, AuditFilter, AuditLog
+from appward.clients.models import Client, ClientScope, ClientSecret
+from appward.clients.secrets import Argon2Hasher
+from appward.clients.service import ClientChange, ClientFilter, ClientService, metadata_of
+from appward.clock import SystemClock
+from appward.config import Settings, load_settings
+from appward.db import create_engine, create_sessionmaker
+from appward.errors import AppwardError, InvalidInput
+from appward.scopes import ADMIN_SCOPE, Scope, ScopeService
+from appward.tokens.keys import add_signing_key, ensure_signing_key, load_key_encryption
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="appward",
+    help="Appward: an OAuth 2.0 authorization server built around client management.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+clients_app = typer.Typer(help="Register and manage clients.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Client secrets: add (rotate), list, revoke.", no_args_is_help=True)
+scopes_app = typer.Typer(help="The scope registry.", no_args_is_help=True)
+admin_app = typer.Typer(help="Bootstrap administration.", no_args_is_help=True)
+keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+app.add_typer(secrets_app, name="secrets")
+app.add_typer(scopes_app, name="scopes")
+app.add_typer(admin_app, name="admin")
+app.add_typer(keys_app, name="keys")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    session: AsyncSession
+    clients: ClientService
+    scopes: ScopeService
+    audit: AuditLog
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"appward: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _run(work: Callable[[Services], Awaitable[T]]) -> T:
+    """Runs ``work`` in one transaction; a domain error becomes one line and exit code 2."""
+    settings = _settings()
+
+    async def unit_of_work() -> T:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                clock = SystemClock()
+                audit = AuditLog(session, clock, Actor(f"cli:{getpass.getuser()}"))
+                services = Services(
+                    session,
+                    ClientService(
+                        session,
+                        clock,
+                        Argon2Hasher(settings.argon2),
+                        settings.lifetime_bounds,
+                        settings.secret_policy,
+                        audit,
+                    ),
+                    ScopeService(session, clock, audit),
+                    audit,
+                )
+                result = await work(services)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(unit_of_work())
+    except AppwardError as exc:
+        _fail(f"{exc.error}: {exc.description}")
+        raise  # unreachable: _fail exits
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=_json_default))
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    typer.echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)))
+    for row in cells:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _client_json(client: Client) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "status": client.status,
+        "registration_source": client.registration_source,
+        "owner": client.owner,
+        "created_at": client.created_at,
+        "updated_at": client.updated_at,
+        "revision": client.revision,
+        "metadata": metadata_of(client),
+    }
+
+
+def _print_change(change: ClientChange, as_json: bool) -> None:
+    secret = change.secret
+    if as_json:
+        body = _client_json(change.client)
+        if secret is not None:
+            body["client_secret"] = secret.plaintext
+            body["client_secret_id"] = secret.record.id
+        _print_json(body)
+        return
+    _print_client(change.client)
+    if secret is not None:
+        typer.echo(f"client_secret: {secret.plaintext}")
+        typer.echo("  (shown once: store it now; only its hash is kept)")
+
+
+def _print_client(client: Client) -> None:
+    typer.echo(f"client_id: {client.client_id}")
+    for key in ("status", "registration_source", "owner", "revision"):
+        typer.echo(f"{key}: {_cell(getattr(client, key))}")
+    for key, value in metadata_of(client).items():
+        typer.echo(f"{key}: {_cell(value) if not isinstance(value, dict) else json.dumps(value)}")
+
+
+def _read_json_file(path: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        data = json.loads(text)
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read JSON from {path}: {exc}")
+    if not isinstance(data, dict):
+        _fail(f"{path} must hold a JSON object of client metadata")
+    return dict(data)
+
+
+def _parse_assignments(assignments: list[str]) -> dict[str, Any]:
+    """Reads ``field=value`` pairs; a value that parses as JSON is taken as JSON."""
+    data: dict[str, Any] = {}
+    for item in assignments:
+        name, eq, raw = item.partition("=")
+        if not eq or not name:
+            _fail(f"--set takes field=value, got {item!r}")
+        try:
+            data[name] = json.loads(raw)
+        except ValueError:
+            data[name] = raw
+    return data
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} must be an ISO 8601 time, such as 2026-01-31T12:00:00Z")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- serve and db ---
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the authorization server (several worker processes with --workers)."""
+    import uvicorn
+
+    settings = _settings()
+    _ensure_signing_key(settings)  # once, here, so workers do not race to create one
+    uvicorn.run(
+        "appward.web.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+def _ensure_signing_key(settings: Settings) -> None:
+    async def ensure() -> None:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                cipher = load_key_encryption(settings.key_encryption_key, settings.data_dir)
+                await ensure_signing_key(session, cipher, SystemClock())
+        finally:
+            await engine.dispose()
+
+    asyncio.run(ensure())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to the configured database."""
+    from appward.migrations import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, settings.database_schema)
+    typer.echo("database is up to date")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; it signs new tokens from the next start of the server."""
+    settings = _settings()
+
+    async def work(services: Services) -> str:
+        cipher = load_key_encryption(settings.key_encryption_key, settings.data_dir)
+        return (await add_signing_key(services.session, cipher, SystemClock())).kid
+
+    typer.echo(f"new signing key {_run(work)}")
+
+
+# --- clients ---
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str | None, typer.Argument(help="client_name")] = None,
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option("--redirect-uri", help="Repeat for several.")
+    ] = None,
+    grant_type: Annotated[
+        list[str] | None, typer.Option("--grant-type", help="Repeat for several.")
+    ] = None,
+    scope: Annotated[str | None, typer.Option(help="Allowed scopes, space-separated.")] = None,
+    auth_method: Annotated[
+        str | None, typer.Option("--auth-method", help="token_endpoint_auth_method")
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Who owns the client.")] = None,
+    metadata: Annotated[
+        str | None, typer.Option(help="RFC 7591 metadata as a JSON file, or - for stdin.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a client. Options override the same fields of --metadata."""
+    data = _read_json_file(metadata) if metadata else {}
+    overrides = {
+        "client_name": name,
+        "redirect_uris": redirect_uri or None,
+        "grant_types": grant_type or None,
+        "scope": scope,
+        "token_endpoint_auth_method": auth_method,
+        "owner": owner,
+    }
+    data.update({k: v for k, v in overrides.items() if v is not None})
+
+    async def work(services: Services) -> ClientChange:
+        return await services.clients.create(data, registration_source="admin")
+
+    _print_change(_run(work), as_json)
+
+
+@clients_app.command("list")
+def clients_list(
+    name: Annotated[str | None, typer.Option(help="Substring of the name.")] = None,
+    status: Annotated[str | None, typer.Option(help="active or disabled")] = None,
+    source: Annotated[str | None, typer.Option(help="admin, portal or dcr")] = None,
+    limit: Annotated[int, typer.Option(help="Page size.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Cursor from the previous page.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List clients, oldest first."""
+
+    async def work(services: Services) -> tuple[list[Client], str | None]:
+        page = await services.clients.search(
+            ClientFilter(name, status, source), cursor=cursor, limit=limit
+        )
+        return page.items, page.next_cursor
+
+    items, next_cursor = _run(work)
+    if as_json:
+        _print_json({"items": [_client_json(c) for c in items], "next_cursor": next_cursor})
+        return
+    _print_table(
+        ["client_id", "name", "status", "source", "auth_method", "grant_types", "scope"],
+        [
+            [
+                c.client_id,
+                c.client_name,
+                c.status,
+                c.registration_source,
+                c.token_endpoint_auth_method,
+                c.grant_types,
+                " ".join(c.scopes),
+            ]
+            for c in items
+        ],
+    )
+    if next_cursor:
+        typer.echo(f"more: --cursor {next_cursor}")
+
+
+@clients_app.command("show")
+def clients_show(client_id: str, as_json: JsonFlag = False) -> None:
+    """Show one client."""
+
+    async def work(services: Services) -> Client:
+        return await services.clients.get(client_id)
+
+    client = _run(work)
+    if as_json:
+        _print_json(_client_json(client))
+    else:
+        _print_client(client)
+
+
+@clients_app.command("update")
+def clients_update(
+    client_id: str,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="field=value (JSON values allowed); field=null resets."),
+    ] = None,
+    metadata: Annotated[
+        str | None, typer.Option(help="A JSON merge patch file, or - for stdin.")
+    ] = None,
+    if_revision: Annotated[
+        int | None, typer.Option(help="Refuse unless the client is at this revision.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change metadata fields (a JSON merge patch: null resets a field)."""
+    patch = _read_json_file(metadata) if metadata else {}
+    patch.update(_parse_assignments(set_ or []))
+    if not patch:
+        _fail("nothing to change: give --set field=value or --metadata FILE")
+
+    async def work(services: Services) -> ClientChange:
+        return await services.clients.update(client_id, patch, expected_revision=if_revision)
+
+    _print_change(_run(work), as_json)
+
+
+def _set_status(client_id: str, status: str, as_json: bool) -> None:
+    async def work(services: Services) -> Client:
+        return await services.clients.set_status(client_id, status)
+
+    client = _run(work)
+    if as_json:
+        _print_json(_client_json(client))
+    else:
+        typer.echo(f"client {client.client_id} is {client.status}")
+
+
+@clients_app.command("disable")
+def clients_disable(client_id: str, as_json: JsonFlag = False) -> None:
+    """Disable a client at once: it can no longer authenticate."""
+    _set_status(client_id, "disabled", as_json)
+
+
+@clients_app.command("enable")
+def clients_enable(client_id: str, as_json: JsonFlag = False) -> None:
+    """Re-enable a disabled client."""
+    _set_status(client_id, "active", as_json)
+
+
+@clients_app.command("delete")
+def clients_delete(client_id: str) -> None:
+    """Delete a client; its secrets are revoked and its client_id is never reused."""
+
+    async def work(services: Services) -> None:
+        await services.clients.delete(client_id)
+
+    _run(work)
+    typer.echo(f"client {client_id} deleted")
+
+
+# --- secrets ---
+
+
+def _secret_json(secret: ClientSecret) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "id": secret.id,
+        "label": secret.label,
+        "created_at": secret.created_at,
+        "expires_at": secret.expires_at,
+        "revoked_at": secret.revoked_at,
+        "last_used_at": secret.last_used_at,
+        "usable": secret.is_usable(now),
+    }
+
+
+@secrets_app.command("add")
+def secrets_add(
+    client_id: str,
+    label: Annotated[str | None, typer.Option(help="A name for the secret.")] = None,
+    expire_others_in: Annotated[
+        int | None,
+        typer.Option(help="Seconds of grace before the client's other secrets expire."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a secret; the existing ones keep working (rotation without downtime)."""
+
+    async def work(services: Services) -> tuple[dict[str, Any], str]:
+        issued = await services.clients.add_secret(
+            client_id, label=label, expire_others_in=expire_others_in
+        )
+        return _secret_json(issued.record), issued.plaintext
+
+    record, plaintext = _run(work)
+    if as_json:
+        _print_json({**record, "client_secret": plaintext})
+        return
+    typer.echo(f"secret id: {record['id']}")
+    typer.echo(f"client_secret: {plaintext}")
+    typer.echo("  (shown once: store it now; only its hash is kept)")
+
+
+@secrets_app.command("list")
+def secrets_list(client_id: str, as_json: JsonFlag = False) -> None:
+    """List a client's secrets with their last use (never the secrets themselves)."""
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        return [_secret_json(s) for s in await services.clients.list_secrets(client_id)]
+
+    items = _run(work)
+    if as_json:
+        _print_json({"items": items})
+        return
+    headers = ["id", "label", "created_at", "expires_at", "revoked_at", "last_used_at", "usable"]
+    _print_table(headers, [[s[h] for h in headers] for s in items])
+
+
+@secrets_app.command("revoke")
+def secrets_revoke(client_id: str, secret_id: str) -> None:
+    """Revoke one secret at once."""
+
+    async def work(services: Services) -> None:
+        await services.clients.revoke_secret(client_id, secret_id)
+
+    _run(work)
+    typer.echo(f"secret {secret_id} revoked")
+
+
+# --- scopes ---
+
+
+def _scope_json(scope: Scope) -> dict[str, Any]:
+    return {
+        "name": scope.name,
+        "description": scope.description,
+        "admin_only": scope.admin_only,
+        "created_at": scope.created_at,
+        "updated_at": scope.updated_at,
+    }
+
+
+@scopes_app.command("create")
+def scopes_create(
+    name: str,
+    description: str,
+    admin_only: Annotated[bool, typer.Option(help="Never granted to self-registered clients.")] = (
+        False
+    ),
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a scope to the registry."""
+
+    async def work(services: Services) -> dict[str, Any]:
+        return _scope_json(await services.scopes.create(name, description, admin_only=admin_only))
+
+    scope = _run(work)
+    _print_json(scope) if as_json else typer.echo(f"scope {name} created")
+
+
+@scopes_app.command("list")
+def scopes_list(as_json: JsonFlag = False) -> None:
+    """List the scope registry."""
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        return [_scope_json(s) for s in await services.scopes.all()]
+
+    items = _run(work)
+    if as_json:
+        _print_json({"items": items})
+        return
+    _print_table(
+        ["name", "admin_only", "description"],
+        [[s["name"], s["admin_only"], s["description"]] for s in items],
+    )
+
+
+@scopes_app.command("update")
+def scopes_update(
+    name: str,
+    description: Annotated[str | None, typer.Option(help="New description.")] = None,
+    admin_only: Annotated[bool | None, typer.Option("--admin-only/--not-admin-only")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a scope's description or admin-only flag."""
+
+    async def work(services: Services) -> dict[str, Any]:
+        scope = await services.scopes.update(name, description=description, admin_only=admin_only)
+        return _scope_json(scope)
+
+    scope = _run(work)
+    _print_json(scope) if as_json else typer.echo(f"scope {name} updated")
+
+
+@scopes_app.command("delete")
+def scopes_delete(name: str) -> None:
+    """Delete a scope no client uses."""
+
+    async def work(services: Services) -> None:
+        await services.scopes.delete(name)
+
+    _run(work)
+    typer.echo(f"scope {name} deleted")
+
+
+# --- audit ---
+
+
+def _event_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "occurred_at": event.occurred_at,
+        "actor": event.actor,
+        "action": event.action,
+        "client_id": event.client_id,
+        "target": event.target,
+        "changes": event.changes,
+        "source_ip": event.source_ip,
+    }
+
+
+@app.command()
+def audit(
+    client_id: Annotated[str | None, typer.Option(help="Only this client's events.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only this actor's events.")] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. client:created")] = (
+        None
+    ),
+    since: Annotated[str | None, typer.Option(help="ISO 8601 time, inclusive.")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO 8601 time, exclusive.")] = None,
+    limit: Annotated[int, typer.Option(help="Page size.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Cursor from the previous page.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Search the audit log, newest first."""
+    filters = AuditFilter(
+        client_id, actor, action, _when(since, "--since"), _when(until, "--until")
+    )
+
+    async def work(services: Services) -> tuple[list[dict[str, Any]], str | None]:
+        page = await services.audit.query(filters, cursor=cursor, limit=limit)
+        return [_event_json(e) for e in page.items], page.next_cursor
+
+    items, next_cursor = _run(work)
+    if as_json:
+        _print_json({"items": items, "next_cursor": next_cursor})
+        return
+    _print_table(
+        ["occurred_at", "actor", "action", "client_id", "target", "changes"],
+        [
+            [
+                e["occurred_at"],
+                e["actor"],
+                e["action"],
+                e["client_id"],
+                e["target"],
+                json.dumps(e["changes"]) if e["changes"] else None,
+            ]
+            for e in items
+        ],
+    )
+    if next_cursor:
+        typer.echo(f"more: --cursor {next_cursor}")
+
+
+# --- bootstrap ---
+
+
+@admin_app.command("create-client")
+def admin_create_client(
+    name: str,
+    if_none: Annotated[
+        bool, typer.Option("--if-none", help="Do nothing if an active admin client exists.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a client holding appward:admin and print its id and secret once."""
+
+    async def work(services: Services) -> ClientChange | None:
+        if if_none and await _admin_client_exists(services.session):
+            return None
+        return await services.clients.create(
+            {
+                "client_name": name,
+                "grant_types": ["client_credentials"],
+                "token_endpoint_auth_method": "client_secret_basic",
+                "scope": ADMIN_SCOPE,
+            },
+            registration_source="admin",
+        )
+
+    change = _run(work)
+    if change is None:
+        typer.echo("an admin client exists already; not creating another")
+        return
+    secret = change.secret
+    if secret is None:  # a secret-based method always issues one
+        raise InvalidInput("no secret issued")
+    if as_json:
+        _print_json({"client_id": change.client.client_id, "client_secret": secret.plaintext})
+        return
+    typer.echo(f"admin client created: {name}")
+    typer.echo(f"  client_id:     {change.client.client_id}")
+    typer.echo(f"  client_secret: {secret.plaintext}")
+    typer.echo("  (shown once: store it now; only its hash is kept)")
+
+
+async def _admin_client_exists(session: AsyncSession) -> bool:
+    found = await session.scalar(
+        select(Client.pk)
+        .join(ClientScope)
+        .where(
+            ClientScope.scope_name == ADMIN_SCOPE,
+            Client.status == "active",
+            Client.deleted_at.is_(None),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def main() -> None:
+    app()

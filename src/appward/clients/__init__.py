@@ -1,0 +1,1 @@
+"""Clients: the registry of applications, their metadata, secrets and policy."""

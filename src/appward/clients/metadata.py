@@ -1,0 +1,403 @@
+"""ClientMetadata: the one validator every way of creating or changing a client goes through.
+
+Field names are RFC 7591's so DCR can reuse them unchanged. pydantic's ValidationError is
+translated here, and only here, into InvalidClientMetadata / InvalidRedirectUri.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import jwt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+
+from appward.config import LifetimeBounds
+from appward.errors import FieldError, InvalidClientMetadata, InvalidRedirectUri
+
+AuthMethod = Literal[
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
+    "none",
+]
+GrantType = Literal["authorization_code", "client_credentials", "refresh_token"]
+ResponseType = Literal["code"]
+ApplicationType = Literal["web", "native"]
+
+# Methods whose proof is a secret the server generates (and keeps only as a hash).
+SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post", "client_secret_jwt"})
+KEY_METHODS = frozenset({"private_key_jwt", "self_signed_tls_client_auth"})
+TLS_FIELDS = (
+    "tls_client_auth_subject_dn",
+    "tls_client_auth_san_dns",
+    "tls_client_auth_san_uri",
+    "tls_client_auth_san_ip",
+    "tls_client_auth_san_email",
+)
+# JWK members that only a private or symmetric key has (RFC 7518 §6).
+PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+MAX_URI = 2000
+MAX_REDIRECT_URIS = 100
+REVERSE_DOMAIN_SCHEME = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")
+FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "about", "blob"})
+SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _is_loopback_literal(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_uri_shape(uri: str) -> Any:
+    """Checks what every URI we store must satisfy; returns the split URI."""
+    if len(uri) > MAX_URI:
+        raise ValueError(f"longer than {MAX_URI} characters")
+    if CONTROL_CHARS.search(uri) or " " in uri:
+        raise ValueError("contains whitespace or control characters")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        raise ValueError("is not a valid URI") from None
+    if not parts.scheme:
+        raise ValueError("must be an absolute URI")
+    if "#" in uri:
+        raise ValueError("must not contain a fragment (RFC 6749 §3.1.2)")
+    if "@" in parts.netloc:
+        raise ValueError("must not contain userinfo")
+    return parts
+
+
+def check_web_uri(uri: str) -> str:
+    """An informational or key URI: https, or http on a loopback IP literal only."""
+    parts = _check_uri_shape(uri)
+    if parts.scheme == "https" and parts.hostname:
+        return uri
+    if parts.scheme == "http" and _is_loopback_literal(parts.hostname):
+        return uri
+    raise ValueError("must be an https URL (http only for 127.0.0.1 or [::1])")
+
+
+def check_redirect_uri(uri: str, application_type: str) -> None:
+    """Raises ValueError unless ``uri`` is an acceptable registered redirect URI.
+
+    RFC 6749 §3.1.2 (absolute, no fragment), RFC 9700 §2.1 (exact, no wildcards),
+    RFC 8252 §7.1 (private-use schemes in reverse-domain form) and §7.3 (loopback).
+    """
+    parts = _check_uri_shape(uri)
+    if "*" in uri:
+        raise ValueError("must not contain wildcards; redirect URIs are matched exactly")
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        if not parts.hostname:
+            raise ValueError("https redirect URIs need a host")
+        return
+    if scheme == "http":
+        if parts.hostname == "localhost":
+            raise ValueError(
+                "use the loopback IP literal 127.0.0.1 or [::1], not 'localhost' (RFC 8252 §8.3)"
+            )
+        if not _is_loopback_literal(parts.hostname):
+            raise ValueError("http is allowed only for loopback IP literals (RFC 8252 §7.3)")
+        return
+    if scheme in FORBIDDEN_SCHEMES:
+        raise ValueError(f"the {scheme!r} scheme is never a valid redirect")
+    if application_type != "native":
+        raise ValueError(
+            "private-use URI schemes are only for native clients (application_type 'native')"
+        )
+    if not REVERSE_DOMAIN_SCHEME.match(scheme):
+        raise ValueError(
+            "private-use schemes must be a reverse domain name such as "
+            "'com.example.app' (RFC 8252 §7.1)"
+        )
+
+
+def _check_text(value: str) -> str:
+    if CONTROL_CHARS.search(value):
+        raise ValueError("must not contain control characters")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _check_scope(value: str) -> str:
+    tokens = value.split(" ")
+    if any(not SCOPE_TOKEN.match(t) for t in tokens):
+        raise ValueError("must be scope-tokens separated by single spaces (RFC 6749 §3.3)")
+    return " ".join(dict.fromkeys(tokens))
+
+
+def _check_jwks(value: dict[str, Any]) -> dict[str, Any]:
+    keys = value.get("keys")
+    if not isinstance(keys, list) or not keys:
+        raise ValueError("must be a JWK Set with a non-empty 'keys' array (RFC 7517 §5)")
+    for key in keys:
+        if not isinstance(key, dict):
+            raise ValueError("every member of 'keys' must be a JWK object")
+        if PRIVATE_JWK_MEMBERS & key.keys():
+            raise ValueError("must hold public keys only: private or symmetric key material found")
+    try:
+        jwt.PyJWKSet.from_dict(value)
+    except (jwt.exceptions.PyJWKSetError, jwt.exceptions.PyJWKError) as exc:
+        raise ValueError(f"is not a usable JWK Set: {exc}") from None
+    return value
+
+
+_DEFAULT_GRANT: GrantType = "authorization_code"
+
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_check_text)]
+WebUri = Annotated[str, AfterValidator(check_web_uri)]
+
+
+class ClientMetadata(BaseModel):
+    """A client's registered metadata (RFC 7591 §2) and Appward's token policy for it.
+
+    Validate with :func:`parse_client_metadata`, which adds the server's lifetime bounds
+    and turns every problem into a field-level InvalidClientMetadata.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=False)
+
+    client_name: Text | None = None
+    redirect_uris: list[str] = Field(default_factory=list, max_length=MAX_REDIRECT_URIS)
+    application_type: ApplicationType = "web"
+    token_endpoint_auth_method: AuthMethod = "client_secret_basic"
+    grant_types: list[GrantType] = Field(default_factory=lambda: [_DEFAULT_GRANT])
+    response_types: list[ResponseType] | None = None
+    scope: Annotated[str, Field(max_length=2000), AfterValidator(_check_scope)] | None = None
+    client_uri: WebUri | None = None
+    logo_uri: WebUri | None = None
+    policy_uri: WebUri | None = None
+    tos_uri: WebUri | None = None
+    contacts: list[Annotated[EmailStr, Field(max_length=320)]] = Field(
+        default_factory=list, max_length=20
+    )
+    jwks_uri: WebUri | None = None
+    jwks: Annotated[dict[str, Any], AfterValidator(_check_jwks)] | None = None
+    software_id: Text | None = None
+    software_version: Text | None = None
+    tls_client_auth_subject_dn: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    tls_client_auth_san_dns: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    tls_client_auth_san_uri: Annotated[str, Field(min_length=1, max_length=MAX_URI)] | None = None
+    tls_client_auth_san_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    tls_client_auth_san_email: Annotated[EmailStr, Field(max_length=320)] | None = None
+    access_token_ttl: int | None = None
+    refresh_token_ttl: int | None = None
+    refresh_token_absolute_ttl: int | None = None
+    issue_refresh_tokens: bool | None = None
+    rotate_refresh_tokens: bool = True
+    require_pkce: bool = True
+    skip_consent: bool = False
+
+    @model_validator(mode="after")
+    def _apply_cross_field_rules(self, info: ValidationInfo) -> ClientMetadata:
+        bounds = (info.context or {}).get("bounds")
+        if not isinstance(bounds, LifetimeBounds):
+            raise TypeError("validate ClientMetadata with parse_client_metadata()")
+        self.redirect_uris = list(dict.fromkeys(self.redirect_uris))
+        self.grant_types = list(dict.fromkeys(self.grant_types))
+        if self.response_types is None:
+            self.response_types = ["code"] if "authorization_code" in self.grant_types else []
+        self.response_types = list(dict.fromkeys(self.response_types))
+        if self.issue_refresh_tokens is None:
+            self.issue_refresh_tokens = "refresh_token" in self.grant_types
+        if self.access_token_ttl is None:
+            self.access_token_ttl = bounds.access_token_default
+        if self.refresh_token_ttl is None:
+            self.refresh_token_ttl = bounds.refresh_token_default
+        if self.refresh_token_absolute_ttl is None:
+            self.refresh_token_absolute_ttl = bounds.refresh_token_absolute_default
+        problems = [
+            *self._redirect_problems(),
+            *self._grant_problems(),
+            *self._credential_problems(),
+            *self._lifetime_problems(bounds),
+        ]
+        if problems:
+            redirect_only = all(p.field.startswith("redirect_uris") for p in problems)
+            error = InvalidRedirectUri if redirect_only else InvalidClientMetadata
+            raise error(_summary(problems), fields=problems)
+        return self
+
+    def _redirect_problems(self) -> list[FieldError]:
+        problems = []
+        for index, uri in enumerate(self.redirect_uris):
+            try:
+                check_redirect_uri(uri, self.application_type)
+            except ValueError as exc:
+                problems.append(FieldError(f"redirect_uris[{index}]", f"{uri!r} {exc}"))
+        if "authorization_code" in self.grant_types and not self.redirect_uris:
+            problems.append(
+                FieldError("redirect_uris", "at least one is required for authorization_code")
+            )
+        return problems
+
+    def _grant_problems(self) -> list[FieldError]:
+        problems = []
+        has_code_grant = "authorization_code" in self.grant_types
+        has_code_response = "code" in (self.response_types or [])
+        if has_code_grant != has_code_response:
+            problems.append(
+                FieldError(
+                    "response_types",
+                    "'code' goes together with the authorization_code grant (RFC 7591 §2.1)",
+                )
+            )
+        if "refresh_token" in self.grant_types and not has_code_grant:
+            problems.append(
+                FieldError("grant_types", "refresh_token is only issued with authorization_code")
+            )
+        if self.issue_refresh_tokens and "refresh_token" not in self.grant_types:
+            problems.append(
+                FieldError("issue_refresh_tokens", "needs the refresh_token grant type")
+            )
+        if not self.grant_types:
+            problems.append(FieldError("grant_types", "at least one grant type is required"))
+        if self.token_endpoint_auth_method == "none":
+            if "client_credentials" in self.grant_types:
+                problems.append(
+                    FieldError(
+                        "grant_types",
+                        "a public client (token_endpoint_auth_method 'none') cannot use "
+                        "client_credentials",
+                    )
+                )
+            if not self.require_pkce:
+                problems.append(FieldError("require_pkce", "public clients always require PKCE"))
+        return problems
+
+    def _credential_problems(self) -> list[FieldError]:
+        problems = []
+        method = self.token_endpoint_auth_method
+        if self.jwks is not None and self.jwks_uri is not None:
+            problems.append(FieldError("jwks", "jwks and jwks_uri cannot both be given"))
+        if method in KEY_METHODS and self.jwks is None and self.jwks_uri is None:
+            problems.append(FieldError("jwks_uri", f"{method} needs jwks or jwks_uri"))
+        given_tls = [f for f in TLS_FIELDS if getattr(self, f) is not None]
+        if method == "tls_client_auth" and len(given_tls) != 1:
+            problems.append(
+                FieldError(
+                    "tls_client_auth_subject_dn",
+                    "tls_client_auth needs exactly one tls_client_auth_* field (RFC 8705 §2.1.2)",
+                )
+            )
+        if method != "tls_client_auth":
+            problems.extend(
+                FieldError(f, "only used with token_endpoint_auth_method tls_client_auth")
+                for f in given_tls
+            )
+        return problems
+
+    def _lifetime_problems(self, bounds: LifetimeBounds) -> list[FieldError]:
+        problems = []
+        access = self.access_token_ttl or 0
+        sliding = self.refresh_token_ttl or 0
+        absolute = self.refresh_token_absolute_ttl or 0
+        if not bounds.access_token_min <= access <= bounds.access_token_max:
+            problems.append(
+                FieldError(
+                    "access_token_ttl",
+                    f"must be between {bounds.access_token_min} and "
+                    f"{bounds.access_token_max} seconds",
+                )
+            )
+        if not 1 <= sliding <= bounds.refresh_token_max:
+            problems.append(
+                FieldError(
+                    "refresh_token_ttl", f"must be between 1 and {bounds.refresh_token_max} seconds"
+                )
+            )
+        if not 1 <= absolute <= bounds.refresh_token_absolute_max:
+            problems.append(
+                FieldError(
+                    "refresh_token_absolute_ttl",
+                    f"must be between 1 and {bounds.refresh_token_absolute_max} seconds",
+                )
+            )
+        elif absolute < sliding:
+            problems.append(
+                FieldError(
+                    "refresh_token_absolute_ttl", "must not be shorter than refresh_token_ttl"
+                )
+            )
+        return problems
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split(" ") if self.scope else []
+
+    @property
+    def uses_secret(self) -> bool:
+        return self.token_endpoint_auth_method in SECRET_METHODS
+
+    def to_wire(self) -> dict[str, Any]:
+        """Returns the metadata as JSON-ready RFC 7591 fields, leaving out unset ones."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _summary(problems: list[FieldError]) -> str:
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{first.field}: {first.message}{more}"
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    name = ""
+    for part in loc:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        elif part.startswith(("function-", "constrained-", "json-or-python")):
+            continue  # pydantic's internal validator names, meaningless to a caller
+        else:
+            name += f".{part}" if name else part
+    return name or "metadata"
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        return "is not a known client metadata field"
+    return msg.removeprefix("Value error, ")
+
+
+def parse_client_metadata(data: Any, bounds: LifetimeBounds) -> ClientMetadata:
+    """Returns validated metadata with defaults applied.
+
+    Raises InvalidRedirectUri when only redirect URIs are wrong, InvalidClientMetadata
+    otherwise, each with one FieldError per problem.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidClientMetadata("client metadata must be a JSON object")
+    try:
+        return ClientMetadata.model_validate(dict(data), context={"bounds": bounds})
+    except ValidationError as exc:
+        seen: dict[str, FieldError] = {}
+        for err in exc.errors():
+            field = _field_name(err["loc"])
+            seen.setdefault(field, FieldError(field, _message(err)))
+        problems = list(seen.values())
+        if all(p.field.startswith("redirect_uris") for p in problems):
+            raise InvalidRedirectUri(_summary(problems), fields=problems) from None
+        raise InvalidClientMetadata(_summary(problems), fields=problems) from None

@@ -1,0 +1,121 @@
+"""Tables of the client registry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from appward.db import Base, UTCDateTime
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    pk: Mapped[int] = mapped_column("id", Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_name: Mapped[str | None] = mapped_column(String(200))
+    logo_uri: Mapped[str | None] = mapped_column(String(2000))
+    client_uri: Mapped[str | None] = mapped_column(String(2000))
+    policy_uri: Mapped[str | None] = mapped_column(String(2000))
+    tos_uri: Mapped[str | None] = mapped_column(String(2000))
+    contacts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    application_type: Mapped[str] = mapped_column(String(10))
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40))
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    response_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    access_token_ttl: Mapped[int] = mapped_column(Integer)
+    refresh_token_ttl: Mapped[int] = mapped_column(Integer)
+    refresh_token_absolute_ttl: Mapped[int] = mapped_column(Integer)
+    issue_refresh_tokens: Mapped[bool] = mapped_column(Boolean)
+    rotate_refresh_tokens: Mapped[bool] = mapped_column(Boolean)
+    require_pkce: Mapped[bool] = mapped_column(Boolean)
+    skip_consent: Mapped[bool] = mapped_column(Boolean)
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(2000))
+    tls_client_auth_subject_dn: Mapped[str | None] = mapped_column(String(1000))
+    tls_client_auth_san_dns: Mapped[str | None] = mapped_column(String(255))
+    tls_client_auth_san_uri: Mapped[str | None] = mapped_column(String(2000))
+    tls_client_auth_san_ip: Mapped[str | None] = mapped_column(String(45))
+    tls_client_auth_san_email: Mapped[str | None] = mapped_column(String(320))
+    software_id: Mapped[str | None] = mapped_column(String(200))
+    software_version: Mapped[str | None] = mapped_column(String(200))
+    registration_source: Mapped[str] = mapped_column(String(10), index=True)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A deleted client keeps its row so its client_id is never handed out again.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(Integer)
+
+    scope_links: Mapped[list[ClientScope]] = relationship(
+        back_populates="client",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="ClientScope.scope_name",
+    )
+    secrets: Mapped[list[ClientSecret]] = relationship(
+        back_populates="client",
+        lazy="raise",
+        order_by="ClientSecret.created_at",
+    )
+
+    __mapper_args__ = {"version_id_col": revision}
+
+    @property
+    def scopes(self) -> list[str]:
+        return [link.scope_name for link in self.scope_links]
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    def __repr__(self) -> str:
+        return f"<Client {self.client_id} {self.status}>"
+
+
+class ClientScope(Base):
+    """Which registered scopes a client may ask for; the foreign key keeps a scope in use
+    from being deleted."""
+
+    __tablename__ = "client_scopes"
+
+    client_pk: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    scope_name: Mapped[str] = mapped_column(
+        ForeignKey("scopes.name", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+
+    client: Mapped[Client] = relationship(back_populates="scope_links")
+
+
+class ClientSecret(Base):
+    """One credential of a client: only its argon2id hash is kept."""
+
+    __tablename__ = "client_secrets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    client: Mapped[Client] = relationship(back_populates="secrets", lazy="raise")
+
+    def is_usable(self, now: datetime) -> bool:
+        """Returns whether the secret may authenticate at ``now``: not revoked, not expired."""
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+    def __repr__(self) -> str:
+        # Never the hash: it is the one thing an offline guesser needs.
+        return f"<ClientSecret {self.id}>"

@@ -1,0 +1,435 @@
+"""ClientService: every way of creating, changing or removing a client goes through here."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from appward.audit import AuditLog
+from appward.clients.events import EventTag
+from appward.clients.metadata import ClientMetadata, parse_client_metadata
+from appward.clients.models import Client, ClientScope, ClientSecret
+from appward.clients.secrets import Hasher, generate_secret, new_secret_id
+from appward.clock import Clock
+from appward.config import LifetimeBounds, SecretPolicy
+from appward.errors import (
+    FieldError,
+    InvalidClientMetadata,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+)
+from appward.pagination import Page, check_limit, decode_cursor, encode_cursor
+from appward.scopes import ScopeService
+
+REGISTRATION_SOURCES = ("admin", "portal", "dcr")
+STATUSES = ("active", "disabled")
+# Fields that describe the record rather than the client's metadata; an update never
+# takes them from the metadata body.
+METADATA_FIELDS = tuple(ClientMetadata.model_fields)
+MAX_LABEL = 100
+MAX_GRACE = 365 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSecret:
+    """A secret as created: the plaintext exists only in this object, for one response."""
+
+    record: ClientSecret
+    plaintext: str
+
+    def __repr__(self) -> str:
+        return f"IssuedSecret({self.record.id})"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientChange:
+    """A client after a change, with the secret the change issued, if any."""
+
+    client: Client
+    secret: IssuedSecret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFilter:
+    name: str | None = None
+    status: str | None = None
+    registration_source: str | None = None
+
+
+def metadata_of(client: Client) -> dict[str, Any]:
+    """Returns the client's current metadata as the dict ClientMetadata validates."""
+    data: dict[str, Any] = {}
+    for name in METADATA_FIELDS:
+        value = getattr(client, name) if name != "scope" else (" ".join(client.scopes) or None)
+        if value is not None:
+            data[name] = value
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class ClientService:
+    session: AsyncSession
+    clock: Clock
+    hasher: Hasher
+    bounds: LifetimeBounds
+    secret_policy: SecretPolicy
+    audit: AuditLog
+
+    # --- reading ---
+
+    async def get(self, client_id: str) -> Client:
+        """Returns the client, active or disabled. Raises NotFound (also once deleted)."""
+        client = await self.session.scalar(
+            select(Client).where(Client.client_id == client_id, Client.deleted_at.is_(None))
+        )
+        if client is None:
+            raise NotFound(f"no client with client_id {client_id!r}")
+        return client
+
+    async def search(
+        self, filters: ClientFilter, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[Client]:
+        """Returns clients oldest first. Raises InvalidInput on a bad filter or cursor."""
+        check_limit(limit)
+        stmt = (
+            select(Client).where(Client.deleted_at.is_(None)).order_by(Client.pk).limit(limit + 1)
+        )
+        after = decode_cursor(cursor)
+        if after is not None:
+            stmt = stmt.where(Client.pk > after)
+        if filters.name:
+            escaped = filters.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(
+                func.lower(Client.client_name).like(f"%{escaped.lower()}%", escape="\\")
+            )
+        if filters.status:
+            _check_choice("status", filters.status, STATUSES)
+            stmt = stmt.where(Client.status == filters.status)
+        if filters.registration_source:
+            _check_choice("source", filters.registration_source, REGISTRATION_SOURCES)
+            stmt = stmt.where(Client.registration_source == filters.registration_source)
+        clients = list(await self.session.scalars(stmt))
+        more = len(clients) > limit
+        clients = clients[:limit]
+        return Page(clients, encode_cursor(clients[-1].pk) if more else None)
+
+    # --- creating and changing ---
+
+    async def create(
+        self,
+        data: Any,
+        *,
+        registration_source: str = "admin",
+        status: str = "active",
+    ) -> ClientChange:
+        """Returns the new client and, for secret-based methods, its first secret.
+
+        ``data`` is RFC 7591 metadata, plus optionally the record's ``owner``.
+        Raises InvalidClientMetadata / InvalidRedirectUri; nothing is stored then.
+        """
+        _check_choice("registration_source", registration_source, REGISTRATION_SOURCES)
+        data, owner = _split_owner(data)
+        metadata = parse_client_metadata(data, self.bounds)
+        await self._check_scopes_exist(metadata)
+        now = self.clock.now()
+        client = Client(
+            client_id=secrets.token_urlsafe(18),
+            registration_source=registration_source,
+            owner=None if owner is _KEEP else owner,
+            status=status,
+            created_at=now,
+            updated_at=now,
+            scope_links=[],  # loaded-and-empty, so reading it later needs no query
+        )
+        _apply(client, metadata)
+        self.session.add(client)
+        await self.session.flush()
+        await self.audit.record(
+            EventTag.CLIENT_CREATED,
+            client_id=client.client_id,
+            changes={**metadata.to_wire(), "registration_source": registration_source},
+        )
+        secret = await self._issue_secret(client, "initial") if metadata.uses_secret else None
+        return ClientChange(client, secret)
+
+    async def update(
+        self, client_id: str, patch: Any, *, expected_revision: int | None
+    ) -> ClientChange:
+        """Applies a JSON merge patch (RFC 7396) of metadata fields; null resets a field.
+
+        Returns the updated client, and a new secret if the change moved a client without
+        one onto a secret-based method. Raises NotFound, PreconditionFailed when the client
+        changed since ``expected_revision``, InvalidClientMetadata on bad values.
+        """
+        patch, owner = _split_owner(patch)
+        client = await self.get(client_id)
+        _check_revision(client, expected_revision)
+        current = metadata_of(client)
+        merged = {**current}
+        for name, value in patch.items():
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        metadata = parse_client_metadata(merged, self.bounds)
+        await self._check_scopes_exist(metadata)
+        before = parse_client_metadata(current, self.bounds).to_wire()
+        after = metadata.to_wire()
+        changed = {
+            k: after.get(k)
+            for k in sorted(before.keys() | after.keys())
+            if before.get(k) != after.get(k)
+        }
+        if owner is not _KEEP and owner != client.owner:
+            changed["owner"] = client.owner = owner
+        if not changed:
+            return ClientChange(client)
+        _apply(client, metadata)
+        client.updated_at = self.clock.now()
+        await self._flush_versioned()
+        await self.audit.record(EventTag.CLIENT_UPDATED, client_id=client_id, changes=changed)
+        secret = None
+        if "token_endpoint_auth_method" in changed:
+            secret = await self._settle_credentials_after_method_change(client, metadata)
+        return ClientChange(client, secret)
+
+    async def set_status(self, client_id: str, status: str) -> Client:
+        """Disables or re-enables a client at once. Raises NotFound."""
+        _check_choice("status", status, STATUSES)
+        client = await self.get(client_id)
+        if client.status != status:
+            client.status = status
+            client.updated_at = self.clock.now()
+            await self._flush_versioned()
+            tag = EventTag.CLIENT_DISABLED if status == "disabled" else EventTag.CLIENT_ENABLED
+            await self.audit.record(tag, client_id=client_id, changes={"status": status})
+        return client
+
+    async def delete(self, client_id: str) -> None:
+        """Deletes a client: its secrets are revoked and its client_id is never reused.
+
+        Raises NotFound.
+        """
+        client = await self.get(client_id)
+        now = self.clock.now()
+        await self._revoke_all_secrets(client, now)
+        client.status = "disabled"
+        client.deleted_at = now
+        client.updated_at = now
+        client.scope_links.clear()
+        await self._flush_versioned()
+        await self.audit.record(EventTag.CLIENT_DELETED, client_id=client_id)
+
+    # --- secrets ---
+
+    async def add_secret(
+        self, client_id: str, *, label: str | None = None, expire_others_in: int | None = None
+    ) -> IssuedSecret:
+        """Adds a secret while the others keep working, for rotation without downtime.
+
+        ``expire_others_in`` gives every other usable secret that many seconds of grace
+        (an earlier expiry they already have is kept). Raises NotFound, InvalidInput.
+        """
+        _check_label(label)
+        if expire_others_in is not None and not 0 <= expire_others_in <= MAX_GRACE:
+            raise InvalidInput(
+                f"expire_others_in must be between 0 and {MAX_GRACE} seconds",
+                fields=[FieldError("expire_others_in", f"must be 0..{MAX_GRACE} seconds")],
+            )
+        client = await self.get(client_id)
+        if client.token_endpoint_auth_method not in (
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+        ):
+            raise InvalidInput(
+                f"this client authenticates with {client.token_endpoint_auth_method}, "
+                "not with a client secret"
+            )
+        if expire_others_in is not None:
+            deadline = self.clock.now() + timedelta(seconds=expire_others_in)
+            for other in await self._usable_secrets(client):
+                if other.expires_at is None or other.expires_at > deadline:
+                    other.expires_at = deadline
+                    await self.audit.record(
+                        EventTag.SECRET_EXPIRY_SET,
+                        client_id=client_id,
+                        target=other.id,
+                        changes={"expires_at": deadline.isoformat()},
+                    )
+        return await self._issue_secret(client, label)
+
+    async def list_secrets(self, client_id: str) -> list[ClientSecret]:
+        """Returns every secret of the client, revoked and expired ones included."""
+        client = await self.get(client_id)
+        result = await self.session.scalars(
+            select(ClientSecret)
+            .where(ClientSecret.client_pk == client.pk)
+            .order_by(ClientSecret.created_at, ClientSecret.id)
+        )
+        return list(result)
+
+    async def revoke_secret(self, client_id: str, secret_id: str) -> ClientSecret:
+        """Revokes one secret at once. Raises NotFound for a secret of another client."""
+        client = await self.get(client_id)
+        secret = await self.session.scalar(
+            select(ClientSecret).where(
+                ClientSecret.id == secret_id, ClientSecret.client_pk == client.pk
+            )
+        )
+        if secret is None:
+            raise NotFound(f"client {client_id!r} has no secret {secret_id!r}")
+        if secret.revoked_at is None:
+            secret.revoked_at = self.clock.now()
+            await self.session.flush()
+            await self.audit.record(EventTag.SECRET_REVOKED, client_id=client_id, target=secret_id)
+        return secret
+
+    # --- internals ---
+
+    async def _issue_secret(self, client: Client, label: str | None) -> IssuedSecret:
+        secret_id = new_secret_id()
+        plaintext = generate_secret(secret_id)
+        # argon2 is deliberately slow: hash in a worker thread, off the event loop.
+        hashed = await anyio.to_thread.run_sync(self.hasher.hash, plaintext)
+        now = self.clock.now()
+        lifetime = self.secret_policy.default_lifetime
+        record = ClientSecret(
+            id=secret_id,
+            client_pk=client.pk,
+            label=label,
+            secret_hash=hashed,
+            created_at=now,
+            expires_at=now + timedelta(seconds=lifetime) if lifetime else None,
+        )
+        self.session.add(record)
+        await self.session.flush()
+        await self.audit.record(
+            EventTag.SECRET_ADDED,
+            client_id=client.client_id,
+            target=secret_id,
+            changes={"label": label, "expires_at": _iso(record.expires_at)},
+        )
+        return IssuedSecret(record, plaintext)
+
+    async def _usable_secrets(self, client: Client) -> list[ClientSecret]:
+        now = self.clock.now()
+        result = await self.session.scalars(
+            select(ClientSecret).where(
+                ClientSecret.client_pk == client.pk, ClientSecret.revoked_at.is_(None)
+            )
+        )
+        return [s for s in result if s.is_usable(now)]
+
+    async def _revoke_all_secrets(self, client: Client, now: datetime) -> None:
+        revoked = await self.session.scalars(
+            update(ClientSecret)
+            .where(ClientSecret.client_pk == client.pk, ClientSecret.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(ClientSecret.id)
+        )
+        for secret_id in revoked:
+            await self.audit.record(
+                EventTag.SECRET_REVOKED, client_id=client.client_id, target=secret_id
+            )
+
+    async def _settle_credentials_after_method_change(
+        self, client: Client, metadata: ClientMetadata
+    ) -> IssuedSecret | None:
+        if not metadata.uses_secret:
+            # A secret that can no longer be used is a liability: revoke it.
+            await self._revoke_all_secrets(client, self.clock.now())
+            return None
+        if await self._usable_secrets(client):
+            return None
+        return await self._issue_secret(client, "initial")
+
+    async def _check_scopes_exist(self, metadata: ClientMetadata) -> None:
+        scopes = ScopeService(self.session, self.clock, self.audit)
+        unknown = await scopes.unknown(metadata.scopes)
+        if unknown:
+            raise InvalidClientMetadata(
+                f"scope: unknown scope(s) {', '.join(unknown)}",
+                fields=[FieldError("scope", f"not in the scope registry: {', '.join(unknown)}")],
+            )
+
+    async def _flush_versioned(self) -> None:
+        try:
+            await self.session.flush()
+        except StaleDataError:
+            raise PreconditionFailed(
+                "the client was changed by someone else meanwhile; read it again"
+            ) from None
+
+
+def _apply(client: Client, metadata: ClientMetadata) -> None:
+    for name in METADATA_FIELDS:
+        if name == "scope":
+            continue
+        value = getattr(metadata, name)
+        if name == "tls_client_auth_san_ip" and value is not None:
+            value = str(value)
+        setattr(client, name, value)
+    wanted = set(metadata.scopes)
+    for link in [link for link in client.scope_links if link.scope_name not in wanted]:
+        client.scope_links.remove(link)
+    for name in sorted(wanted - set(client.scopes)):
+        client.scope_links.append(ClientScope(scope_name=name))
+
+
+class _Keep:
+    """Marks a record field the caller did not mention."""
+
+
+_KEEP: Any = _Keep()
+
+
+def _split_owner(data: Any) -> tuple[dict[str, Any], Any]:
+    """Returns the metadata without ``owner``, and the owner (or _KEEP if absent)."""
+    if not isinstance(data, dict):
+        raise InvalidClientMetadata("client metadata must be a JSON object")
+    data = dict(data)
+    if "owner" not in data:
+        return data, _KEEP
+    owner = data.pop("owner")
+    if owner is not None and (not isinstance(owner, str) or not 0 < len(owner) <= 200):
+        raise InvalidInput(
+            "owner must be a string of 1-200 characters",
+            fields=[FieldError("owner", "must be a string of 1-200 characters")],
+        )
+    return data, owner
+
+
+def _check_revision(client: Client, expected: int | None) -> None:
+    if expected is not None and expected != client.revision:
+        raise PreconditionFailed(
+            f"the client is at revision {client.revision}, not {expected}; read it again"
+        )
+
+
+def _check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidInput(
+            f"{field} must be one of {', '.join(allowed)}",
+            fields=[FieldError(field, f"must be one of {', '.join(allowed)}")],
+        )
+
+
+def _check_label(label: str | None) -> None:
+    if label is not None and (len(label) > MAX_LABEL or not label.strip()):
+        raise InvalidInput(
+            "label must be 1-100 characters",
+            fields=[FieldError("label", "must be 1-100 characters, not blank")],
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,179 @@
+"""The error catalogue: every error the domain raises, with its literal RFC code.
+
+``description`` is public (sent to the caller); ``detail`` is internal (logged only).
+Neither ever holds a secret, token, assertion or certificate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one input field, for forms, problem details and the CLI."""
+
+    field: str
+    message: str
+
+
+class AppwardError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    error: str = "server_error"
+    status_code: int = 500
+    title: str = "Server error"
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        detail: str | None = None,
+        fields: list[FieldError] | None = None,
+    ) -> None:
+        self.description = description or self.title
+        self.detail = detail
+        self.fields = fields or []
+        super().__init__(self.description)
+
+
+# --- RFC 6749 §5.2 (token endpoint) and §4.1.2.1 (authorization endpoint) ---
+
+
+class InvalidRequest(AppwardError):
+    """The request is missing a required parameter, includes an unsupported parameter
+    value, repeats a parameter, or is otherwise malformed (RFC 6749 §5.2)."""
+
+    error = "invalid_request"
+    status_code = 400
+    title = "Invalid request"
+
+
+class InvalidClient(AppwardError):
+    """Client authentication failed (RFC 6749 §5.2)."""
+
+    error = "invalid_client"
+    status_code = 401
+    title = "Client authentication failed"
+
+
+class InvalidGrant(AppwardError):
+    """The provided authorization grant or refresh token is invalid, expired, revoked or
+    was issued to another client (RFC 6749 §5.2)."""
+
+    error = "invalid_grant"
+    status_code = 400
+    title = "Invalid grant"
+
+
+class UnauthorizedClient(AppwardError):
+    """The authenticated client is not authorized to use this authorization grant type
+    (RFC 6749 §5.2)."""
+
+    error = "unauthorized_client"
+    status_code = 400
+    title = "Grant type not allowed for this client"
+
+
+class UnsupportedGrantType(AppwardError):
+    """The authorization grant type is not supported by the authorization server
+    (RFC 6749 §5.2)."""
+
+    error = "unsupported_grant_type"
+    status_code = 400
+    title = "Unsupported grant type"
+
+
+class InvalidScope(AppwardError):
+    """The requested scope is invalid, unknown, malformed, or exceeds the scope granted
+    (RFC 6749 §5.2)."""
+
+    error = "invalid_scope"
+    status_code = 400
+    title = "Invalid scope"
+
+
+# --- RFC 6750 §3.1 (bearer tokens at the admin API) ---
+
+
+class InvalidToken(AppwardError):
+    """The access token provided is expired, revoked, malformed, or invalid for other
+    reasons (RFC 6750 §3.1)."""
+
+    error = "invalid_token"
+    status_code = 401
+    title = "Invalid access token"
+
+
+class InsufficientScope(AppwardError):
+    """The request requires higher privileges than provided by the access token
+    (RFC 6750 §3.1)."""
+
+    error = "insufficient_scope"
+    status_code = 403
+    title = "Insufficient scope"
+
+
+# --- RFC 7591 §3.2.2 (client metadata, shared by the admin API and DCR) ---
+
+
+class InvalidClientMetadata(AppwardError):
+    """The value of one of the client metadata fields is invalid and the server has
+    rejected this request (RFC 7591 §3.2.2)."""
+
+    error = "invalid_client_metadata"
+    status_code = 400
+    title = "Invalid client metadata"
+
+
+class InvalidRedirectUri(InvalidClientMetadata):
+    """The value of one or more redirection URIs is invalid (RFC 7591 §3.2.2)."""
+
+    error = "invalid_redirect_uri"
+    title = "Invalid redirect URI"
+
+
+# --- Resource errors of the admin API (RFC 9110 status codes) ---
+
+
+class NotFound(AppwardError):
+    """The target resource does not exist (RFC 9110 §15.5.5)."""
+
+    error = "not_found"
+    status_code = 404
+    title = "Not found"
+
+
+class Conflict(AppwardError):
+    """The request conflicts with the current state of the target resource
+    (RFC 9110 §15.5.10)."""
+
+    error = "conflict"
+    status_code = 409
+    title = "Conflict"
+
+
+class PreconditionFailed(AppwardError):
+    """A condition given in the request headers evaluated to false: the resource changed
+    since the caller read it (RFC 9110 §15.5.13)."""
+
+    error = "precondition_failed"
+    status_code = 412
+    title = "The resource changed since it was read"
+
+
+class PreconditionRequired(AppwardError):
+    """The origin server requires the request to be conditional (RFC 6585 §3)."""
+
+    error = "precondition_required"
+    status_code = 428
+    title = "If-Match is required"
+
+
+class InvalidInput(AppwardError):
+    """A request body or parameter of the admin API that is not client metadata is
+    malformed (RFC 9110 §15.5.1)."""
+
+    error = "invalid_input"
+    status_code = 400
+    title = "Invalid input"

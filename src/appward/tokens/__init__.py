@@ -1,0 +1,1 @@
+"""Tokens: signing keys, JWT access tokens and the grants that issue them."""

@@ -1,0 +1,128 @@
+"""Signing keys: generated on first start, kept encrypted at rest, published as a JWKS."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+from sqlalchemy import JSON, LargeBinary, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from appward.clock import Clock
+from appward.db import Base, UTCDateTime
+
+SIGNING_ALG = "ES256"
+KEY_FILE_NAME = "key-encryption.key"
+
+
+class SigningKey(Base):
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(10))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # PKCS#8 PEM, encrypted with the key-encryption key (Fernet: AES-128-CBC + HMAC).
+    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<SigningKey {self.kid}>"
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The key that signs new tokens and every public key that still verifies old ones."""
+
+    signing_kid: str
+    signing_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    public_keys: dict[str, ec.EllipticCurvePublicKey]
+    jwks: dict[str, Any]
+
+
+def load_key_encryption(configured: str | None, data_dir: Path) -> Fernet:
+    """Returns the cipher for private keys at rest.
+
+    Uses the configured key, or a key file in ``data_dir`` created with mode 0600 on
+    first use (the embedded default; production requires a configured key).
+    """
+    if configured:
+        return Fernet(configured.encode())
+    path = data_dir / KEY_FILE_NAME
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(Fernet.generate_key())
+    return Fernet(path.read_bytes().strip())
+
+
+async def ensure_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock) -> None:
+    """Creates a signing key unless an active one exists."""
+    active = await session.scalar(select(SigningKey.kid).where(SigningKey.retired_at.is_(None)))
+    if active is None:
+        await add_signing_key(session, cipher, clock)
+
+
+async def add_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock) -> SigningKey:
+    """Returns a new P-256 signing key, stored encrypted; it signs from now on."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    kid = secrets.token_urlsafe(12)
+    public_jwk = json.loads(ECAlgorithm.to_jwk(private.public_key()))
+    public_jwk.update({"kid": kid, "use": "sig", "alg": SIGNING_ALG})
+    record = SigningKey(
+        kid=kid,
+        alg=SIGNING_ALG,
+        public_jwk=public_jwk,
+        private_key_encrypted=cipher.encrypt(pem),
+        created_at=clock.now(),
+        retired_at=None,
+    )
+    session.add(record)
+    await session.flush()
+    return record
+
+
+async def load_key_ring(session: AsyncSession, cipher: Fernet) -> KeyRing:
+    """Returns the key ring: the newest active key signs. Raises RuntimeError if none."""
+    records = list(await session.scalars(select(SigningKey).order_by(SigningKey.created_at)))
+    active = [r for r in records if r.retired_at is None]
+    if not active:
+        raise RuntimeError("no signing key: run 'appward db upgrade' and start the server")
+    newest = active[-1]
+    try:
+        pem = cipher.decrypt(newest.private_key_encrypted)
+    except InvalidToken:
+        raise RuntimeError(
+            "cannot decrypt the signing key: APPWARD_KEY_ENCRYPTION_KEY is not the key "
+            "it was stored with"
+        ) from None
+    private = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        raise RuntimeError(f"signing key {newest.kid} is not an EC key")
+    public_keys: dict[str, ec.EllipticCurvePublicKey] = {}
+    for record in records:
+        public = ECAlgorithm.from_jwk(record.public_jwk)
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            public_keys[record.kid] = public
+    return KeyRing(
+        signing_kid=newest.kid,
+        signing_key=private,
+        public_keys=public_keys,
+        jwks={"keys": [r.public_jwk for r in records]},
+    )

@@ -1,0 +1,1 @@
+"""HTTP adapters: OAuth endpoints and the admin API, thin over the domain."""

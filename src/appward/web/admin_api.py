@@ -1,0 +1,410 @@
+"""The admin REST API (/admin/v1): thin handlers over ClientService, ScopeService, AuditLog."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from appward.audit import AuditEvent, AuditFilter
+from appward.clients.metadata import ClientMetadata
+from appward.clients.models import Client, ClientSecret
+from appward.clients.service import ClientChange, ClientFilter, IssuedSecret, metadata_of
+from appward.errors import FieldError, InvalidInput, PreconditionRequired
+from appward.scopes import Scope
+from appward.web.deps import Audit, Clients, Scopes
+
+router = APIRouter(prefix="/admin/v1", tags=["admin"])
+
+_REF = "#/components/schemas/{model}"
+
+
+def _metadata_body(description: str) -> dict[str, Any]:
+    schema = ClientMetadata.model_json_schema(ref_template=_REF)
+    schema["properties"]["owner"] = {"type": "string", "description": "Who owns the client."}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+# --- wire shapes ---
+
+
+class ClientOut(BaseModel):
+    """A client record: its RFC 7591 metadata plus what the registry keeps about it."""
+
+    client_id: str
+    client_id_issued_at: int
+    status: str
+    registration_source: str
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+    metadata: dict[str, Any] = Field(description="RFC 7591 client metadata as stored")
+
+
+class SecretOut(BaseModel):
+    id: str
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    usable: bool
+
+
+class IssuedSecretOut(SecretOut):
+    client_secret: str = Field(description="Shown once, now; only its hash is kept.")
+    client_secret_expires_at: int = Field(description="Epoch seconds; 0 means no expiry.")
+
+
+class ClientCreatedOut(ClientOut):
+    client_secret: str | None = Field(None, description="Shown once, now.")
+    client_secret_id: str | None = None
+    client_secret_expires_at: int | None = None
+
+
+class ClientList(BaseModel):
+    items: list[ClientOut]
+    next_cursor: str | None
+
+
+class SecretList(BaseModel):
+    items: list[SecretOut]
+
+
+class NewSecret(BaseModel):
+    label: str | None = Field(None, max_length=100)
+    expire_others_in: int | None = Field(
+        None, description="Seconds of grace before every other secret of the client expires."
+    )
+
+
+class ScopeIn(BaseModel):
+    name: str
+    description: str
+    admin_only: bool = False
+
+
+class ScopePatch(BaseModel):
+    description: str | None = None
+    admin_only: bool | None = None
+
+
+class ScopeOut(BaseModel):
+    name: str
+    description: str
+    admin_only: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ScopeList(BaseModel):
+    items: list[ScopeOut]
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    client_id: str | None
+    target: str | None
+    changes: dict[str, Any]
+    source_ip: str | None
+
+
+class AuditList(BaseModel):
+    items: list[AuditEventOut]
+    next_cursor: str | None
+
+
+# --- conversions ---
+
+
+def client_out(client: Client) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "client_id_issued_at": int(client.created_at.timestamp()),
+        "status": client.status,
+        "registration_source": client.registration_source,
+        "owner": client.owner,
+        "created_at": client.created_at,
+        "updated_at": client.updated_at,
+        "revision": client.revision,
+        "metadata": metadata_of(client),
+    }
+
+
+def secret_out(secret: ClientSecret, now: datetime) -> SecretOut:
+    return SecretOut(
+        id=secret.id,
+        label=secret.label,
+        created_at=secret.created_at,
+        expires_at=secret.expires_at,
+        revoked_at=secret.revoked_at,
+        last_used_at=secret.last_used_at,
+        usable=secret.is_usable(now),
+    )
+
+
+def issued_secret_out(issued: IssuedSecret, now: datetime) -> IssuedSecretOut:
+    record = issued.record
+    return IssuedSecretOut(
+        **secret_out(record, now).model_dump(),
+        client_secret=issued.plaintext,
+        client_secret_expires_at=int(record.expires_at.timestamp()) if record.expires_at else 0,
+    )
+
+
+def change_out(change: ClientChange) -> dict[str, Any]:
+    body = client_out(change.client)
+    if change.secret is not None:
+        record = change.secret.record
+        body["client_secret"] = change.secret.plaintext
+        body["client_secret_id"] = record.id
+        body["client_secret_expires_at"] = (
+            int(record.expires_at.timestamp()) if record.expires_at else 0
+        )
+    return body
+
+
+def _etag(client: Client) -> str:
+    return f'"{client.revision}"'
+
+
+def _expected_revision(if_match: str | None) -> int | None:
+    """Reads If-Match; None means any revision ('*'). Raises PreconditionRequired."""
+    if if_match is None:
+        raise PreconditionRequired(
+            "send If-Match with the ETag from reading the client, so no change is lost"
+        )
+    value = if_match.strip()
+    if value == "*":
+        return None
+    value = value.removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise InvalidInput(
+            'If-Match must be the client\'s ETag, such as "3"',
+            fields=[FieldError("If-Match", "not an ETag of this API")],
+        )
+    return int(value)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("the request body must be JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return body
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+# --- clients ---
+
+
+@router.post(
+    "/clients",
+    status_code=201,
+    response_model=ClientCreatedOut,
+    openapi_extra=_metadata_body("RFC 7591 client metadata, plus an optional owner."),
+    summary="Register a client",
+)
+async def create_client(request: Request, response: Response, clients: Clients) -> Any:
+    change = await clients.create(await _json_object(request), registration_source="admin")
+    response.headers["ETag"] = _etag(change.client)
+    response.headers["Location"] = f"/admin/v1/clients/{change.client.client_id}"
+    response.headers.update(NO_STORE)
+    return change_out(change)
+
+
+@router.get("/clients", response_model=ClientList, summary="List clients")
+async def list_clients(
+    clients: Clients,
+    name: Annotated[str | None, Query(max_length=200, description="Substring of the name")] = None,
+    status: Annotated[str | None, Query(description="active or disabled")] = None,
+    source: Annotated[str | None, Query(description="admin, portal or dcr")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    page = await clients.search(
+        ClientFilter(name=name, status=status, registration_source=source),
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"items": [client_out(c) for c in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/clients/{client_id}", response_model=ClientOut, summary="Read a client")
+async def read_client(client_id: str, response: Response, clients: Clients) -> Any:
+    client = await clients.get(client_id)
+    response.headers["ETag"] = _etag(client)
+    return client_out(client)
+
+
+@router.patch(
+    "/clients/{client_id}",
+    response_model=ClientCreatedOut,
+    openapi_extra=_metadata_body(
+        "A JSON merge patch (RFC 7396) of metadata fields; null resets a field to its default."
+    ),
+    summary="Update a client (If-Match required)",
+)
+async def update_client(
+    client_id: str,
+    request: Request,
+    response: Response,
+    clients: Clients,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Any:
+    expected = _expected_revision(if_match)
+    change = await clients.update(
+        client_id, await _json_object(request), expected_revision=expected
+    )
+    response.headers["ETag"] = _etag(change.client)
+    response.headers.update(NO_STORE)
+    return change_out(change)
+
+
+@router.delete("/clients/{client_id}", status_code=204, summary="Delete a client")
+async def delete_client(client_id: str, clients: Clients) -> Response:
+    await clients.delete(client_id)
+    return Response(status_code=204)
+
+
+@router.post("/clients/{client_id}/disable", response_model=ClientOut, summary="Disable")
+async def disable_client(client_id: str, response: Response, clients: Clients) -> Any:
+    client = await clients.set_status(client_id, "disabled")
+    response.headers["ETag"] = _etag(client)
+    return client_out(client)
+
+
+@router.post("/clients/{client_id}/enable", response_model=ClientOut, summary="Enable")
+async def enable_client(client_id: str, response: Response, clients: Clients) -> Any:
+    client = await clients.set_status(client_id, "active")
+    response.headers["ETag"] = _etag(client)
+    return client_out(client)
+
+
+# --- secrets ---
+
+
+@router.post(
+    "/clients/{client_id}/secrets",
+    status_code=201,
+    response_model=IssuedSecretOut,
+    summary="Add a secret (rotation)",
+)
+async def add_secret(client_id: str, body: NewSecret, response: Response, clients: Clients) -> Any:
+    issued = await clients.add_secret(
+        client_id, label=body.label, expire_others_in=body.expire_others_in
+    )
+    response.headers.update(NO_STORE)
+    return issued_secret_out(issued, clients.clock.now())
+
+
+@router.get("/clients/{client_id}/secrets", response_model=SecretList, summary="List secrets")
+async def list_secrets(client_id: str, clients: Clients) -> Any:
+    now = clients.clock.now()
+    return {"items": [secret_out(s, now) for s in await clients.list_secrets(client_id)]}
+
+
+@router.delete(
+    "/clients/{client_id}/secrets/{secret_id}", status_code=204, summary="Revoke a secret"
+)
+async def revoke_secret(client_id: str, secret_id: str, clients: Clients) -> Response:
+    await clients.revoke_secret(client_id, secret_id)
+    return Response(status_code=204)
+
+
+# --- scopes ---
+
+
+def scope_out(scope: Scope) -> ScopeOut:
+    return ScopeOut(
+        name=scope.name,
+        description=scope.description,
+        admin_only=scope.admin_only,
+        created_at=scope.created_at,
+        updated_at=scope.updated_at,
+    )
+
+
+@router.post("/scopes", status_code=201, response_model=ScopeOut, summary="Create a scope")
+async def create_scope(body: ScopeIn, scopes: Scopes) -> Any:
+    return scope_out(await scopes.create(body.name, body.description, admin_only=body.admin_only))
+
+
+@router.get("/scopes", response_model=ScopeList, summary="List scopes")
+async def list_scopes(scopes: Scopes) -> Any:
+    return {"items": [scope_out(s) for s in await scopes.all()]}
+
+
+@router.get("/scopes/{name}", response_model=ScopeOut, summary="Read a scope")
+async def read_scope(name: str, scopes: Scopes) -> Any:
+    return scope_out(await scopes.get(name))
+
+
+@router.patch("/scopes/{name}", response_model=ScopeOut, summary="Update a scope")
+async def update_scope(name: str, body: ScopePatch, scopes: Scopes) -> Any:
+    return scope_out(
+        await scopes.update(name, description=body.description, admin_only=body.admin_only)
+    )
+
+
+@router.delete("/scopes/{name}", status_code=204, summary="Delete an unused scope")
+async def delete_scope(name: str, scopes: Scopes) -> Response:
+    await scopes.delete(name)
+    return Response(status_code=204)
+
+
+# --- audit ---
+
+
+def audit_out(event: AuditEvent) -> AuditEventOut:
+    return AuditEventOut(
+        id=event.id,
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        action=event.action,
+        client_id=event.client_id,
+        target=event.target,
+        changes=event.changes,
+        source_ip=event.source_ip,
+    )
+
+
+@router.get("/audit-events", response_model=AuditList, summary="Search the audit log")
+async def list_audit_events(
+    audit: Audit,
+    client_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    page = await audit.query(
+        AuditFilter(client_id, actor, action, _aware(since), _aware(until)),
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"items": [audit_out(e) for e in page.items], "next_cursor": page.next_cursor}

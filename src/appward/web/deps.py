@@ -1,0 +1,109 @@
+"""Request-scoped dependencies: the unit of work, the caller, and the services they get."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appward.audit import Actor, AuditLog
+from appward.clients.models import Client
+from appward.clients.service import ClientService
+from appward.errors import InsufficientScope, InvalidToken
+from appward.scopes import ADMIN_SCOPE, ScopeService
+from appward.tokens.access import verify_access_token
+from appward.web.state import AppState
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.appward
+    return state
+
+
+State = Annotated[AppState, Depends(app_state)]
+
+
+async def unit_of_work(state: State) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back if it
+    raises. Scoped to the handler so the commit happens before the response is sent."""
+    async with state.sessions()() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+
+def source_ip(request: Request, state: State) -> str | None:
+    if state.settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:45]
+    return request.client.host if request.client else None
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("a Bearer access token with scope appward:admin is required")
+    return token.strip()
+
+
+async def current_admin(request: Request, state: State, session: Session) -> Actor:
+    """Returns the admin making the request. Raises InvalidToken (401) for a missing,
+    invalid or expired token or a client no longer active; InsufficientScope (403)."""
+    claims = verify_access_token(
+        state.key_ring(),
+        bearer_token(request),
+        issuer=state.settings.issuer,
+        audience=state.settings.issuer,
+        now=state.clock.now(),
+    )
+    if ADMIN_SCOPE not in str(claims.get("scope", "")).split(" "):
+        raise InsufficientScope(f"the token lacks the {ADMIN_SCOPE} scope")
+    status = await session.scalar(
+        select(Client.status).where(
+            Client.client_id == claims["client_id"], Client.deleted_at.is_(None)
+        )
+    )
+    if status != "active":
+        raise InvalidToken("the token's client is disabled or deleted")
+    return Actor(f"client:{claims['client_id']}", source_ip(request, state))
+
+
+Admin = Annotated[Actor, Depends(current_admin)]
+
+
+def audit_log(state: State, session: Session, admin: Admin) -> AuditLog:
+    return AuditLog(session, state.clock, admin)
+
+
+Audit = Annotated[AuditLog, Depends(audit_log)]
+
+
+def client_service(state: State, session: Session, audit: Audit) -> ClientService:
+    settings = state.settings
+    return ClientService(
+        session,
+        state.clock,
+        state.hasher,
+        settings.lifetime_bounds,
+        settings.secret_policy,
+        audit,
+    )
+
+
+def scope_service(state: State, session: Session, audit: Audit) -> ScopeService:
+    return ScopeService(session, state.clock, audit)
+
+
+Clients = Annotated[ClientService, Depends(client_service)]
+Scopes = Annotated[ScopeService, Depends(scope_service)]

@@ -1,0 +1,36 @@
+"""What the web app holds for its lifetime, built once in create_app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cryptography.fernet import Fernet
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from appward.auth import SecretVerifier
+from appward.clients.secrets import Hasher
+from appward.clock import Clock
+from appward.config import Settings
+from appward.tokens.keys import KeyRing
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    clock: Clock
+    hasher: Hasher
+    verifier: SecretVerifier
+    cipher: Fernet = field(repr=False)
+    engine: AsyncEngine | None = None
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    ring: KeyRing | None = None
+
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        if self.sessionmaker is None:
+            raise RuntimeError("the app has not started")
+        return self.sessionmaker
+
+    def key_ring(self) -> KeyRing:
+        if self.ring is None:
+            raise RuntimeError("the app has not started")
+        return self.ring

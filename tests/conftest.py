@@ -1,0 +1,133 @@
+"""Shared fixtures: a migrated database per test on SQLite and on PostgreSQL, the app, time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from appward.clock import FrozenClock
+from appward.config import Settings
+from appward.migrations import upgrade
+
+POSTGRES_URL = os.environ.get("APPWARD_TEST_POSTGRES_URL")
+REQUIRE_POSTGRES = os.environ.get("APPWARD_REQUIRE_POSTGRES") == "1"
+# Tables emptied between PostgreSQL tests; the scopes table keeps the built-in scope.
+TABLES = ("client_scopes", "client_secrets", "clients", "audit_events", "signing_keys")
+
+# Cheap argon2 for tests: the format and the code path are the same, only the cost differs.
+FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 64, "argon2_parallelism": 1}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass(frozen=True)
+class Database:
+    kind: str
+    url: str
+    schema: str | None
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "appward.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("APPWARD_REQUIRE_POSTGRES=1 but APPWARD_TEST_POSTGRES_URL is unset")
+        pytest.skip("PostgreSQL tests need APPWARD_TEST_POSTGRES_URL (see README)")
+    schema = f"appward_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        _pg_execute(f"CREATE SCHEMA {schema}")
+    except Exception as exc:  # noqa: BLE001 (any failure to reach the server)
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    upgrade(POSTGRES_URL, schema)
+    yield schema
+    _pg_execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _pg_execute(*statements: str, schema: str | None = None) -> None:
+    import asyncio
+
+    from appward.db import create_engine
+
+    async def run() -> None:
+        assert POSTGRES_URL
+        engine = create_engine(POSTGRES_URL, schema=schema)
+        try:
+            async with engine.begin() as conn:
+                for statement in statements:
+                    await conn.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[Database]:
+    """A freshly migrated, empty database: SQLite file copy, or a cleaned PostgreSQL schema."""
+    if request.param == "sqlite":
+        path = tmp_path / "appward.db"
+        shutil.copy(sqlite_template, path)
+        yield Database("sqlite", f"sqlite+aiosqlite:///{path}", None)
+        return
+    schema = request.getfixturevalue("postgres_schema")
+    assert POSTGRES_URL
+    yield Database("postgresql", POSTGRES_URL, schema)
+    _pg_execute(
+        f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE",
+        "DELETE FROM scopes WHERE name <> 'appward:admin'",
+        schema=schema,
+    )
+
+
+@pytest.fixture
+def settings(database: Database, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database.url,
+        database_schema=database.schema,
+        data_dir=tmp_path / "var",
+        key_encryption_key=Fernet.generate_key().decode(),
+        **FAST_ARGON2,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The APPWARD_* environment that reproduces ``settings`` in a CLI or server process."""
+    env = {
+        "APPWARD_DATABASE_URL": settings.database_url,
+        "APPWARD_DATA_DIR": str(settings.data_dir),
+        "APPWARD_KEY_ENCRYPTION_KEY": settings.key_encryption_key or "",
+        "APPWARD_ARGON2_TIME_COST": str(settings.argon2_time_cost),
+        "APPWARD_ARGON2_MEMORY_COST_KIB": str(settings.argon2_memory_cost_kib),
+        "APPWARD_ARGON2_PARALLELISM": str(settings.argon2_parallelism),
+    }
+    if settings.database_schema:
+        env["APPWARD_DATABASE_SCHEMA"] = settings.database_schema
+    return env
