@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,8 +112,11 @@ class Settings(BaseSettings):
     @field_validator("issuer")
     @classmethod
     def _issuer_is_a_base_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
-            raise ValueError("must be an http(s) URL without query or fragment")
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an http(s) URL with a host")
+        if parts.query or parts.fragment or "?" in value or "#" in value:
+            raise ValueError("must not have a query or fragment (RFC 8414 §2)")
         return value.rstrip("/")
 
     @model_validator(mode="after")
@@ -122,16 +126,24 @@ class Settings(BaseSettings):
             <= self.access_token_ttl_default
             <= (self.access_token_ttl_max)
         ):
-            raise ValueError("access_token_ttl_min <= access_token_ttl_default <= max must hold")
+            raise ValueError(
+                "APPWARD_ACCESS_TOKEN_TTL_MIN <= APPWARD_ACCESS_TOKEN_TTL_DEFAULT <= "
+                "APPWARD_ACCESS_TOKEN_TTL_MAX must hold"
+            )
         if self.refresh_token_ttl_default > self.refresh_token_ttl_max:
-            raise ValueError("refresh_token_ttl_default must not exceed refresh_token_ttl_max")
+            raise ValueError(
+                "APPWARD_REFRESH_TOKEN_TTL_DEFAULT must not exceed APPWARD_REFRESH_TOKEN_TTL_MAX"
+            )
         if self.refresh_token_absolute_ttl_default > self.refresh_token_absolute_ttl_max:
-            raise ValueError("refresh_token_absolute_ttl_default must not exceed its max")
+            raise ValueError(
+                "APPWARD_REFRESH_TOKEN_ABSOLUTE_TTL_DEFAULT must not exceed "
+                "APPWARD_REFRESH_TOKEN_ABSOLUTE_TTL_MAX"
+            )
         if self.environment == "production":
             if self.key_encryption_key is None:
-                raise ValueError("key_encryption_key is required in production")
+                raise ValueError("APPWARD_KEY_ENCRYPTION_KEY is required in production")
             if not self.issuer.startswith("https://"):
-                raise ValueError("issuer must be https in production")
+                raise ValueError("APPWARD_ISSUER must be https in production")
         return self
 
     @property
@@ -172,7 +184,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"]) or "settings"
-            env = f"APPWARD_{name.upper()}" if err["loc"] else name
-            lines.append(f"invalid configuration: {env}: {err['msg']}")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if err["loc"]:
+                name = "APPWARD_" + ".".join(str(p) for p in err["loc"]).upper()
+                lines.append(f"invalid configuration: {name}: {message}")
+            else:  # a rule across settings: its message names the variables
+                lines.append(f"invalid configuration: {message}")
         raise SystemExit("\n".join(lines)) from None

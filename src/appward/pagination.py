@@ -12,6 +12,7 @@ from appward.errors import FieldError, InvalidInput
 T = TypeVar("T")
 
 MAX_LIMIT = 200
+MAX_KEY = 2**63  # keys are 64-bit integers on every database
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, key = raw.partition(":")
-        if prefix != "k" or not key.isdigit():
+        if prefix != "k" or not key.isascii() or not key.isdigit() or int(key) >= MAX_KEY:
             raise ValueError(raw)
         return int(key)
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -20,7 +20,7 @@ from appward.errors import Conflict, FieldError, InvalidInput, NotFound
 ADMIN_SCOPE = "appward:admin"
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 MAX_SCOPE_NAME = 128
 MAX_DESCRIPTION = 500
 
@@ -38,7 +38,7 @@ class Scope(Base):
 
 def check_scope_name(name: str) -> None:
     """Raises InvalidInput unless ``name`` is an RFC 6749 §3.3 scope-token of sane length."""
-    if not name or len(name) > MAX_SCOPE_NAME or not SCOPE_TOKEN.match(name):
+    if not name or len(name) > MAX_SCOPE_NAME or not SCOPE_TOKEN.fullmatch(name):
         raise InvalidInput(
             "scope names are 1-128 printable ASCII characters without spaces, '\"' or '\\' "
             "(RFC 6749 §3.3)",

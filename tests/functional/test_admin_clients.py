@@ -221,9 +221,7 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize(("body", "error", "field"), BAD_INPUTS)
-async def test_bad_metadata_is_refused_with_field_error_and_nothing_stored(
-    api, body, error, field
-):
+async def test_bad_metadata_is_refused_with_field_error_and_nothing_stored(api, body, error, field):
     before = await snapshot(api)
     response = await api.post("/admin/v1/clients", body)
     assert response.status_code == 400, response.text
@@ -333,9 +331,7 @@ async def test_update_requires_if_match_and_refuses_stale_revision(api):
 
 
 async def test_update_merges_and_null_resets_to_default(api):
-    created = (
-        await api.post("/admin/v1/clients", metadata(SERVICE, access_token_ttl=600))
-    ).json()
+    created = (await api.post("/admin/v1/clients", metadata(SERVICE, access_token_ttl=600))).json()
     url = f"/admin/v1/clients/{created['client_id']}"
     patched = await api.patch(url, {"client_uri": "https://billing.example.com"}, if_match='"1"')
     meta = patched.json()["metadata"]

@@ -27,9 +27,7 @@ async def test_rotation_end_to_end(api, clock):
     client_id, old = await new_service(api)
     assert await works(api, client_id, old)
 
-    added = await api.post(
-        f"/admin/v1/clients/{client_id}/secrets", {"label": "2026-q3"}
-    )
+    added = await api.post(f"/admin/v1/clients/{client_id}/secrets", {"label": "2026-q3"})
     assert added.status_code == 201, added.text
     new = added.json()["client_secret"]
     new_id = added.json()["id"]
@@ -46,9 +44,7 @@ async def test_rotation_end_to_end(api, clock):
     assert await works(api, client_id, new)
 
     clock.advance(10)
-    graced = await api.post(
-        f"/admin/v1/clients/{client_id}/secrets", {"expire_others_in": 60}
-    )
+    graced = await api.post(f"/admin/v1/clients/{client_id}/secrets", {"expire_others_in": 60})
     newest = graced.json()["client_secret"]
     assert await works(api, client_id, new)  # still inside the grace period
     clock.advance(61)
@@ -101,7 +97,7 @@ async def test_rotated_out_secret_shows_it_is_still_used(api, clock):
 
 
 async def test_secret_is_stored_only_as_argon2id_hash(api, settings):
-    client_id, secret = await new_service(api)
+    _client_id, secret = await new_service(api)
     async with api.app.state.appward.sessions()() as session:
         rows = list(await session.scalars(select(ClientSecret)))
     stored = [r.secret_hash for r in rows]
@@ -111,7 +107,7 @@ async def test_secret_is_stored_only_as_argon2id_hash(api, settings):
 
 
 async def test_secret_of_another_client_does_not_authenticate(api):
-    a_id, a_secret = await new_service(api)
+    _a_id, a_secret = await new_service(api)
     b_id, _ = await new_service(api)
     assert not await works(api, b_id, a_secret)
 
@@ -157,7 +153,7 @@ async def test_revoking_unknown_or_foreign_secret_is_404(api):
 
 
 async def test_revoking_twice_is_harmless(api):
-    client_id, secret = await new_service(api)
+    client_id, _secret = await new_service(api)
     secret_id = (await api.get(f"/admin/v1/clients/{client_id}/secrets")).json()["items"][0]["id"]
     url = f"/admin/v1/clients/{client_id}/secrets/{secret_id}"
     assert (await api.delete(url)).status_code == 204

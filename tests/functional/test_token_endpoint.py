@@ -107,8 +107,12 @@ async def test_wrong_secret_is_invalid_client_with_basic_challenge(api, caplog):
         ),
         ({}, {}, 400, "invalid_request"),
         ({}, {"grant_type": "password"}, 400, "unsupported_grant_type"),
-        ({}, {"grant_type": "urn:ietf:params:oauth:grant-type:magic"}, 400,
-         "unsupported_grant_type"),
+        (
+            {},
+            {"grant_type": "urn:ietf:params:oauth:grant-type:magic"},
+            400,
+            "unsupported_grant_type",
+        ),
     ],
 )
 async def test_request_errors(api, headers, form, status, error):

@@ -19,6 +19,8 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
+    StrictInt,
     ValidationError,
     ValidationInfo,
     model_validator,
@@ -54,17 +56,21 @@ TLS_FIELDS = (
 PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 MAX_URI = 2000
 MAX_REDIRECT_URIS = 100
-REVERSE_DOMAIN_SCHEME = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")
+REVERSE_DOMAIN_SCHEME = re.compile(r"[a-z][a-z0-9-]*(\.[a-z0-9-]+)+")
 FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "about", "blob"})
-SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+LOOPBACK_LITERALS = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
+
+
 def _is_loopback_literal(host: str | None) -> bool:
-    if not host:
+    """RFC 8252 §7.3 names exactly 127.0.0.1 and [::1]; a zone id is never part of one."""
+    if not host or "%" in host:
         return False
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host) in LOOPBACK_LITERALS
     except ValueError:
         return False
 
@@ -127,7 +133,7 @@ def check_redirect_uri(uri: str, application_type: str) -> None:
         raise ValueError(
             "private-use URI schemes are only for native clients (application_type 'native')"
         )
-    if not REVERSE_DOMAIN_SCHEME.match(scheme):
+    if not REVERSE_DOMAIN_SCHEME.fullmatch(scheme):
         raise ValueError(
             "private-use schemes must be a reverse domain name such as "
             "'com.example.app' (RFC 8252 §7.1)"
@@ -144,7 +150,7 @@ def _check_text(value: str) -> str:
 
 def _check_scope(value: str) -> str:
     tokens = value.split(" ")
-    if any(not SCOPE_TOKEN.match(t) for t in tokens):
+    if any(not SCOPE_TOKEN.fullmatch(t) for t in tokens):
         raise ValueError("must be scope-tokens separated by single spaces (RFC 6749 §3.3)")
     return " ".join(dict.fromkeys(tokens))
 
@@ -158,10 +164,12 @@ def _check_jwks(value: dict[str, Any]) -> dict[str, Any]:
             raise ValueError("every member of 'keys' must be a JWK object")
         if PRIVATE_JWK_MEMBERS & key.keys():
             raise ValueError("must hold public keys only: private or symmetric key material found")
-    try:
-        jwt.PyJWKSet.from_dict(value)
-    except (jwt.exceptions.PyJWKSetError, jwt.exceptions.PyJWKError) as exc:
-        raise ValueError(f"is not a usable JWK Set: {exc}") from None
+    for index, key in enumerate(keys):
+        # One by one: PyJWKSet would silently drop a key it cannot use.
+        try:
+            jwt.PyJWK.from_dict(key)
+        except (jwt.exceptions.PyJWKError, jwt.exceptions.InvalidKeyError, ValueError) as exc:
+            raise ValueError(f"key {index} is not a usable public JWK: {exc}") from None
     return value
 
 
@@ -203,20 +211,19 @@ class ClientMetadata(BaseModel):
     tls_client_auth_san_uri: Annotated[str, Field(min_length=1, max_length=MAX_URI)] | None = None
     tls_client_auth_san_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     tls_client_auth_san_email: Annotated[EmailStr, Field(max_length=320)] | None = None
-    access_token_ttl: int | None = None
-    refresh_token_ttl: int | None = None
-    refresh_token_absolute_ttl: int | None = None
-    issue_refresh_tokens: bool | None = None
-    rotate_refresh_tokens: bool = True
-    require_pkce: bool = True
-    skip_consent: bool = False
+    access_token_ttl: StrictInt | None = None
+    refresh_token_ttl: StrictInt | None = None
+    refresh_token_absolute_ttl: StrictInt | None = None
+    issue_refresh_tokens: StrictBool | None = None
+    rotate_refresh_tokens: StrictBool = True
+    require_pkce: StrictBool = True
+    skip_consent: StrictBool = False
 
     @model_validator(mode="after")
     def _apply_cross_field_rules(self, info: ValidationInfo) -> ClientMetadata:
         bounds = (info.context or {}).get("bounds")
         if not isinstance(bounds, LifetimeBounds):
             raise TypeError("validate ClientMetadata with parse_client_metadata()")
-        self.redirect_uris = list(dict.fromkeys(self.redirect_uris))
         self.grant_types = list(dict.fromkeys(self.grant_types))
         if self.response_types is None:
             self.response_types = ["code"] if "authorization_code" in self.grant_types else []
@@ -239,6 +246,7 @@ class ClientMetadata(BaseModel):
             redirect_only = all(p.field.startswith("redirect_uris") for p in problems)
             error = InvalidRedirectUri if redirect_only else InvalidClientMetadata
             raise error(_summary(problems), fields=problems)
+        self.redirect_uris = list(dict.fromkeys(self.redirect_uris))
         return self
 
     def _redirect_problems(self) -> list[FieldError]:
@@ -363,13 +371,18 @@ def _summary(problems: list[FieldError]) -> str:
     return f"{first.field}: {first.message}{more}"
 
 
+_PYDANTIC_INTERNAL = re.compile(
+    r"^(function-|constrained-|json-or-python|lax-or-strict|is-instance)|[\[(]"
+)
+
+
 def _field_name(loc: tuple[int | str, ...]) -> str:
     name = ""
     for part in loc:
         if isinstance(part, int):
             name += f"[{part}]"
-        elif part.startswith(("function-", "constrained-", "json-or-python")):
-            continue  # pydantic's internal validator names, meaningless to a caller
+        elif _PYDANTIC_INTERNAL.match(part):
+            continue  # pydantic's validator names (lax-or-strict[...], function-after[...])
         else:
             name += f".{part}" if name else part
     return name or "metadata"

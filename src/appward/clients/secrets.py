@@ -19,7 +19,7 @@ from appward.config import Argon2Params
 
 SECRET_PREFIX = "apwcs_"
 SECRET_BYTES = 32
-_SECRET_SHAPE = re.compile(r"^apwcs_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$")
+_SECRET_SHAPE = re.compile(r"apwcs_([0-9a-f]{16})_[A-Za-z0-9_-]{43}")
 
 
 def new_secret_id() -> str:
@@ -37,7 +37,7 @@ def secret_id_of(presented: str) -> str | None:
     Shape checks are cheap and public knowledge, so refusing garbage here before any
     argon2 work leaks nothing and keeps floods of junk off the slow path.
     """
-    match = _SECRET_SHAPE.match(presented)
+    match = _SECRET_SHAPE.fullmatch(presented)
     return match.group(1) if match else None
 
 
