@@ -434,3 +434,16 @@ async def test_openapi_documents_the_admin_api(api):
         assert path in paths
     create = paths["/admin/v1/clients"]["post"]["requestBody"]["content"]["application/json"]
     assert "redirect_uris" in create["schema"]["properties"]
+
+
+async def test_changing_grant_types_rederives_untouched_defaults(api):
+    """response_types and issue_refresh_tokens follow grant_types unless set by hand."""
+    created = (await api.post("/admin/v1/clients", WEB_APP)).json()
+    url = f"/admin/v1/clients/{created['client_id']}"
+    machine = await api.patch(
+        url, {"grant_types": ["client_credentials"], "redirect_uris": None}, if_match="*"
+    )
+    assert machine.status_code == 200, machine.text
+    meta = machine.json()["metadata"]
+    assert meta["response_types"] == []
+    assert meta["issue_refresh_tokens"] is False

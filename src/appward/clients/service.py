@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -179,6 +180,7 @@ class ClientService:
                 merged.pop(name, None)
             else:
                 merged[name] = value
+        _rederive_defaults(merged, current, patch)
         metadata = parse_client_metadata(merged, self.bounds)
         await self._check_scopes_exist(metadata)
         before = parse_client_metadata(current, self.bounds).to_wire()
@@ -368,6 +370,26 @@ class ClientService:
             raise PreconditionFailed(
                 "the client was changed by someone else meanwhile; read it again"
             ) from None
+
+
+# Fields whose default follows grant_types (RFC 7591 §2.1 pairs them).
+_DERIVED_FROM_GRANTS: dict[str, Callable[[list[str]], object]] = {
+    "response_types": lambda grants: ["code"] if "authorization_code" in grants else [],
+    "issue_refresh_tokens": lambda grants: "refresh_token" in grants,
+}
+
+
+def _rederive_defaults(
+    merged: dict[str, Any], current: dict[str, Any], patch: dict[str, Any]
+) -> None:
+    """When grant_types change, a field still holding the default derived from the old
+    grant types is dropped so it is derived again; one the caller set is kept."""
+    if "grant_types" not in patch:
+        return
+    old_grants = current.get("grant_types", [])
+    for name, derive in _DERIVED_FROM_GRANTS.items():
+        if name not in patch and current.get(name) == derive(old_grants):
+            merged.pop(name, None)
 
 
 def _apply(client: Client, metadata: ClientMetadata) -> None:
