@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,6 +64,16 @@ class ClientFilter:
     name: str | None = None
     status: str | None = None
     registration_source: str | None = None
+
+
+CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
+CLIENT_ID_LENGTH = 24  # about 143 bits: unguessable, never reissued
+
+
+def new_client_id() -> str:
+    """Returns a fresh client_id of letters and digits only, so it is safe in URLs, Basic
+    credentials and command lines (a leading '-' would read as an option)."""
+    return "".join(secrets.choice(CLIENT_ID_ALPHABET) for _ in range(CLIENT_ID_LENGTH))
 
 
 def metadata_of(client: Client) -> dict[str, Any]:
@@ -142,7 +153,7 @@ class ClientService:
         await self._check_scopes_exist(metadata)
         now = self.clock.now()
         client = Client(
-            client_id=secrets.token_urlsafe(18),
+            client_id=new_client_id(),
             registration_source=registration_source,
             owner=None if owner is _KEEP else owner,
             status=status,

@@ -152,3 +152,11 @@ def test_default_argon2_params_are_argon2_cffis_defaults():
     assert params.parallelism == argon2.DEFAULT_PARALLELISM
     profile = argon2.profiles.RFC_9106_LOW_MEMORY
     assert (profile.time_cost, profile.memory_cost, profile.parallelism) == (3, 65536, 4)
+
+
+def test_client_ids_are_alphanumeric_and_never_start_with_a_dash():
+    from appward.clients.service import new_client_id
+
+    ids = {new_client_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == 24 and i.isalnum() and i.isascii() for i in ids)
