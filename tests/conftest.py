@@ -21,7 +21,19 @@ from appward.migrations import upgrade
 POSTGRES_URL = os.environ.get("APPWARD_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("APPWARD_REQUIRE_POSTGRES") == "1"
 # Tables emptied between PostgreSQL tests; the scopes table keeps the built-in scope.
-TABLES = ("client_scopes", "client_secrets", "clients", "audit_events", "signing_keys")
+TABLES = (
+    "client_scopes",
+    "client_secrets",
+    "clients",
+    "audit_events",
+    "signing_keys",
+    "users",
+    "consents",
+    "grants",
+    "authorization_codes",
+    "refresh_tokens",
+    "revoked_access_tokens",
+)
 
 # Cheap argon2 for tests: the format and the code path are the same, only the cost differs.
 FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 64, "argon2_parallelism": 1}

@@ -17,6 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.audit import Actor, AuditEvent, AuditFilter, AuditLog
+from appward.auth import SecretVerifier
+from appward.auth.credential_cache import EPOCH_FILE, EpochFile
+from appward.auth.invalidation import announce_change
+from appward.clients.events import changed_credentials
 from appward.clients.models import Client, ClientScope, ClientSecret
 from appward.clients.secrets import Argon2Hasher
 from appward.clients.service import ClientChange, ClientFilter, ClientService, metadata_of
@@ -25,7 +29,8 @@ from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError, InvalidInput
 from appward.scopes import ADMIN_SCOPE, Scope, ScopeService
-from appward.tokens.keys import add_signing_key, ensure_signing_key, load_key_encryption
+from appward.tokens.keys import ensure_signing_key, load_key_encryption, rotate_signing_key
+from appward.users.service import UserService
 
 T = TypeVar("T")
 
@@ -42,12 +47,14 @@ secrets_app = typer.Typer(help="Client secrets: add (rotate), list, revoke.", no
 scopes_app = typer.Typer(help="The scope registry.", no_args_is_help=True)
 admin_app = typer.Typer(help="Bootstrap administration.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+users_app = typer.Typer(help="End-user accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(scopes_app, name="scopes")
 app.add_typer(admin_app, name="admin")
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -94,6 +101,11 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
                 )
                 result = await work(services)
                 await session.commit()
+                await announce_change(
+                    changed_credentials(session),
+                    epoch=EpochFile(settings.data_dir / EPOCH_FILE),
+                    redis_url=settings.redis_url,
+                )
                 return result
         finally:
             await engine.dispose()
@@ -254,14 +266,70 @@ def db_upgrade() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Add a new signing key; it signs new tokens from the next start of the server."""
+    """Add a new signing key. Servers sign with it from their next key reload
+    (APPWARD_KEY_RELOAD_INTERVAL); old keys stay published until their tokens expire."""
     settings = _settings()
 
     async def work(services: Services) -> str:
         cipher = load_key_encryption(settings.key_encryption_key, settings.data_dir)
-        return (await add_signing_key(services.session, cipher, SystemClock())).kid
+        return (await rotate_signing_key(services.session, cipher, SystemClock())).kid
 
     typer.echo(f"new signing key {_run(work)}")
+
+
+# --- users ---
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a local user account (the password is asked for, or read from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
+
+    async def work(services: Services) -> dict[str, Any]:
+        hasher = Argon2Hasher(settings.argon2)
+        users = UserService(
+            services.session, SystemClock(), SecretVerifier(hasher, settings.secret_policy)
+        )
+        user = await users.create(username, password)
+        return {"id": user.id, "username": user.username, "created_at": user.created_at}
+
+    user = _run(work)
+    if as_json:
+        _print_json(user)
+    else:
+        typer.echo(f"user {user['username']} created (id {user['id']})")
+
+
+@users_app.command("list")
+def users_list(as_json: JsonFlag = False) -> None:
+    """List local user accounts."""
+    settings = _settings()
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        hasher = Argon2Hasher(settings.argon2)
+        users = UserService(
+            services.session, SystemClock(), SecretVerifier(hasher, settings.secret_policy)
+        )
+        return [
+            {"id": u.id, "username": u.username, "created_at": u.created_at}
+            for u in await users.all()
+        ]
+
+    items = _run(work)
+    if as_json:
+        _print_json({"items": items})
+        return
+    _print_table(["id", "username", "created_at"], [[u[k] for k in u] for u in items])
 
 
 # --- clients ---

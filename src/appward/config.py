@@ -104,6 +104,39 @@ class Settings(BaseSettings):
     refresh_token_absolute_ttl_default: int = Field(
         90 * 86400, ge=1, description="Default absolute refresh token lifetime."
     )
+    authorization_code_ttl: int = Field(
+        60, ge=10, le=600, description="Seconds an authorization code stays redeemable."
+    )
+    session_secret: str | None = Field(
+        None,
+        min_length=32,
+        description=(
+            "Key that signs the login session cookie. Unset: a key file is generated in "
+            "data_dir with mode 0600 (development only)."
+        ),
+    )
+    session_ttl: int = Field(
+        8 * 3600, ge=60, description="Seconds a login session lasts without a new login."
+    )
+    redis_url: str | None = Field(
+        None,
+        description=(
+            "redis://host:port/db. When set, revoked access tokens are shared and the "
+            "credential cache of every worker is invalidated through Redis."
+        ),
+    )
+    key_reload_interval: int = Field(
+        30, ge=1, le=3600, description="Seconds between reloads of the signing key ring."
+    )
+    credential_cache_ttl: int = Field(
+        60,
+        ge=0,
+        le=3600,
+        description="Seconds a verified client secret is remembered in memory; 0 disables.",
+    )
+    credential_cache_size: int = Field(
+        10000, ge=1, description="Most verified client credentials remembered per process."
+    )
     trust_forwarded_for: bool = Field(
         False,
         description="Take the audit log's source IP from X-Forwarded-For (behind a proxy).",
@@ -142,6 +175,8 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if self.key_encryption_key is None:
                 raise ValueError("APPWARD_KEY_ENCRYPTION_KEY is required in production")
+            if self.session_secret is None:
+                raise ValueError("APPWARD_SESSION_SECRET is required in production")
             if not self.issuer.startswith("https://"):
                 raise ValueError("APPWARD_ISSUER must be https in production")
         return self

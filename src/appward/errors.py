@@ -177,3 +177,47 @@ class InvalidInput(AppwardError):
     error = "invalid_input"
     status_code = 400
     title = "Invalid input"
+
+
+class UnsupportedResponseType(AppwardError):
+    """The authorization server does not support obtaining an authorization code using
+    this method (RFC 6749 §4.1.2.1)."""
+
+    error = "unsupported_response_type"
+    status_code = 400
+    title = "Unsupported response type"
+
+
+class AccessDenied(AppwardError):
+    """The resource owner or authorization server denied the request (RFC 6749 §4.1.2.1)."""
+
+    error = "access_denied"
+    status_code = 403
+    title = "Access denied"
+
+
+class LoginRequired(AppwardError):
+    """The authorization server requires end-user authentication, and prompt=none forbids
+    asking for it (OpenID Connect Core §3.1.2.6)."""
+
+    error = "login_required"
+    status_code = 400
+    title = "Login required"
+
+
+class ConsentRequired(AppwardError):
+    """The authorization server requires end-user consent, and prompt=none forbids asking
+    for it (OpenID Connect Core §3.1.2.6)."""
+
+    error = "consent_required"
+    status_code = 400
+    title = "Consent required"
+
+
+class UnsupportedTokenType(AppwardError):
+    """The authorization server does not support the revocation of the presented token
+    type (RFC 7009 §2.2.1)."""
+
+    error = "unsupported_token_type"
+    status_code = 400
+    title = "Unsupported token type"

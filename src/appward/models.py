@@ -4,5 +4,20 @@ from appward.audit import AuditEvent
 from appward.clients.models import Client, ClientScope, ClientSecret
 from appward.scopes import Scope
 from appward.tokens.keys import SigningKey
+from appward.tokens.models import AuthorizationCode, Grant, RefreshToken, RevokedAccessToken
+from appward.users.models import Consent, User
 
-__all__ = ["AuditEvent", "Client", "ClientScope", "ClientSecret", "Scope", "SigningKey"]
+__all__ = [
+    "AuditEvent",
+    "AuthorizationCode",
+    "Client",
+    "ClientScope",
+    "ClientSecret",
+    "Consent",
+    "Grant",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "Scope",
+    "SigningKey",
+    "User",
+]

@@ -26,6 +26,7 @@ def production(**overrides: object) -> dict[str, object]:
         "environment": "production",
         "issuer": HTTPS_ISSUER,
         "key_encryption_key": Fernet.generate_key().decode(),
+        "session_secret": "s" * 32,
         **overrides,
     }
 
@@ -315,3 +316,8 @@ def test_load_settings_exit_for_a_cross_field_problem_states_the_problem():
 
 def test_load_settings_names_the_missing_production_key_variable():
     assert "APPWARD_KEY_ENCRYPTION_KEY" in exit_message(**production(key_encryption_key=None))
+
+
+def test_production_requires_a_session_secret():
+    with pytest.raises(ValidationError, match="APPWARD_SESSION_SECRET is required in production"):
+        Settings(**production(session_secret=None))

@@ -12,14 +12,23 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appward.auth.client_secret import SecretVerifier, verify_client_secret
+from appward.auth.client_secret import SecretVerifier, note_secret_use, verify_client_secret
+from appward.auth.credential_cache import ClientSnapshot, CredentialCache
 from appward.clients.models import Client
 from appward.clock import Clock
 from appward.errors import InvalidClient
 
-__all__ = ["PresentedCredentials", "SecretVerifier", "authenticate_client"]
+__all__ = [
+    "SUPPORTED_METHODS",
+    "ClientSnapshot",
+    "CredentialCache",
+    "PresentedCredentials",
+    "SecretVerifier",
+    "authenticate_client",
+]
 
 SUPPORTED_METHODS = ("client_secret_basic", "client_secret_post", "none")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +49,22 @@ async def authenticate_client(
     *,
     verifier: SecretVerifier,
     clock: Clock,
-) -> Client:
+    cache: CredentialCache | None = None,
+) -> ClientSnapshot:
     """Returns the authenticated, active client.
 
     Raises InvalidClient when the client is unknown, deleted or disabled, presented a
     method other than the one it registered, or its proof does not hold.
     """
+    secret = presented.secret or ""
+    uses_secret = presented.method in SECRET_METHODS
+    if cache is not None and uses_secret:
+        hit = cache.lookup(presented.client_id, secret, clock.now())
+        if hit is not None and hit.client.token_endpoint_auth_method == presented.method:
+            if hit.note_use:
+                await note_secret_use(session, hit.secret_id, clock.now())
+            return hit.client
+    epoch = cache.epoch() if cache is not None else (0, 0)
     client = await session.scalar(
         select(Client).where(Client.client_id == presented.client_id, Client.deleted_at.is_(None))
     )
@@ -58,9 +77,20 @@ async def authenticate_client(
         )
     if presented.method not in SUPPORTED_METHODS:
         raise InvalidClient(f"{presented.method} is not supported by this server yet")
-    if presented.method != "none":
-        await verify_client_secret(session, client, presented.secret or "", verifier, clock)
+    record = None
+    if uses_secret:
+        record = await verify_client_secret(session, client, secret, verifier, clock)
     if client.status != "active":
         # Checked after the proof so a disabled client's status is told only to itself.
         raise InvalidClient("this client is disabled", detail=f"status {client.status}")
-    return client
+    snapshot = ClientSnapshot.of(client)
+    if cache is not None and record is not None:
+        cache.remember(
+            snapshot,
+            secret,
+            secret_id=record.id,
+            secret_expires_at=record.expires_at,
+            epoch=epoch,
+            now=clock.now(),
+        )
+    return snapshot

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import secrets
+from datetime import datetime, timedelta
 
 import anyio
 from sqlalchemy import select, update
@@ -26,6 +27,7 @@ class SecretVerifier:
         self.hasher = hasher
         self.policy = policy
         self._limiter: anyio.CapacityLimiter | None = None
+        self._decoy: str | None = None
 
     @property
     def limiter(self) -> anyio.CapacityLimiter:
@@ -38,6 +40,15 @@ class SecretVerifier:
         return await anyio.to_thread.run_sync(
             self.hasher.verify, hashed, presented, limiter=self.limiter
         )
+
+    async def decoy_hash(self) -> str:
+        """Returns a hash to verify against when there is nothing real to check, so a
+        miss costs as much time as a hit."""
+        if self._decoy is None:
+            self._decoy = await anyio.to_thread.run_sync(
+                self.hasher.hash, secrets.token_urlsafe(32), limiter=self.limiter
+            )
+        return self._decoy
 
 
 async def verify_client_secret(
@@ -64,20 +75,17 @@ async def verify_client_secret(
         raise InvalidClient(detail=f"secret {secret_id} unknown, revoked or expired")
     if not await verifier.verify(record.secret_hash, presented):
         raise InvalidClient(detail=f"secret {secret_id} mismatch")
-    await _note_use(session, record, clock, verifier.policy.last_used_resolution)
+    now = clock.now()
+    last = record.last_used_at
+    if last is None or now - last >= timedelta(seconds=verifier.policy.last_used_resolution):
+        await note_secret_use(session, record.id, now)
+        record.last_used_at = now
     return record
 
 
-async def _note_use(
-    session: AsyncSession, record: ClientSecret, clock: Clock, resolution: int
-) -> None:
-    """Records the secret's last use, at most once per ``resolution`` seconds, so an
-    admin sees whether a rotated-out secret is still in use before revoking it."""
-    now = clock.now()
-    last = record.last_used_at
-    if last is not None and now - last < timedelta(seconds=resolution):
-        return
+async def note_secret_use(session: AsyncSession, secret_id: str, now: datetime) -> None:
+    """Records a secret's last use, so an admin sees whether a rotated-out secret is still
+    in use before revoking it. Callers write it at most once a minute per secret."""
     await session.execute(
-        update(ClientSecret).where(ClientSecret.id == record.id).values(last_used_at=now)
+        update(ClientSecret).where(ClientSecret.id == secret_id).values(last_used_at=now)
     )
-    record.last_used_at = now

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from appward.audit import AuditLog
-from appward.clients.events import EventTag
+from appward.clients.events import EventTag, mark_credentials_changed
 from appward.clients.metadata import ClientMetadata, parse_client_metadata
 from appward.clients.models import Client, ClientScope, ClientSecret
 from appward.clients.secrets import Hasher, generate_secret, new_secret_id
@@ -209,6 +209,7 @@ class ClientService:
         client.updated_at = self.clock.now()
         await self._flush_versioned()
         await self.audit.record(EventTag.CLIENT_UPDATED, client_id=client_id, changes=changed)
+        mark_credentials_changed(self.session, client_id)
         secret = None
         if "token_endpoint_auth_method" in changed:
             secret = await self._settle_credentials_after_method_change(client, metadata)
@@ -224,6 +225,7 @@ class ClientService:
             await self._flush_versioned()
             tag = EventTag.CLIENT_DISABLED if status == "disabled" else EventTag.CLIENT_ENABLED
             await self.audit.record(tag, client_id=client_id, changes={"status": status})
+            mark_credentials_changed(self.session, client_id)
         return client
 
     async def delete(self, client_id: str) -> None:
@@ -240,6 +242,7 @@ class ClientService:
         client.scope_links.clear()
         await self._flush_versioned()
         await self.audit.record(EventTag.CLIENT_DELETED, client_id=client_id)
+        mark_credentials_changed(self.session, client_id)
 
     # --- secrets ---
 
@@ -272,6 +275,7 @@ class ClientService:
             for other in await self._usable_secrets(client):
                 if other.expires_at is None or other.expires_at > deadline:
                     other.expires_at = deadline
+                    mark_credentials_changed(self.session, client_id)
                     await self.audit.record(
                         EventTag.SECRET_EXPIRY_SET,
                         client_id=client_id,
@@ -304,6 +308,7 @@ class ClientService:
             secret.revoked_at = self.clock.now()
             await self.session.flush()
             await self.audit.record(EventTag.SECRET_REVOKED, client_id=client_id, target=secret_id)
+            mark_credentials_changed(self.session, client_id)
         return secret
 
     # --- internals ---

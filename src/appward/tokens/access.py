@@ -22,6 +22,7 @@ class AccessTokenRequest:
     scopes: list[str]
     lifetime: int
     audience: str
+    grant_id: str | None = None  # the grant a user-delegated token follows from
 
 
 def issue_access_token(
@@ -40,6 +41,8 @@ def issue_access_token(
     }
     if request.scopes:
         claims["scope"] = " ".join(request.scopes)
+    if request.grant_id is not None:
+        claims["gid"] = request.grant_id
     return jwt.encode(
         claims,
         ring.signing_key,
@@ -51,10 +54,20 @@ def issue_access_token(
 def verify_access_token(
     ring: KeyRing, token: str, *, issuer: str, audience: str, now: datetime
 ) -> dict[str, Any]:
-    """Returns the claims of a token this server issued that is still valid at ``now``.
+    """Returns the claims of a token this server issued for ``audience``, valid at ``now``.
 
     Raises InvalidToken for anything else (the detail says why; the description never).
     """
+    claims = decode_access_token(ring, token, issuer=issuer, now=now)
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if audience not in audiences:
+        raise InvalidToken("the access token is not meant for this API", detail="wrong aud")
+    return claims
+
+
+def decode_access_token(ring: KeyRing, token: str, *, issuer: str, now: datetime) -> dict[str, Any]:
+    """Returns the claims of an unexpired access token signed by this server, for any
+    audience. Raises InvalidToken."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -70,13 +83,13 @@ def verify_access_token(
             token,
             public,
             algorithms=[SIGNING_ALG],
-            audience=audience,
             issuer=issuer,
-            # Time comes from the injected clock, checked below.
+            # Time comes from the injected clock, checked below; audience by the caller.
             options={
                 "verify_exp": False,
                 "verify_iat": False,
                 "verify_nbf": False,
+                "verify_aud": False,
                 "require": ["exp", "iat", "iss", "aud", "sub", "client_id", "jti"],
             },
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +59,20 @@ def load_key_encryption(configured: str | None, data_dir: Path) -> Fernet:
     """
     if configured:
         return Fernet(configured.encode())
-    path = data_dir / KEY_FILE_NAME
+    return Fernet(generated_key_file(data_dir / KEY_FILE_NAME, Fernet.generate_key))
+
+
+def generated_key_file(path: Path, generate: Callable[[], bytes]) -> bytes:
+    """Returns the key in ``path``, creating it (mode 0600, never overwritten) if absent."""
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first
+            return path.read_bytes().strip()
         with os.fdopen(fd, "wb") as handle:
-            handle.write(Fernet.generate_key())
-    return Fernet(path.read_bytes().strip())
+            handle.write(generate())
+    return path.read_bytes().strip()
 
 
 async def ensure_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock) -> None:
@@ -72,6 +80,15 @@ async def ensure_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock
     active = await session.scalar(select(SigningKey.kid).where(SigningKey.retired_at.is_(None)))
     if active is None:
         await add_signing_key(session, cipher, clock)
+
+
+async def rotate_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock) -> SigningKey:
+    """Returns a new signing key; the old ones stop signing but stay published until every
+    token they signed has expired. Workers pick the new key up at their next reload."""
+    now = clock.now()
+    for old in await session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
+        old.retired_at = now
+    return await add_signing_key(session, cipher, clock)
 
 
 async def add_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock) -> SigningKey:
@@ -98,9 +115,19 @@ async def add_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock) -
     return record
 
 
-async def load_key_ring(session: AsyncSession, cipher: Fernet) -> KeyRing:
-    """Returns the key ring: the newest active key signs. Raises RuntimeError if none."""
-    records = list(await session.scalars(select(SigningKey).order_by(SigningKey.created_at)))
+async def load_key_ring(
+    session: AsyncSession, cipher: Fernet, *, now: datetime, publish_retired_for: int
+) -> KeyRing:
+    """Returns the key ring: the newest active key signs; retired keys verify (and are
+    published) for ``publish_retired_for`` seconds, the longest a token they signed lives.
+
+    Raises RuntimeError if there is no active key or it cannot be decrypted.
+    """
+    records = [
+        r
+        for r in await session.scalars(select(SigningKey).order_by(SigningKey.created_at))
+        if r.retired_at is None or now < r.retired_at + timedelta(seconds=publish_retired_for)
+    ]
     active = [r for r in records if r.retired_at is None]
     if not active:
         raise RuntimeError("no signing key: run 'appward db upgrade' and start the server")

@@ -15,7 +15,7 @@ from appward.clients.models import Client, ClientSecret
 from appward.clients.service import ClientChange, ClientFilter, IssuedSecret, metadata_of
 from appward.errors import FieldError, InvalidInput, PreconditionRequired
 from appward.scopes import Scope
-from appward.web.deps import Audit, Clients, Scopes
+from appward.web.deps import Audit, Clients, Scopes, Users
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
 
@@ -373,6 +373,40 @@ async def update_scope(name: str, body: ScopePatch, scopes: Scopes) -> Any:
 async def delete_scope(name: str, scopes: Scopes) -> Response:
     await scopes.delete(name)
     return Response(status_code=204)
+
+
+# --- users ---
+
+
+class UserIn(BaseModel):
+    username: str
+    password: str = Field(repr=False)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    created_at: datetime
+
+
+class UserList(BaseModel):
+    items: list[UserOut]
+
+
+@router.post("/users", status_code=201, response_model=UserOut, summary="Create an end user")
+async def create_user(body: UserIn, users: Users) -> Any:
+    user = await users.create(body.username, body.password)
+    return UserOut(id=user.id, username=user.username, created_at=user.created_at)
+
+
+@router.get("/users", response_model=UserList, summary="List end users")
+async def list_users(users: Users) -> Any:
+    return {
+        "items": [
+            UserOut(id=u.id, username=u.username, created_at=u.created_at)
+            for u in await users.all()
+        ]
+    }
 
 
 # --- audit ---

@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 
-from appward.auth import SecretVerifier
+from appward.auth import CredentialCache, SecretVerifier
+from appward.auth.credential_cache import EPOCH_FILE, EpochFile
+from appward.auth.invalidation import listen_for_changes
 from appward.clients.secrets import Argon2Hasher, Hasher
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError
-from appward.tokens.keys import ensure_signing_key, load_key_encryption, load_key_ring
-from appward.web import admin_api, oauth
+from appward.tokens.keys import (
+    ensure_signing_key,
+    generated_key_file,
+    load_key_encryption,
+    load_key_ring,
+)
+from appward.web import admin_api, oauth, pages
 from appward.web.responses import (
     handle_appward_error,
     handle_http_error,
     handle_unexpected_error,
     handle_validation_error,
 )
+from appward.web.sessions import SESSION_COOKIE
 from appward.web.state import AppState
+
+log = logging.getLogger("appward.web")
+SESSION_KEY_FILE = "session.key"
 
 
 def create_app(
@@ -31,11 +47,18 @@ def create_app(
 ) -> FastAPI:
     """Returns the app. The database must be migrated (``appward db upgrade``)."""
     hasher = hasher or Argon2Hasher(settings.argon2)
+    epoch = EpochFile(settings.data_dir / EPOCH_FILE)
     state = AppState(
         settings=settings,
         clock=clock or SystemClock(),
         hasher=hasher,
         verifier=SecretVerifier(hasher, settings.secret_policy),
+        credential_cache=CredentialCache(
+            ttl=settings.credential_cache_ttl,
+            max_entries=settings.credential_cache_size,
+            epoch=epoch,
+        ),
+        epoch=epoch,
         cipher=load_key_encryption(settings.key_encryption_key, settings.data_dir),
     )
 
@@ -45,11 +68,19 @@ def create_app(
         state.sessionmaker = create_sessionmaker(state.engine)
         async with state.sessionmaker.begin() as session:
             await ensure_signing_key(session, state.cipher, state.clock)
-        async with state.sessionmaker() as session:
-            state.ring = await load_key_ring(session, state.cipher)
+        await reload_keys(state)
+        tasks = [asyncio.create_task(keep_keys_fresh(state))]
+        if settings.redis_url:
+            tasks.append(
+                asyncio.create_task(listen_for_changes(settings.redis_url, state.credential_cache))
+            )
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await state.engine.dispose()
 
     app = FastAPI(
@@ -59,13 +90,49 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.appward = state
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=_session_secret(settings),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_ttl,
+        same_site="lax",
+        https_only=settings.issuer.startswith("https://"),
+    )
     app.include_router(oauth.router)
+    app.include_router(pages.router)
     app.include_router(admin_api.router)
     app.add_exception_handler(AppwardError, handle_appward_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(Exception, handle_unexpected_error)
     return app
+
+
+def _session_secret(settings: Settings) -> str:
+    if settings.session_secret:
+        return settings.session_secret
+    path = settings.data_dir / SESSION_KEY_FILE
+    return generated_key_file(path, lambda: secrets.token_urlsafe(48).encode()).decode()
+
+
+async def reload_keys(state: AppState) -> None:
+    """Loads the signing key ring afresh: picks up rotations made by the CLI or a peer."""
+    async with state.sessions()() as session:
+        state.ring = await load_key_ring(
+            session,
+            state.cipher,
+            now=state.clock.now(),
+            publish_retired_for=state.settings.access_token_ttl_max,
+        )
+
+
+async def keep_keys_fresh(state: AppState) -> None:
+    while True:
+        await asyncio.sleep(state.settings.key_reload_interval)
+        try:
+            await reload_keys(state)
+        except Exception:
+            log.exception("reloading the signing keys failed; keeping the current ones")
 
 
 def app_from_environment() -> FastAPI:

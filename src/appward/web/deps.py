@@ -6,15 +6,17 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.audit import Actor, AuditLog
-from appward.clients.models import Client
+from appward.auth.invalidation import announce_change
+from appward.clients.events import changed_credentials
 from appward.clients.service import ClientService
 from appward.errors import InsufficientScope, InvalidToken
 from appward.scopes import ADMIN_SCOPE, ScopeService
 from appward.tokens.access import verify_access_token
+from appward.tokens.service import TokenService
+from appward.users.service import UserService
 from appward.web.state import AppState
 
 
@@ -34,8 +36,15 @@ async def unit_of_work(state: State) -> AsyncIterator[AsyncSession]:
             yield session
         except BaseException:
             await session.rollback()
+            changed_credentials(session)
             raise
         await session.commit()
+        await announce_change(
+            changed_credentials(session),
+            epoch=state.epoch,
+            redis_url=state.settings.redis_url,
+            local=state.credential_cache,
+        )
 
 
 Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
@@ -60,22 +69,20 @@ def bearer_token(request: Request) -> str:
 async def current_admin(request: Request, state: State, session: Session) -> Actor:
     """Returns the admin making the request. Raises InvalidToken (401) for a missing,
     invalid or expired token or a client no longer active; InsufficientScope (403)."""
-    claims = verify_access_token(
+    token = bearer_token(request)
+    verify_access_token(
         state.key_ring(),
-        bearer_token(request),
+        token,
         issuer=state.settings.issuer,
         audience=state.settings.issuer,
         now=state.clock.now(),
     )
+    tokens = TokenService(session, state.key_ring(), state.settings.issuer, state.clock)
+    claims = await tokens.active_access_token_claims(token)
+    if claims is None:
+        raise InvalidToken("the token was revoked, or its client is disabled or deleted")
     if ADMIN_SCOPE not in str(claims.get("scope", "")).split(" "):
         raise InsufficientScope(f"the token lacks the {ADMIN_SCOPE} scope")
-    status = await session.scalar(
-        select(Client.status).where(
-            Client.client_id == claims["client_id"], Client.deleted_at.is_(None)
-        )
-    )
-    if status != "active":
-        raise InvalidToken("the token's client is disabled or deleted")
     return Actor(f"client:{claims['client_id']}", source_ip(request, state))
 
 
@@ -107,3 +114,10 @@ def scope_service(state: State, session: Session, audit: Audit) -> ScopeService:
 
 Clients = Annotated[ClientService, Depends(client_service)]
 Scopes = Annotated[ScopeService, Depends(scope_service)]
+
+
+def user_service(state: State, session: Session, _admin: Admin) -> UserService:
+    return UserService(session, state.clock, state.verifier)
+
+
+Users = Annotated[UserService, Depends(user_service)]

@@ -1,30 +1,79 @@
-"""OAuth endpoints. For now the token endpoint's client_credentials grant."""
+"""OAuth endpoints: metadata, JWKS, authorize, token, introspection, revocation.
+
+Thin adapters: every decision is the domain's (clients.policy, authorization, tokens).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import parse_qsl, unquote_plus
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
 
-from appward.auth import PresentedCredentials, authenticate_client
-from appward.errors import AppwardError, InvalidClient, InvalidRequest, UnsupportedGrantType
+from appward.auth import (
+    SUPPORTED_METHODS,
+    ClientSnapshot,
+    PresentedCredentials,
+    authenticate_client,
+)
+from appward.authorization import (
+    PARAMETERS,
+    AuthorizationRequest,
+    RedirectError,
+    describe_scopes,
+    redirect_with,
+    validate_authorization_request,
+)
+from appward.errors import (
+    AccessDenied,
+    AppwardError,
+    ConsentRequired,
+    InvalidClient,
+    InvalidRequest,
+    LoginRequired,
+    UnsupportedGrantType,
+)
+from appward.scopes import Scope
+from appward.tokens.codes import CodeRequest, issue_code
 from appward.tokens.service import TokenService
+from appward.users.consent import ConsentService
 from appward.web.deps import Session, State
 from appward.web.responses import NO_STORE, oauth_error
+from appward.web.sessions import check_csrf, csrf_token, current_user_id
+from appward.web.templates import render
 
-router = APIRouter(prefix="/oauth2", tags=["oauth"])
+router = APIRouter(tags=["oauth"])
 
 FORM = "application/x-www-form-urlencoded"
-SUPPORTED_GRANTS = ("client_credentials",)
+SUPPORTED_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
 MAX_FORM_BYTES = 16 * 1024
+UNVERIFIED_SOURCES = ("portal", "dcr")
+
+
+# --- request parsing ---
+
+
+def parse_pairs(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Returns the parameters as a dict. Raises InvalidRequest for a repeated parameter
+    (RFC 6749 §3.1, §3.2); empty values count as omitted."""
+    params: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in pairs:
+        if name in seen:
+            raise InvalidRequest(f"parameter {name!r} is repeated")
+        seen.add(name)
+        if value != "":
+            params[name] = value
+    return params
 
 
 async def read_form(request: Request) -> dict[str, str]:
     """Returns the form parameters. Raises InvalidRequest for a body that is not a form,
-    is too large, or repeats a parameter (RFC 6749 §3.1, §3.2)."""
+    is too large, or repeats a parameter."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
         raise InvalidRequest(f"the request body must be {FORM}")
@@ -32,17 +81,10 @@ async def read_form(request: Request) -> dict[str, str]:
     if len(body) > MAX_FORM_BYTES:
         raise InvalidRequest("the request body is too large")
     try:
-        pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+        pairs = parse_qsl(body.decode(), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("the request body is not a valid form") from None
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        if name in form:
-            raise InvalidRequest(f"parameter {name!r} is repeated")
-        # RFC 6749 §3.1: parameters sent without a value are treated as omitted.
-        if value != "":
-            form[name] = value
-    return form
+    return parse_pairs(pairs)
 
 
 def presented_credentials(request: Request, form: dict[str, str]) -> PresentedCredentials:
@@ -82,7 +124,64 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-@router.post("/token", summary="Token endpoint (RFC 6749 §3.2)")
+async def _authenticated_client(
+    request: Request, form: dict[str, str], state: State, session: Session
+) -> ClientSnapshot:
+    return await authenticate_client(
+        session,
+        presented_credentials(request, form),
+        verifier=state.verifier,
+        clock=state.clock,
+        cache=state.credential_cache,
+    )
+
+
+def _tokens(state: State, session: Session) -> TokenService:
+    return TokenService(session, state.key_ring(), state.settings.issuer, state.clock)
+
+
+# --- discovery ---
+
+
+@router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
+async def server_metadata(state: State, session: Session) -> JSONResponse:
+    issuer = state.settings.issuer
+    # Admin-only scopes are not advertised: no client discovers them from here.
+    scopes = await session.scalars(select(Scope.name).where(Scope.admin_only.is_(False)))
+    return JSONResponse(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/oauth2/authorize",
+            "token_endpoint": f"{issuer}/oauth2/token",
+            "jwks_uri": f"{issuer}/oauth2/jwks",
+            "introspection_endpoint": f"{issuer}/oauth2/introspect",
+            "revocation_endpoint": f"{issuer}/oauth2/revoke",
+            "scopes_supported": sorted(scopes),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": list(SUPPORTED_GRANTS),
+            "token_endpoint_auth_methods_supported": list(SUPPORTED_METHODS),
+            "introspection_endpoint_auth_methods_supported": [
+                m for m in SUPPORTED_METHODS if m != "none"
+            ],
+            "revocation_endpoint_auth_methods_supported": list(SUPPORTED_METHODS),
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+            "prompt_values_supported": ["none", "login", "consent"],
+        },
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/oauth2/jwks", summary="Public signing keys (RFC 7517)")
+async def jwks(state: State) -> JSONResponse:
+    return JSONResponse(state.key_ring().jwks, headers={"Cache-Control": "public, max-age=300"})
+
+
+# --- token endpoint ---
+
+
+@router.post("/oauth2/token", summary="Token endpoint (RFC 6749 §3.2)")
 async def token(request: Request, state: State, session: Session) -> JSONResponse:
     basic_attempted = "authorization" in request.headers
     try:
@@ -92,14 +191,169 @@ async def token(request: Request, state: State, session: Session) -> JSONRespons
             raise InvalidRequest("grant_type is required")
         if grant_type not in SUPPORTED_GRANTS:
             raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported")
-        client = await authenticate_client(
-            session,
-            presented_credentials(request, form),
-            verifier=state.verifier,
-            clock=state.clock,
-        )
-        tokens = TokenService(state.key_ring(), state.settings.issuer, state.clock)
-        body = tokens.client_credentials(client, form.get("scope"))
+        client = await _authenticated_client(request, form, state, session)
+        tokens = _tokens(state, session)
+        if grant_type == "client_credentials":
+            body = tokens.client_credentials(client, form.get("scope"))
+        elif grant_type == "authorization_code":
+            body = await tokens.authorization_code(client, form)
+        else:
+            body = await tokens.refresh(client, form)
+    except AppwardError as exc:
+        # What the domain wrote before refusing stays written: a burnt code, a revoked
+        # family after a replay.
+        return oauth_error(exc, basic_attempted=basic_attempted)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+# --- introspection and revocation ---
+
+
+@router.post("/oauth2/introspect", summary="Token introspection (RFC 7662)")
+async def introspect(request: Request, state: State, session: Session) -> JSONResponse:
+    basic_attempted = "authorization" in request.headers
+    try:
+        form = await read_form(request)
+        client = await _authenticated_client(request, form, state, session)
+        if client.is_public:
+            raise InvalidClient("public clients cannot introspect tokens")
+        token_value = form.get("token")
+        if token_value is None:
+            raise InvalidRequest("token is required")
+        body = await _tokens(state, session).introspect(client, token_value)
     except AppwardError as exc:
         return oauth_error(exc, basic_attempted=basic_attempted)
     return JSONResponse(body, headers=NO_STORE)
+
+
+@router.post("/oauth2/revoke", summary="Token revocation (RFC 7009)")
+async def revoke(request: Request, state: State, session: Session) -> Response:
+    basic_attempted = "authorization" in request.headers
+    try:
+        form = await read_form(request)
+        client = await _authenticated_client(request, form, state, session)
+        token_value = form.get("token")
+        if token_value is None:
+            raise InvalidRequest("token is required")
+        await _tokens(state, session).revoke(client, token_value)
+    except AppwardError as exc:
+        return oauth_error(exc, basic_attempted=basic_attempted)
+    return Response(status_code=200, headers=NO_STORE)
+
+
+# --- authorization endpoint ---
+
+
+@router.get("/oauth2/authorize", summary="Authorization endpoint (RFC 6749 §3.1)")
+async def authorize(request: Request, state: State, session: Session) -> Response:
+    try:
+        params = parse_pairs(parse_qsl(request.url.query, keep_blank_values=True))
+    except InvalidRequest as exc:
+        return _error_page(request, exc)
+    return await _authorize(request, state, session, params, decision=None)
+
+
+@router.post("/oauth2/authorize", summary="The user's consent decision", include_in_schema=False)
+async def authorize_decision(request: Request, state: State, session: Session) -> Response:
+    try:
+        form = await read_form(request)
+        check_csrf(request, form.get("csrf"))
+    except AppwardError as exc:
+        return _error_page(request, exc)
+    params = {k: v for k, v in form.items() if k in PARAMETERS}
+    return await _authorize(request, state, session, params, decision=form.get("decision"))
+
+
+async def _authorize(
+    request: Request,
+    state: State,
+    session: Session,
+    params: dict[str, str],
+    *,
+    decision: str | None,
+) -> Response:
+    try:
+        authz = await validate_authorization_request(session, params)
+    except RedirectError as exc:
+        return _redirect_error(state, exc.redirect_uri, exc.state, exc.error)
+    except AppwardError as exc:
+        return _error_page(request, exc)
+
+    user_id = current_user_id(request, state)
+    if user_id is None or (authz.prompt == "login" and decision is None):
+        if authz.prompt == "none":
+            return _redirect_error(state, authz.redirect_uri, authz.state, LoginRequired())
+        query = urlencode({k: v for k, v in params.items() if k != "prompt"})
+        login_url = f"/login?{urlencode({'next': f'/oauth2/authorize?{query}'})}"
+        return RedirectResponse(login_url, status_code=303)
+
+    consents = ConsentService(session, state.clock)
+    if decision == "deny":
+        return _redirect_error(state, authz.redirect_uri, authz.state, AccessDenied())
+    if decision == "allow":
+        await consents.grant(user_id, authz.client, authz.scopes)
+    elif not authz.client.skip_consent and (
+        authz.prompt == "consent" or not await consents.covers(user_id, authz.client, authz.scopes)
+    ):
+        if authz.prompt == "none":
+            return _redirect_error(state, authz.redirect_uri, authz.state, ConsentRequired())
+        return await _consent_page(request, session, authz)
+
+    code = await issue_code(
+        session,
+        state.clock,
+        CodeRequest(
+            client=authz.client,
+            user_id=user_id,
+            redirect_uri=authz.redirect_uri,
+            redirect_uri_given=authz.redirect_uri_given,
+            scopes=authz.scopes,
+            code_challenge=authz.code_challenge,
+        ),
+        lifetime=state.settings.authorization_code_ttl,
+    )
+    location = redirect_with(
+        authz.redirect_uri, {"code": code, "state": authz.state, "iss": state.settings.issuer}
+    )
+    return RedirectResponse(location, status_code=303, headers=NO_STORE)
+
+
+def _redirect_error(
+    state: State, redirect_uri: str, client_state: str | None, error: AppwardError
+) -> Response:
+    # RFC 9207: iss tells the client which server answered, against mix-up attacks.
+    location = redirect_with(
+        redirect_uri,
+        {
+            "error": error.error,
+            "error_description": error.description,
+            "state": client_state,
+            "iss": state.settings.issuer,
+        },
+    )
+    return RedirectResponse(location, status_code=303, headers=NO_STORE)
+
+
+def _error_page(request: Request, error: AppwardError) -> Response:
+    return render(
+        request,
+        "error.html",
+        {"error": error.error, "description": error.description},
+        status_code=400 if error.status_code < 500 else 500,
+    )
+
+
+async def _consent_page(
+    request: Request, session: Session, authz: AuthorizationRequest
+) -> Response:
+    client = authz.client
+    context: dict[str, Any] = {
+        "client": client,
+        "logo_uri": client.logo_uri if (client.logo_uri or "").startswith("https://") else None,
+        "unverified": client.registration_source in UNVERIFIED_SOURCES,
+        "scopes": await describe_scopes(session, authz.scopes),
+        "params": authz.params,
+        "csrf": csrf_token(request),
+        "redirect_host": authz.redirect_uri.split("/")[2] if "://" in authz.redirect_uri else "",
+    }
+    return render(request, "consent.html", context, headers=NO_STORE)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from appward.auth import SecretVerifier
+from appward.auth import CredentialCache, SecretVerifier
+from appward.auth.credential_cache import EpochFile
 from appward.clients.secrets import Hasher
 from appward.clock import Clock
 from appward.config import Settings
@@ -20,6 +21,8 @@ class AppState:
     clock: Clock
     hasher: Hasher
     verifier: SecretVerifier
+    credential_cache: CredentialCache
+    epoch: EpochFile
     cipher: Fernet = field(repr=False)
     engine: AsyncEngine | None = None
     sessionmaker: async_sessionmaker[AsyncSession] | None = None

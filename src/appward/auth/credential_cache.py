@@ -1,0 +1,207 @@
+"""A short-lived, bounded, in-process memory of client secrets already verified.
+
+argon2id costs ~100 ms a verification by design; doing one per token request would cap
+the server at a dozen requests a second. Instead, a secret that verified is remembered
+for ``ttl`` seconds under HMAC-SHA256(process key, client_id, secret): the key is random
+per process and never leaves memory, so the cache holds nothing a stolen database or a
+memory-less attacker could use, and argon2id stays the only format at rest.
+
+Any change to a client's credentials (rotation, revocation, disable, delete, new policy)
+drops the cache at once: in this process directly, in other processes on the host through
+an epoch file whose change every lookup notices (one stat call), and across hosts through
+Redis when configured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from appward.clients.models import Client
+
+EPOCH_FILE = "credentials.epoch"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSnapshot:
+    """What the token endpoint needs of an authenticated client, frozen at verification."""
+
+    pk: int
+    client_id: str
+    status: str
+    token_endpoint_auth_method: str
+    grant_types: list[str]
+    scopes: list[str]
+    access_token_ttl: int
+    refresh_token_ttl: int
+    refresh_token_absolute_ttl: int
+    issue_refresh_tokens: bool
+    rotate_refresh_tokens: bool
+    require_pkce: bool
+    deleted_at: datetime | None = None
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    @classmethod
+    def of(cls, client: Client) -> ClientSnapshot:
+        return cls(
+            pk=client.pk,
+            client_id=client.client_id,
+            status=client.status,
+            token_endpoint_auth_method=client.token_endpoint_auth_method,
+            grant_types=list(client.grant_types),
+            scopes=client.scopes,
+            access_token_ttl=client.access_token_ttl,
+            refresh_token_ttl=client.refresh_token_ttl,
+            refresh_token_absolute_ttl=client.refresh_token_absolute_ttl,
+            issue_refresh_tokens=client.issue_refresh_tokens,
+            rotate_refresh_tokens=client.rotate_refresh_tokens,
+            require_pkce=client.require_pkce,
+            deleted_at=client.deleted_at,
+        )
+
+
+@dataclass(slots=True)
+class _Entry:
+    client: ClientSnapshot
+    secret_id: str
+    secret_expires_at: datetime | None
+    cached_until: datetime
+    last_use_noted: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CacheHit:
+    client: ClientSnapshot
+    secret_id: str
+    note_use: bool  # whether last_used_at is due for a write
+
+
+class EpochFile:
+    """A file whose content changes whenever any process on this host changes credentials."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> int:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return 0
+        # Every bump replaces the file, so its inode changes even within one clock tick.
+        return (stat.st_ino << 64) ^ stat.st_mtime_ns
+
+    def bump(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        tmp.write_text(str(time.time_ns()))
+        os.replace(tmp, self.path)
+
+
+class CredentialCache:
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        max_entries: int,
+        epoch: EpochFile | None,
+        last_used_resolution: float = 60.0,
+    ) -> None:
+        self.ttl = timedelta(seconds=ttl)
+        self.max_entries = max_entries
+        self._epoch_file = epoch
+        self._last_used_resolution = timedelta(seconds=last_used_resolution)
+        self._key = secrets.token_bytes(32)
+        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
+        self._local_epoch = 0
+        self._file_epoch = epoch.read() if epoch else 0
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl > timedelta(0)
+
+    def _fingerprint(self, client_id: str, secret: str) -> bytes:
+        message = client_id.encode() + b"\x00" + secret.encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def epoch(self) -> tuple[int, int]:
+        """Returns the current epoch, first dropping everything if another process bumped
+        the epoch file since the last look."""
+        if self._epoch_file is not None:
+            seen = self._epoch_file.read()
+            if seen != self._file_epoch:
+                with self._lock:
+                    self._file_epoch = seen
+                    self._entries.clear()
+        return self._local_epoch, self._file_epoch
+
+    def lookup(self, client_id: str, secret: str, now: datetime) -> CacheHit | None:
+        """Returns the remembered verification of exactly this (client_id, secret), if any
+        is still fresh and the secret has not expired since."""
+        if not self.enabled:
+            return None
+        self.epoch()
+        key = self._fingerprint(client_id, secret)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if now >= entry.cached_until or (
+            entry.secret_expires_at is not None and now >= entry.secret_expires_at
+        ):
+            self._entries.pop(key, None)
+            return None
+        note_use = now - entry.last_use_noted >= self._last_used_resolution
+        if note_use:
+            entry.last_use_noted = now
+        return CacheHit(entry.client, entry.secret_id, note_use)
+
+    def remember(
+        self,
+        client: ClientSnapshot,
+        secret: str,
+        *,
+        secret_id: str,
+        secret_expires_at: datetime | None,
+        epoch: tuple[int, int],
+        now: datetime,
+    ) -> None:
+        """Remembers a verification made from database state read at ``epoch``; nothing is
+        remembered if credentials changed meanwhile."""
+        if not self.enabled or client.status != "active":
+            return
+        with self._lock:
+            if epoch != (self._local_epoch, self._file_epoch):
+                return
+            key = self._fingerprint(client.client_id, secret)
+            self._entries[key] = _Entry(
+                client,
+                secret_id,
+                secret_expires_at,
+                cached_until=now + self.ttl,
+                last_use_noted=now,
+            )
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def invalidate(self, client_ids: Iterable[str] = ()) -> None:
+        """Forgets every remembered verification (of any client: cheap, and always safe)."""
+        del client_ids  # a change is rare; dropping all is simpler than indexing by client
+        with self._lock:
+            self._local_epoch += 1
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,63 @@
+"""Telling every process's credential cache that credentials changed.
+
+On one host, bumping the epoch file reaches every worker and the CLI; across hosts,
+a Redis channel carries the same news when ``APPWARD_REDIS_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+
+import redis.asyncio as aioredis
+
+from appward.auth.credential_cache import CredentialCache, EpochFile
+
+CHANNEL = "appward:credentials-changed"
+log = logging.getLogger("appward.auth")
+
+
+async def announce_change(
+    client_ids: Iterable[str],
+    *,
+    epoch: EpochFile,
+    redis_url: str | None,
+    local: CredentialCache | None = None,
+) -> None:
+    """Drops cached verifications of ``client_ids`` everywhere. Call after commit."""
+    ids = sorted(set(client_ids))
+    if not ids:
+        return
+    if local is not None:
+        local.invalidate(ids)
+    epoch.bump()
+    if redis_url:
+        client = aioredis.from_url(redis_url)
+        try:
+            await client.publish(CHANNEL, json.dumps(ids))
+        finally:
+            await client.aclose()
+
+
+async def listen_for_changes(redis_url: str, cache: CredentialCache) -> None:
+    """Runs until cancelled: every change announced on Redis drops this process's cache."""
+    while True:
+        client = aioredis.from_url(redis_url)
+        try:
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe(CHANNEL)
+                # A message may have been missed while (re)connecting: start clean.
+                cache.invalidate()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        cache.invalidate()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (keep listening through Redis outages)
+            log.warning("credential cache listener lost Redis (%s); retrying", type(exc).__name__)
+            cache.invalidate()
+            await asyncio.sleep(1)
+        finally:
+            await client.aclose()

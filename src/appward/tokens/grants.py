@@ -1,0 +1,66 @@
+"""Grants: creating one per authorization, and revoking one with everything it issued."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appward.clock import Clock
+from appward.tokens.models import Grant, RefreshToken
+
+
+def token_hash(token: str) -> str:
+    """Returns the SHA-256 hex digest under which a code or refresh token is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_grant(
+    session: AsyncSession, clock: Clock, *, client_pk: int, user_id: int, scopes: list[str]
+) -> Grant:
+    grant = Grant(
+        id=secrets.token_hex(16),
+        client_pk=client_pk,
+        user_id=user_id,
+        scopes=scopes,
+        created_at=clock.now(),
+    )
+    session.add(grant)
+    await session.flush()
+    return grant
+
+
+async def revoke_grant(session: AsyncSession, clock: Clock, grant_id: str, reason: str) -> None:
+    """Revokes a grant and every refresh token of it; its access tokens then introspect as
+    inactive."""
+    now = clock.now()
+    await session.execute(
+        update(Grant)
+        .where(Grant.id == grant_id, Grant.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.grant_id == grant_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def revoke_grants_of(
+    session: AsyncSession, clock: Clock, *, client_pk: int, user_id: int
+) -> None:
+    """Revokes every grant a user gave a client (consent withdrawn)."""
+    grant_ids = await session.scalars(
+        select(Grant.id).where(
+            Grant.client_pk == client_pk, Grant.user_id == user_id, Grant.revoked_at.is_(None)
+        )
+    )
+    for grant_id in list(grant_ids):
+        await revoke_grant(session, clock, grant_id, "consent_revoked")
+
+
+async def grant_is_active(session: AsyncSession, grant_id: str) -> bool:
+    grant = await session.get(Grant, grant_id)
+    return grant is not None and grant.revoked_at is None

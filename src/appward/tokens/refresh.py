@@ -1,0 +1,126 @@
+"""Refresh tokens: hashed at rest, rotated on use, reuse revokes the family (RFC 9700 §4.14)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appward.clients.policy import AuthenticatedClient
+from appward.clock import Clock
+from appward.errors import InvalidGrant, InvalidScope
+from appward.tokens.grants import grant_is_active, revoke_grant, token_hash
+from appward.tokens.models import RefreshToken
+
+REFRESH_PREFIX = "apwrt_"
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    grant_id: str
+    user_id: int
+    scopes: list[str]
+    new_token: str | None  # None when the client keeps its token (no rotation)
+
+
+async def issue_refresh_token(
+    session: AsyncSession,
+    clock: Clock,
+    client: AuthenticatedClient,
+    *,
+    grant_id: str,
+    user_id: int,
+    scopes: list[str],
+    absolute_expires_at: datetime | None = None,
+) -> str:
+    now = clock.now()
+    absolute = absolute_expires_at or now + timedelta(seconds=client.refresh_token_absolute_ttl)
+    token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            token_hash=token_hash(token),
+            grant_id=grant_id,
+            client_pk=client.pk,
+            user_id=user_id,
+            scopes=scopes,
+            issued_at=now,
+            expires_at=min(now + timedelta(seconds=client.refresh_token_ttl), absolute),
+            absolute_expires_at=absolute,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def find_refresh_token(session: AsyncSession, token: str) -> RefreshToken | None:
+    record: RefreshToken | None = await session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == token_hash(token))
+    )
+    return record
+
+
+async def use_refresh_token(
+    session: AsyncSession,
+    clock: Clock,
+    client: AuthenticatedClient,
+    *,
+    token: str,
+    scope: str | None,
+) -> RefreshResult:
+    """Returns what the refresh token grants now, rotating it when the client's policy says.
+
+    Raises InvalidGrant for an unknown, foreign, expired or revoked token; a token that
+    was already rotated is a replay, and revokes its whole family. Raises InvalidScope
+    when ``scope`` asks for more than was granted (RFC 6749 §6).
+    """
+    record = await find_refresh_token(session, token)
+    if record is None or record.client_pk != client.pk:
+        raise InvalidGrant("the refresh token is invalid")
+    now = clock.now()
+    if record.rotated_at is not None:
+        await revoke_grant(session, clock, record.grant_id, "refresh_token_reused")
+        raise InvalidGrant("the refresh token was already used; its family is revoked")
+    if record.revoked_at is not None or not await grant_is_active(session, record.grant_id):
+        raise InvalidGrant("the refresh token is revoked")
+    if now >= record.expires_at:
+        raise InvalidGrant("the refresh token has expired")
+    scopes = _narrow(record.scopes, scope, client.scopes)
+    if not (client.rotate_refresh_tokens or client.is_public):
+        record.expires_at = min(
+            now + timedelta(seconds=client.refresh_token_ttl), record.absolute_expires_at
+        )
+        await session.flush()
+        return RefreshResult(record.grant_id, record.user_id, scopes, None)
+    claimed = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == record.id, RefreshToken.rotated_at.is_(None))
+        .values(rotated_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        await revoke_grant(session, clock, record.grant_id, "refresh_token_reused")
+        raise InvalidGrant("the refresh token was already used; its family is revoked")
+    new_token = await issue_refresh_token(
+        session,
+        clock,
+        client,
+        grant_id=record.grant_id,
+        user_id=record.user_id,
+        # The family keeps the scopes first granted; narrowing applies to this access token.
+        scopes=list(record.scopes),
+        absolute_expires_at=record.absolute_expires_at,
+    )
+    return RefreshResult(record.grant_id, record.user_id, scopes, new_token)
+
+
+def _narrow(granted: list[str], requested: str | None, allowed_now: list[str]) -> list[str]:
+    # Scopes the client has lost since the grant are dropped, never re-issued.
+    available = [s for s in granted if s in allowed_now]
+    if requested is None or requested.strip() == "":
+        return available
+    wanted = requested.split(" ")
+    if "" in wanted or any(w not in granted for w in wanted):
+        raise InvalidScope("a refresh may only ask for scopes granted before (RFC 6749 §6)")
+    return [w for w in dict.fromkeys(wanted) if w in allowed_now]

@@ -1,0 +1,1 @@
+"""End users: local accounts, and the consent they give to clients."""

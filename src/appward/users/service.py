@@ -1,0 +1,72 @@
+"""Local user accounts with argon2id passwords."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import anyio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appward.auth import SecretVerifier
+from appward.clock import Clock
+from appward.errors import Conflict, FieldError, InvalidInput
+from appward.users.models import User
+
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 512
+
+
+@dataclass(frozen=True, slots=True)
+class UserService:
+    session: AsyncSession
+    clock: Clock
+    verifier: SecretVerifier
+
+    async def create(self, username: str, password: str) -> User:
+        """Returns the new user. Raises InvalidInput, or Conflict if the name is taken."""
+        if not USERNAME.fullmatch(username):
+            raise InvalidInput(
+                "usernames are 1-100 letters, digits and . _ @ + -",
+                fields=[FieldError("username", "1-100 letters, digits and . _ @ + -")],
+            )
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise InvalidInput(
+                f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters",
+                fields=[FieldError("password", f"{MIN_PASSWORD}-{MAX_PASSWORD} characters")],
+            )
+        if await self.session.scalar(select(User.id).where(User.username == username)):
+            raise Conflict(f"user {username!r} exists already")
+        hashed = await anyio.to_thread.run_sync(self.verifier.hasher.hash, password)
+        user = User(username=username, password_hash=hashed, created_at=self.clock.now())
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def all(self) -> list[User]:
+        return list(await self.session.scalars(select(User).order_by(User.id)))
+
+    async def get(self, user_id: int) -> User | None:
+        """Returns the active user with this id, or None."""
+        user = await self.session.get(User, user_id)
+        return user if user is not None and user.disabled_at is None else None
+
+    async def authenticate(self, username: str, password: str) -> User | None:
+        """Returns the user whose password this is, or None.
+
+        An unknown username costs one argon2 verification too, so response time does not
+        tell which usernames exist.
+        """
+        user = await self.session.scalar(select(User).where(User.username == username))
+        if len(password) > MAX_PASSWORD:
+            return None
+        hashed = user.password_hash if user is not None else await self._decoy_hash()
+        matches = await self.verifier.verify(hashed, password)
+        if user is None or not matches or user.disabled_at is not None:
+            return None
+        return user
+
+    async def _decoy_hash(self) -> str:
+        return await self.verifier.decoy_hash()

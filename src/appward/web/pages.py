@@ -1,0 +1,116 @@
+"""The end user's pages: sign in, sign out, and the account page listing their grants."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from appward.errors import AppwardError
+from appward.users.consent import ConsentService
+from appward.users.service import UserService
+from appward.web.deps import Session, State
+from appward.web.oauth import read_form
+from appward.web.sessions import check_csrf, csrf_token, current_user_id, log_in, log_out
+from appward.web.templates import render
+
+router = APIRouter(include_in_schema=False)
+
+SAFE_NEXT = ("/oauth2/authorize?", "/account")
+
+
+def _safe_next(value: str | None) -> str:
+    """Returns where to go after login: only our own authorize URL or the account page, so
+    the login form is no open redirector."""
+    if value and value.startswith(SAFE_NEXT) and not value.startswith("//"):
+        return value
+    return "/account"
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str | None = None) -> Response:
+    return render(
+        request,
+        "login.html",
+        {"csrf": csrf_token(request), "next": _safe_next(next), "username": "", "message": None},
+    )
+
+
+@router.post("/login")
+async def login(request: Request, state: State, session: Session) -> Response:
+    try:
+        form = await read_form(request)
+        check_csrf(request, form.get("csrf"))
+    except AppwardError as exc:
+        return render(
+            request,
+            "login.html",
+            {
+                "csrf": csrf_token(request),
+                "next": "/account",
+                "username": "",
+                "message": exc.description,
+            },
+            status_code=400,
+        )
+    users = UserService(session, state.clock, state.verifier)
+    user = await users.authenticate(form.get("username", ""), form.get("password", ""))
+    target = _safe_next(form.get("next"))
+    if user is None:
+        return render(
+            request,
+            "login.html",
+            {
+                "csrf": csrf_token(request),
+                "next": target,
+                "username": form.get("username", ""),
+                "message": "Wrong username or password.",
+            },
+            status_code=401,
+        )
+    log_in(request, user.id)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    try:
+        check_csrf(request, (await read_form(request)).get("csrf"))
+    except AppwardError:
+        return RedirectResponse("/account", status_code=303)
+    log_out(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/account")
+async def account(request: Request, state: State, session: Session) -> Response:
+    user_id = current_user_id(request, state)
+    user = await UserService(session, state.clock, state.verifier).get(user_id) if user_id else None
+    if user is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    consents = await ConsentService(session, state.clock).given_by(user.id)
+    return render(
+        request,
+        "account.html",
+        {"user": user, "consents": consents, "csrf": csrf_token(request)},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/account/grants/{client_id}/revoke")
+async def revoke_grant(
+    client_id: str, request: Request, state: State, session: Session
+) -> Response:
+    user_id = current_user_id(request, state)
+    if user_id is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    try:
+        check_csrf(request, (await read_form(request)).get("csrf"))
+    except AppwardError as exc:
+        return render(
+            request,
+            "error.html",
+            {"error": exc.error, "description": exc.description},
+            status_code=400,
+        )
+    await ConsentService(session, state.clock).revoke(user_id, client_id)
+    return RedirectResponse("/account", status_code=303)

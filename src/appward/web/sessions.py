@@ -1,0 +1,58 @@
+"""The login session (a signed, HttpOnly, SameSite=Lax cookie) and CSRF tokens."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+
+from fastapi import Request
+
+from appward.errors import InvalidRequest
+from appward.web.state import AppState
+
+SESSION_COOKIE = "appward_session"
+
+
+def current_user_id(request: Request, state: AppState) -> int | None:
+    """Returns the logged-in user's id, or None when nobody is, or the login is too old."""
+    user_id = request.session.get("uid")
+    logged_in_at = request.session.get("auth_time")
+    if not isinstance(user_id, int) or not isinstance(logged_in_at, int):
+        return None
+    if time.time() - logged_in_at > state.settings.session_ttl:
+        request.session.clear()
+        return None
+    return user_id
+
+
+def log_in(request: Request, user_id: int) -> None:
+    # A fresh session and CSRF token at login: nothing from before carries over.
+    request.session.clear()
+    request.session["uid"] = user_id
+    request.session["auth_time"] = int(time.time())
+    request.session["csrf"] = secrets.token_urlsafe(24)
+
+
+def log_out(request: Request) -> None:
+    request.session.clear()
+
+
+def csrf_token(request: Request) -> str:
+    """Returns the session's CSRF token, creating one on first use."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+def check_csrf(request: Request, presented: str | None) -> None:
+    """Raises InvalidRequest unless ``presented`` is this session's CSRF token."""
+    expected = request.session.get("csrf")
+    if (
+        not isinstance(expected, str)
+        or presented is None
+        or not hmac.compare_digest(expected.encode(), presented.encode())
+    ):
+        raise InvalidRequest("the form expired or did not come from this site; try again")
