@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Integer, String, select
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from appward.clock import Clock
 from appward.db import Base, UTCDateTime
+from appward.errors import FieldError, InvalidInput
 from appward.pagination import Page, check_limit, decode_cursor, encode_cursor
 
 
@@ -77,8 +78,10 @@ class AuditLog:
     async def query(
         self, filters: AuditFilter, *, cursor: str | None = None, limit: int = 50
     ) -> Page[AuditEvent]:
-        """Returns events newest first. Raises InvalidInput on a bad cursor or limit."""
+        """Returns events newest first. Raises InvalidInput on a bad cursor, limit or time."""
         check_limit(limit)
+        _check_time("since", filters.since)
+        _check_time("until", filters.until)
         stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
         after = decode_cursor(cursor)
         if after is not None:
@@ -97,3 +100,20 @@ class AuditLog:
         more = len(events) > limit
         events = events[:limit]
         return Page(events, encode_cursor(events[-1].id) if more else None)
+
+
+def _check_time(field: str, value: datetime | None) -> None:
+    # Far-off years overflow when moved to UTC, and no event is older than 1970.
+    if value is None:
+        return
+    if value.tzinfo is None:
+        raise InvalidInput(f"{field} needs a timezone", fields=[FieldError(field, "no timezone")])
+    try:
+        utc_year = value.astimezone(UTC).year
+    except OverflowError:
+        utc_year = 0
+    if not 1970 <= utc_year <= 9998:
+        raise InvalidInput(
+            f"{field} must be between 1970 and 9998",
+            fields=[FieldError(field, "must be between 1970 and 9998")],
+        )

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.audit import Actor, AuditEvent, AuditFilter, AuditLog
@@ -21,14 +20,14 @@ from appward.auth import SecretVerifier
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
 from appward.auth.invalidation import announce_change
 from appward.clients.events import changed_credentials
-from appward.clients.models import Client, ClientScope, ClientSecret
+from appward.clients.models import Client, ClientSecret
 from appward.clients.secrets import Argon2Hasher
 from appward.clients.service import ClientChange, ClientFilter, ClientService, metadata_of
 from appward.clock import SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError, InvalidInput
-from appward.scopes import ADMIN_SCOPE, Scope, ScopeService
+from appward.scopes import Scope, ScopeService
 from appward.tokens.keys import ensure_signing_key, load_key_encryption, rotate_signing_key
 from appward.users.service import UserService
 
@@ -491,7 +490,7 @@ def clients_delete(client_id: str) -> None:
 
 
 def _secret_json(secret: ClientSecret) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = SystemClock().now()
     return {
         "id": secret.id,
         "label": secret.label,
@@ -706,17 +705,9 @@ def admin_create_client(
     """Create a client holding appward:admin and print its id and secret once."""
 
     async def work(services: Services) -> ClientChange | None:
-        if if_none and await _admin_client_exists(services.session):
+        if if_none and await services.clients.has_active_admin_client():
             return None
-        return await services.clients.create(
-            {
-                "client_name": name,
-                "grant_types": ["client_credentials"],
-                "token_endpoint_auth_method": "client_secret_basic",
-                "scope": ADMIN_SCOPE,
-            },
-            registration_source="admin",
-        )
+        return await services.clients.create_admin_client(name)
 
     change = _run(work)
     if change is None:
@@ -732,20 +723,6 @@ def admin_create_client(
     typer.echo(f"  client_id:     {change.client.client_id}")
     typer.echo(f"  client_secret: {secret.plaintext}")
     typer.echo("  (shown once: store it now; only its hash is kept)")
-
-
-async def _admin_client_exists(session: AsyncSession) -> bool:
-    found = await session.scalar(
-        select(Client.pk)
-        .join(ClientScope)
-        .where(
-            ClientScope.scope_name == ADMIN_SCOPE,
-            Client.status == "active",
-            Client.deleted_at.is_(None),
-        )
-        .limit(1)
-    )
-    return found is not None
 
 
 def main() -> None:

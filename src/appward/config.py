@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         "sqlite+aiosqlite:///./var/appward.db",
+        repr=False,  # may hold a password
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
     )
     database_schema: str | None = Field(
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     )
     key_encryption_key: str | None = Field(
         None,
+        repr=False,
         description=(
             "Fernet key (32 url-safe base64 bytes) that encrypts signing keys at rest. "
             "Unset: a key file is generated in data_dir with mode 0600 (development only)."
@@ -109,6 +111,7 @@ class Settings(BaseSettings):
     )
     session_secret: str | None = Field(
         None,
+        repr=False,
         min_length=32,
         description=(
             "Key that signs the login session cookie. Unset: a key file is generated in "
@@ -120,6 +123,7 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         None,
+        repr=False,
         description=(
             "redis://host:port/db. When set, revoked access tokens are shared and the "
             "credential cache of every worker is invalidated through Redis."

@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from appward.errors import InvalidRequest
+from appward.text import storable
+
 # Stable constraint names so Alembic diffs are the same on every database.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -77,7 +80,27 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
     engine = create_async_engine(url, echo=echo, connect_args=connect_args, hide_parameters=True)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable_text)
     return engine
+
+
+def _refuse_unstorable_text(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    """The last line of defence: text a database cannot hold (NUL, lone surrogates) is a
+    caller's error, not a 500, whichever input it came through."""
+    if _holds_unstorable_text(parameters):
+        raise InvalidRequest("the request holds characters that cannot be stored (NUL?)")
+
+
+def _holds_unstorable_text(value: Any) -> bool:
+    if isinstance(value, str):
+        return not storable(value)
+    if isinstance(value, dict):
+        return any(_holds_unstorable_text(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_unstorable_text(v) for v in value)
+    return False
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

@@ -12,7 +12,7 @@ from appward.errors import FieldError, InvalidInput
 T = TypeVar("T")
 
 MAX_LIMIT = 200
-MAX_KEY = 2**63  # keys are 64-bit integers on every database
+MAX_KEY = 2**31  # keys are 32-bit integers on PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from appward.clients.models import ClientScope
 from appward.clock import Clock
 from appward.db import Base, UTCDateTime
 from appward.errors import Conflict, FieldError, InvalidInput, NotFound
+from appward.text import unsafe_character
 
 ADMIN_SCOPE = "appward:admin"
 
@@ -47,10 +48,14 @@ def check_scope_name(name: str) -> None:
 
 
 def _check_description(description: str) -> None:
-    if not description.strip() or len(description) > MAX_DESCRIPTION:
+    if (
+        not description.strip()
+        or len(description) > MAX_DESCRIPTION
+        or unsafe_character(description) is not None
+    ):
         raise InvalidInput(
-            "description must be 1-500 characters",
-            fields=[FieldError("description", "must be 1-500 characters, not blank")],
+            "description must be 1-500 printable characters",
+            fields=[FieldError("description", "1-500 printable characters, not blank")],
         )
 
 
@@ -128,6 +133,17 @@ class ScopeService:
         await self.session.delete(scope)
         await self.session.flush()
         await self.audit.record(EventTag.SCOPE_DELETED, target=name)
+
+    async def admin_only(self, names: list[str]) -> list[str]:
+        """Returns those of ``names`` that only an administrator may give a client."""
+        if not names:
+            return []
+        reserved = set(
+            await self.session.scalars(
+                select(Scope.name).where(Scope.name.in_(names), Scope.admin_only.is_(True))
+            )
+        )
+        return [n for n in names if n in reserved]
 
     async def unknown(self, names: list[str]) -> list[str]:
         """Returns those of ``names`` that are not in the registry."""

@@ -111,7 +111,8 @@ async def test_consent_page_shows_who_is_asking(setup):
     assert "Shop" in page
     assert 'src="https://app.example.com/logo.png"' in page
     assert "https://app.example.com/privacy" in page
-    assert "See your profile" in page and "Manage your orders" in page
+    assert "See your profile" in page
+    assert "Manage your orders" in page
     assert "Unverified application" not in page  # registered by an admin
     assert consent.headers["x-frame-options"] == "DENY"
 

@@ -12,8 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appward.auth.client_secret import SecretVerifier, note_secret_use, verify_client_secret
+from appward.auth.client_secret import (
+    SecretVerifier,
+    note_secret_use,
+    use_is_due,
+    verify_client_secret,
+)
 from appward.auth.credential_cache import ClientSnapshot, CredentialCache
+from appward.clients.metadata import SECRET_METHODS
 from appward.clients.models import Client
 from appward.clock import Clock
 from appward.errors import InvalidClient
@@ -28,7 +34,6 @@ __all__ = [
 ]
 
 SUPPORTED_METHODS = ("client_secret_basic", "client_secret_post", "none")
-SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,8 @@ async def authenticate_client(
     """
     secret = presented.secret or ""
     uses_secret = presented.method in SECRET_METHODS
+    if not _plausible_client_id(presented.client_id):
+        raise InvalidClient(detail="client_id is not of a shape this server issues")
     if cache is not None and uses_secret:
         hit = cache.lookup(presented.client_id, secret, clock.now())
         if hit is not None and hit.client.token_endpoint_auth_method == presented.method:
@@ -71,9 +78,10 @@ async def authenticate_client(
     if client is None:
         raise InvalidClient(detail=f"unknown client {presented.client_id!r}")
     if client.token_endpoint_auth_method != presented.method:
+        # The same answer as any other failure: the registered method is not told to
+        # someone who has not proven to be the client.
         raise InvalidClient(
-            f"this client must authenticate with {client.token_endpoint_auth_method}",
-            detail=f"presented {presented.method}",
+            detail=f"presented {presented.method}, registered {client.token_endpoint_auth_method}"
         )
     if presented.method not in SUPPORTED_METHODS:
         raise InvalidClient(f"{presented.method} is not supported by this server yet")
@@ -83,6 +91,9 @@ async def authenticate_client(
     if client.status != "active":
         # Checked after the proof so a disabled client's status is told only to itself.
         raise InvalidClient("this client is disabled", detail=f"status {client.status}")
+    now = clock.now()
+    if record is not None and use_is_due(record, now, verifier.policy.last_used_resolution):
+        await note_secret_use(session, record.id, now)
     snapshot = ClientSnapshot.of(client)
     if cache is not None and record is not None:
         cache.remember(
@@ -91,6 +102,12 @@ async def authenticate_client(
             secret_id=record.id,
             secret_expires_at=record.expires_at,
             epoch=epoch,
-            now=clock.now(),
+            now=now,
         )
     return snapshot
+
+
+def _plausible_client_id(client_id: str) -> bool:
+    # Ids this server issues are short printable ASCII; anything else cannot match, and
+    # is refused before it reaches a query.
+    return 0 < len(client_id) <= 64 and client_id.isascii() and client_id.isprintable()

@@ -75,12 +75,13 @@ async def verify_client_secret(
         raise InvalidClient(detail=f"secret {secret_id} unknown, revoked or expired")
     if not await verifier.verify(record.secret_hash, presented):
         raise InvalidClient(detail=f"secret {secret_id} mismatch")
-    now = clock.now()
-    last = record.last_used_at
-    if last is None or now - last >= timedelta(seconds=verifier.policy.last_used_resolution):
-        await note_secret_use(session, record.id, now)
-        record.last_used_at = now
     return record
+
+
+def use_is_due(record: ClientSecret, now: datetime, resolution: int) -> bool:
+    """Returns whether the secret's last_used_at is older than ``resolution`` seconds."""
+    last = record.last_used_at
+    return last is None or now - last >= timedelta(seconds=resolution)
 
 
 async def note_secret_use(session: AsyncSession, secret_id: str, now: datetime) -> None:

@@ -7,6 +7,7 @@ translated here, and only here, into InvalidClientMetadata / InvalidRedirectUri.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -28,6 +29,7 @@ from pydantic import (
 
 from appward.config import LifetimeBounds
 from appward.errors import FieldError, InvalidClientMetadata, InvalidRedirectUri
+from appward.text import unsafe_character
 
 AuthMethod = Literal[
     "client_secret_basic",
@@ -43,7 +45,7 @@ ResponseType = Literal["code"]
 ApplicationType = Literal["web", "native"]
 
 # Methods whose proof is a secret the server generates (and keeps only as a hash).
-SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post", "client_secret_jwt"})
+SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 KEY_METHODS = frozenset({"private_key_jwt", "self_signed_tls_client_auth"})
 TLS_FIELDS = (
     "tls_client_auth_subject_dn",
@@ -55,6 +57,8 @@ TLS_FIELDS = (
 # JWK members that only a private or symmetric key has (RFC 7518 §6).
 PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 MAX_URI = 2000
+MAX_JWKS_KEYS = 20
+MAX_JWKS_BYTES = 32 * 1024
 MAX_REDIRECT_URIS = 100
 REVERSE_DOMAIN_SCHEME = re.compile(r"[a-z][a-z0-9-]*(\.[a-z0-9-]+)+")
 FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "about", "blob"})
@@ -79,8 +83,13 @@ def _check_uri_shape(uri: str) -> Any:
     """Checks what every URI we store must satisfy; returns the split URI."""
     if len(uri) > MAX_URI:
         raise ValueError(f"longer than {MAX_URI} characters")
+    if not uri.isascii():
+        raise ValueError("must be ASCII: percent-encode the path, punycode the host")
     if CONTROL_CHARS.search(uri) or " " in uri:
         raise ValueError("contains whitespace or control characters")
+    if "\\" in uri:
+        # Browsers read a backslash as '/', Python's parser does not: never let them differ.
+        raise ValueError("must not contain a backslash")
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 (raises on a malformed port)
@@ -141,11 +150,18 @@ def check_redirect_uri(uri: str, application_type: str) -> None:
 
 
 def _check_text(value: str) -> str:
-    if CONTROL_CHARS.search(value):
-        raise ValueError("must not contain control characters")
+    unsafe = unsafe_character(value)
+    if unsafe is not None:
+        raise ValueError(f"must not contain control or invisible formatting characters ({unsafe})")
     if not value.strip():
         raise ValueError("must not be blank")
     return value
+
+
+def _check_ip(value: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if isinstance(value, ipaddress.IPv6Address) and value.scope_id:
+        raise ValueError("must not carry an IPv6 zone id")
+    return str(value)
 
 
 def _check_scope(value: str) -> str:
@@ -159,6 +175,8 @@ def _check_jwks(value: dict[str, Any]) -> dict[str, Any]:
     keys = value.get("keys")
     if not isinstance(keys, list) or not keys:
         raise ValueError("must be a JWK Set with a non-empty 'keys' array (RFC 7517 §5)")
+    if len(keys) > MAX_JWKS_KEYS or len(json.dumps(value)) > MAX_JWKS_BYTES:
+        raise ValueError(f"is too large: at most {MAX_JWKS_KEYS} keys, {MAX_JWKS_BYTES} bytes")
     for key in keys:
         if not isinstance(key, dict):
             raise ValueError("every member of 'keys' must be a JWK object")
@@ -206,10 +224,18 @@ class ClientMetadata(BaseModel):
     jwks: Annotated[dict[str, Any], AfterValidator(_check_jwks)] | None = None
     software_id: Text | None = None
     software_version: Text | None = None
-    tls_client_auth_subject_dn: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
-    tls_client_auth_san_dns: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    tls_client_auth_san_uri: Annotated[str, Field(min_length=1, max_length=MAX_URI)] | None = None
-    tls_client_auth_san_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    tls_client_auth_subject_dn: (
+        Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_check_text)] | None
+    ) = None
+    tls_client_auth_san_dns: (
+        Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_check_text)] | None
+    ) = None
+    tls_client_auth_san_uri: (
+        Annotated[str, Field(min_length=1, max_length=MAX_URI), AfterValidator(_check_text)] | None
+    ) = None
+    tls_client_auth_san_ip: (
+        Annotated[ipaddress.IPv4Address | ipaddress.IPv6Address, AfterValidator(_check_ip)] | None
+    ) = None
     tls_client_auth_san_email: Annotated[EmailStr, Field(max_length=320)] | None = None
     access_token_ttl: StrictInt | None = None
     refresh_token_ttl: StrictInt | None = None
@@ -299,6 +325,14 @@ class ClientMetadata(BaseModel):
     def _credential_problems(self) -> list[FieldError]:
         problems = []
         method = self.token_endpoint_auth_method
+        if method == "client_secret_jwt":
+            problems.append(
+                FieldError(
+                    "token_endpoint_auth_method",
+                    "client_secret_jwt needs the server to keep the secret in plaintext; "
+                    "Appward keeps only hashes: use private_key_jwt",
+                )
+            )
         if self.jwks is not None and self.jwks_uri is not None:
             problems.append(FieldError("jwks", "jwks and jwks_uri cannot both be given"))
         if method in KEY_METHODS and self.jwks is None and self.jwks_uri is None:
@@ -395,6 +429,16 @@ def _message(err: Mapping[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """Returns one FieldError per field pydantic complained about, named as the caller
+    wrote it (``redirect_uris[0]``), never with pydantic's internal names."""
+    seen: dict[str, FieldError] = {}
+    for err in exc.errors():
+        field = _field_name(err["loc"])
+        seen.setdefault(field, FieldError(field, _message(err)))
+    return list(seen.values())
+
+
 def parse_client_metadata(data: Any, bounds: LifetimeBounds) -> ClientMetadata:
     """Returns validated metadata with defaults applied.
 
@@ -406,11 +450,7 @@ def parse_client_metadata(data: Any, bounds: LifetimeBounds) -> ClientMetadata:
     try:
         return ClientMetadata.model_validate(dict(data), context={"bounds": bounds})
     except ValidationError as exc:
-        seen: dict[str, FieldError] = {}
-        for err in exc.errors():
-            field = _field_name(err["loc"])
-            seen.setdefault(field, FieldError(field, _message(err)))
-        problems = list(seen.values())
+        problems = field_errors(exc)
         if all(p.field.startswith("redirect_uris") for p in problems):
             raise InvalidRedirectUri(_summary(problems), fields=problems) from None
         raise InvalidClientMetadata(_summary(problems), fields=problems) from None

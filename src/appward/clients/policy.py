@@ -6,11 +6,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
 from appward.clients.models import Client
-from appward.errors import InvalidClient, InvalidRequest, InvalidScope, UnauthorizedClient
+from appward.errors import (
+    InsufficientScope,
+    InvalidClient,
+    InvalidRequest,
+    InvalidScope,
+    UnauthorizedClient,
+)
+from appward.scopes import ADMIN_SCOPE
 
 # RFC 7636 §4.2: an S256 challenge is the base64url SHA-256 digest, 43 characters.
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -121,6 +129,15 @@ def check_pkce_request(client: Client, challenge: str | None, method: str | None
     if not S256_CHALLENGE.fullmatch(challenge):
         raise InvalidRequest("code_challenge must be 43 base64url characters (RFC 7636 §4.2)")
     return challenge
+
+
+def check_admin(claims: Mapping[str, object], client: AuthenticatedClient) -> None:
+    """Raises InsufficientScope unless the token carries the admin scope and its client
+    still holds it: taking the scope from a client cuts off its live tokens at once."""
+    if ADMIN_SCOPE not in str(claims.get("scope", "")).split(" "):
+        raise InsufficientScope(f"the token lacks the {ADMIN_SCOPE} scope")
+    if ADMIN_SCOPE not in client.scopes:
+        raise InsufficientScope(f"the token's client no longer holds {ADMIN_SCOPE}")
 
 
 def access_token_lifetime(client: AuthenticatedClient) -> int:

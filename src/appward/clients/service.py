@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from appward.audit import AuditLog
 from appward.clients.events import EventTag, mark_credentials_changed
-from appward.clients.metadata import ClientMetadata, parse_client_metadata
+from appward.clients.metadata import SECRET_METHODS, ClientMetadata, parse_client_metadata
 from appward.clients.models import Client, ClientScope, ClientSecret
 from appward.clients.secrets import Hasher, generate_secret, new_secret_id
 from appward.clock import Clock
@@ -29,7 +29,8 @@ from appward.errors import (
     PreconditionFailed,
 )
 from appward.pagination import Page, check_limit, decode_cursor, encode_cursor
-from appward.scopes import ScopeService
+from appward.scopes import ADMIN_SCOPE, ScopeService
+from appward.text import unsafe_character
 
 REGISTRATION_SOURCES = ("admin", "portal", "dcr")
 STATUSES = ("active", "disabled")
@@ -150,7 +151,7 @@ class ClientService:
         _check_choice("registration_source", registration_source, REGISTRATION_SOURCES)
         data, owner = _split_owner(data)
         metadata = parse_client_metadata(data, self.bounds)
-        await self._check_scopes_exist(metadata)
+        await self._check_scopes_allowed(metadata, registration_source)
         now = self.clock.now()
         client = Client(
             client_id=new_client_id(),
@@ -182,7 +183,7 @@ class ClientService:
         changed since ``expected_revision``, InvalidClientMetadata on bad values.
         """
         patch, owner = _split_owner(patch)
-        client = await self.get(client_id)
+        client = await self._get_for_update(client_id)
         _check_revision(client, expected_revision)
         current = metadata_of(client)
         merged = {**current}
@@ -193,8 +194,10 @@ class ClientService:
                 merged[name] = value
         _rederive_defaults(merged, current, patch)
         metadata = parse_client_metadata(merged, self.bounds)
-        await self._check_scopes_exist(metadata)
-        before = parse_client_metadata(current, self.bounds).to_wire()
+        await self._check_scopes_allowed(metadata, client.registration_source)
+        # Compared as stored, not re-validated: tightened server bounds must not keep an
+        # admin from fixing the very field they now refuse.
+        before = current
         after = metadata.to_wire()
         changed = {
             k: after.get(k)
@@ -218,7 +221,7 @@ class ClientService:
     async def set_status(self, client_id: str, status: str) -> Client:
         """Disables or re-enables a client at once. Raises NotFound."""
         _check_choice("status", status, STATUSES)
-        client = await self.get(client_id)
+        client = await self._get_for_update(client_id)
         if client.status != status:
             client.status = status
             client.updated_at = self.clock.now()
@@ -233,7 +236,7 @@ class ClientService:
 
         Raises NotFound.
         """
-        client = await self.get(client_id)
+        client = await self._get_for_update(client_id)
         now = self.clock.now()
         await self._revoke_all_secrets(client, now)
         client.status = "disabled"
@@ -260,12 +263,8 @@ class ClientService:
                 f"expire_others_in must be between 0 and {MAX_GRACE} seconds",
                 fields=[FieldError("expire_others_in", f"must be 0..{MAX_GRACE} seconds")],
             )
-        client = await self.get(client_id)
-        if client.token_endpoint_auth_method not in (
-            "client_secret_basic",
-            "client_secret_post",
-            "client_secret_jwt",
-        ):
+        client = await self._get_for_update(client_id)
+        if client.token_endpoint_auth_method not in SECRET_METHODS:
             raise InvalidInput(
                 f"this client authenticates with {client.token_endpoint_auth_method}, "
                 "not with a client secret"
@@ -296,7 +295,7 @@ class ClientService:
 
     async def revoke_secret(self, client_id: str, secret_id: str) -> ClientSecret:
         """Revokes one secret at once. Raises NotFound for a secret of another client."""
-        client = await self.get(client_id)
+        client = await self._get_for_update(client_id)
         secret = await self.session.scalar(
             select(ClientSecret).where(
                 ClientSecret.id == secret_id, ClientSecret.client_pk == client.pk
@@ -370,7 +369,9 @@ class ClientService:
             return None
         return await self._issue_secret(client, "initial")
 
-    async def _check_scopes_exist(self, metadata: ClientMetadata) -> None:
+    async def _check_scopes_allowed(self, metadata: ClientMetadata, source: str) -> None:
+        """Raises InvalidClientMetadata for scopes not in the registry, and for what only an
+        administrator may give: admin-only scopes and skip_consent."""
         scopes = ScopeService(self.session, self.clock, self.audit)
         unknown = await scopes.unknown(metadata.scopes)
         if unknown:
@@ -378,6 +379,59 @@ class ClientService:
                 f"scope: unknown scope(s) {', '.join(unknown)}",
                 fields=[FieldError("scope", f"not in the scope registry: {', '.join(unknown)}")],
             )
+        if source == "admin":
+            return
+        reserved = await scopes.admin_only(metadata.scopes)
+        if reserved:
+            raise InvalidClientMetadata(
+                f"scope: {', '.join(reserved)} can only be given by an administrator",
+                fields=[FieldError("scope", f"admin-only: {', '.join(reserved)}")],
+            )
+        if metadata.skip_consent:
+            raise InvalidClientMetadata(
+                "skip_consent can only be set by an administrator",
+                fields=[FieldError("skip_consent", "admin only")],
+            )
+
+    async def _get_for_update(self, client_id: str) -> Client:
+        """Returns the client with its row locked until commit, so concurrent credential
+        changes (a secret added while the client is deleted) serialise instead of racing."""
+        client: Client | None = await self.session.scalar(
+            select(Client)
+            .where(Client.client_id == client_id, Client.deleted_at.is_(None))
+            .with_for_update()
+        )
+        if client is None:
+            raise NotFound(f"no client with client_id {client_id!r}")
+        return client
+
+    # --- the bootstrap admin ---
+
+    async def create_admin_client(self, name: str) -> ClientChange:
+        """Returns a new client_credentials client holding the admin scope, with its
+        first secret."""
+        return await self.create(
+            {
+                "client_name": name,
+                "grant_types": ["client_credentials"],
+                "token_endpoint_auth_method": "client_secret_basic",
+                "scope": ADMIN_SCOPE,
+            },
+            registration_source="admin",
+        )
+
+    async def has_active_admin_client(self) -> bool:
+        found = await self.session.scalar(
+            select(Client.pk)
+            .join(ClientScope)
+            .where(
+                ClientScope.scope_name == ADMIN_SCOPE,
+                Client.status == "active",
+                Client.deleted_at.is_(None),
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def _flush_versioned(self) -> None:
         try:
@@ -438,7 +492,11 @@ def _split_owner(data: Any) -> tuple[dict[str, Any], Any]:
     if "owner" not in data:
         return data, _KEEP
     owner = data.pop("owner")
-    if owner is not None and (not isinstance(owner, str) or not 0 < len(owner) <= 200):
+    if owner is not None and (
+        not isinstance(owner, str)
+        or not 0 < len(owner) <= 200
+        or unsafe_character(owner) is not None
+    ):
         raise InvalidInput(
             "owner must be a string of 1-200 characters",
             fields=[FieldError("owner", "must be a string of 1-200 characters")],
@@ -462,7 +520,9 @@ def _check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def _check_label(label: str | None) -> None:
-    if label is not None and (len(label) > MAX_LABEL or not label.strip()):
+    if label is not None and (
+        len(label) > MAX_LABEL or not label.strip() or unsafe_character(label) is not None
+    ):
         raise InvalidInput(
             "label must be 1-100 characters",
             fields=[FieldError("label", "must be 1-100 characters, not blank")],

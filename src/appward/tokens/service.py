@@ -150,6 +150,11 @@ class TokenService:
     async def active_access_token_claims(self, token: str) -> dict[str, Any] | None:
         """Returns the claims of an access token that is valid, unrevoked, of an active
         client and an unrevoked grant; None otherwise."""
+        active = await self.active_access_token(token)
+        return active[0] if active is not None else None
+
+    async def active_access_token(self, token: str) -> tuple[dict[str, Any], Client] | None:
+        """Returns the claims and the client of a currently valid access token, or None."""
         try:
             claims = decode_access_token(self.ring, token, issuer=self.issuer, now=self.clock.now())
         except InvalidToken:
@@ -162,7 +167,7 @@ class TokenService:
         grant_id = claims.get("gid")
         if grant_id is not None and not await grant_is_active(self.session, str(grant_id)):
             return None
-        return claims
+        return claims, client
 
     async def _introspect_refresh(
         self, requester: AuthenticatedClient, token: str

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from appward.audit import AuditEvent, AuditFilter
-from appward.clients.metadata import ClientMetadata
+from appward.clients.metadata import ClientMetadata, field_errors
 from appward.clients.models import Client, ClientSecret
 from appward.clients.service import ClientChange, ClientFilter, IssuedSecret, metadata_of
 from appward.errors import FieldError, InvalidInput, PreconditionRequired
 from appward.scopes import Scope
 from appward.web.deps import Audit, Clients, Scopes, Users
+from appward.web.oauth import read_limited
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
 
 _REF = "#/components/schemas/{model}"
+MAX_BODY_BYTES = 256 * 1024
+M = TypeVar("M", bound=BaseModel)
 
 
 def _metadata_body(description: str) -> dict[str, Any]:
@@ -82,21 +85,27 @@ class SecretList(BaseModel):
 
 
 class NewSecret(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     label: str | None = Field(None, max_length=100)
-    expire_others_in: int | None = Field(
+    expire_others_in: StrictInt | None = Field(
         None, description="Seconds of grace before every other secret of the client expires."
     )
 
 
 class ScopeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     description: str
-    admin_only: bool = False
+    admin_only: StrictBool = False
 
 
 class ScopePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     description: str | None = None
-    admin_only: bool | None = None
+    admin_only: StrictBool | None = None
 
 
 class ScopeOut(BaseModel):
@@ -191,7 +200,7 @@ def _expected_revision(if_match: str | None) -> int | None:
     if value == "*":
         return None
     value = value.removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise InvalidInput(
             'If-Match must be the client\'s ETag, such as "3"',
             fields=[FieldError("If-Match", "not an ETag of this API")],
@@ -200,13 +209,33 @@ def _expected_revision(if_match: str | None) -> int | None:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await read_limited(request, MAX_BODY_BYTES)
     try:
-        body = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(raw or b"null")
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise InvalidInput("the request body must be JSON") from None
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
     return body
+
+
+async def _parse(request: Request, model: type[M]) -> M:
+    """Returns the body validated as ``model``; every problem becomes a field error."""
+    try:
+        return model.model_validate(await _json_object(request))
+    except ValidationError as exc:
+        problems = field_errors(exc)
+        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        raise InvalidInput(summary, fields=problems) from None
+
+
+def _body_of(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -311,8 +340,10 @@ async def enable_client(client_id: str, response: Response, clients: Clients) ->
     status_code=201,
     response_model=IssuedSecretOut,
     summary="Add a secret (rotation)",
+    openapi_extra=_body_of(NewSecret),
 )
-async def add_secret(client_id: str, body: NewSecret, response: Response, clients: Clients) -> Any:
+async def add_secret(client_id: str, request: Request, response: Response, clients: Clients) -> Any:
+    body = await _parse(request, NewSecret)
     issued = await clients.add_secret(
         client_id, label=body.label, expire_others_in=body.expire_others_in
     )
@@ -347,8 +378,15 @@ def scope_out(scope: Scope) -> ScopeOut:
     )
 
 
-@router.post("/scopes", status_code=201, response_model=ScopeOut, summary="Create a scope")
-async def create_scope(body: ScopeIn, scopes: Scopes) -> Any:
+@router.post(
+    "/scopes",
+    status_code=201,
+    response_model=ScopeOut,
+    summary="Create a scope",
+    openapi_extra=_body_of(ScopeIn),
+)
+async def create_scope(request: Request, scopes: Scopes) -> Any:
+    body = await _parse(request, ScopeIn)
     return scope_out(await scopes.create(body.name, body.description, admin_only=body.admin_only))
 
 
@@ -362,8 +400,14 @@ async def read_scope(name: str, scopes: Scopes) -> Any:
     return scope_out(await scopes.get(name))
 
 
-@router.patch("/scopes/{name}", response_model=ScopeOut, summary="Update a scope")
-async def update_scope(name: str, body: ScopePatch, scopes: Scopes) -> Any:
+@router.patch(
+    "/scopes/{name}",
+    response_model=ScopeOut,
+    summary="Update a scope",
+    openapi_extra=_body_of(ScopePatch),
+)
+async def update_scope(name: str, request: Request, scopes: Scopes) -> Any:
+    body = await _parse(request, ScopePatch)
     return scope_out(
         await scopes.update(name, description=body.description, admin_only=body.admin_only)
     )
@@ -379,6 +423,8 @@ async def delete_scope(name: str, scopes: Scopes) -> Response:
 
 
 class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     username: str
     password: str = Field(repr=False)
 
@@ -393,8 +439,15 @@ class UserList(BaseModel):
     items: list[UserOut]
 
 
-@router.post("/users", status_code=201, response_model=UserOut, summary="Create an end user")
-async def create_user(body: UserIn, users: Users) -> Any:
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=UserOut,
+    summary="Create an end user",
+    openapi_extra=_body_of(UserIn),
+)
+async def create_user(request: Request, users: Users) -> Any:
+    body = await _parse(request, UserIn)
     user = await users.create(body.username, body.password)
     return UserOut(id=user.id, username=user.username, created_at=user.created_at)
 

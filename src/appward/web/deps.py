@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.audit import Actor, AuditLog
 from appward.auth.invalidation import announce_change
+from appward.clients import policy
 from appward.clients.events import changed_credentials
 from appward.clients.service import ClientService
-from appward.errors import InsufficientScope, InvalidToken
-from appward.scopes import ADMIN_SCOPE, ScopeService
+from appward.errors import InvalidToken
+from appward.scopes import ScopeService
 from appward.tokens.access import verify_access_token
 from appward.tokens.service import TokenService
 from appward.users.service import UserService
@@ -54,7 +55,9 @@ def source_ip(request: Request, state: State) -> str | None:
     if state.settings.trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for")
         if forwarded:
-            return forwarded.split(",")[0].strip()[:45]
+            # The rightmost entry is the one our proxy wrote; those left of it are the
+            # caller's to invent.
+            return forwarded.split(",")[-1].strip()[:45]
     return request.client.host if request.client else None
 
 
@@ -78,12 +81,12 @@ async def current_admin(request: Request, state: State, session: Session) -> Act
         now=state.clock.now(),
     )
     tokens = TokenService(session, state.key_ring(), state.settings.issuer, state.clock)
-    claims = await tokens.active_access_token_claims(token)
-    if claims is None:
+    active = await tokens.active_access_token(token)
+    if active is None:
         raise InvalidToken("the token was revoked, or its client is disabled or deleted")
-    if ADMIN_SCOPE not in str(claims.get("scope", "")).split(" "):
-        raise InsufficientScope(f"the token lacks the {ADMIN_SCOPE} scope")
-    return Actor(f"client:{claims['client_id']}", source_ip(request, state))
+    claims, client = active
+    policy.check_admin(claims, client)
+    return Actor(f"client:{client.client_id}", source_ip(request, state))
 
 
 Admin = Annotated[Actor, Depends(current_admin)]

@@ -77,14 +77,25 @@ async def read_form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
         raise InvalidRequest(f"the request body must be {FORM}")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise InvalidRequest("the request body is too large")
+    body = await read_limited(request, MAX_FORM_BYTES)
     try:
         pairs = parse_qsl(body.decode(), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("the request body is not a valid form") from None
     return parse_pairs(pairs)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Returns the request body, refusing one over ``limit`` bytes without reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise InvalidRequest("the request body is too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise InvalidRequest("the request body is too large")
+    return bytes(body)
 
 
 def presented_credentials(request: Request, form: dict[str, str]) -> PresentedCredentials:
@@ -116,7 +127,7 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
     # RFC 6749 §2.3.1: both parts are form-urlencoded before the Basic encoding.
     try:
         decoded = base64.b64decode(encoded, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII in the header
         raise InvalidClient("the Basic credentials are malformed") from None
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:

@@ -17,7 +17,7 @@ from appward.tokens.keys import KeyRing
 
 @dataclass
 class AppState:
-    settings: Settings
+    settings: Settings = field(repr=False)
     clock: Clock
     hasher: Hasher
     verifier: SecretVerifier

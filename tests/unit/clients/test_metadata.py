@@ -265,7 +265,6 @@ def test_validating_without_the_server_bounds_is_a_programming_error():
     [
         ("client_secret_basic", True),
         ("client_secret_post", True),
-        ("client_secret_jwt", True),
         ("private_key_jwt", False),
         ("tls_client_auth", False),
         ("self_signed_tls_client_auth", False),
@@ -843,7 +842,7 @@ def test_tls_client_auth_with_two_tls_fields_is_refused():
         ("client_secret_basic", "tls_client_auth_subject_dn", "CN=billing"),
         ("client_secret_post", "tls_client_auth_san_dns", "billing.example.com"),
         ("none", "tls_client_auth_san_uri", "https://billing.example.com"),
-        ("client_secret_jwt", "tls_client_auth_san_ip", "192.0.2.7"),
+        ("client_secret_basic", "tls_client_auth_san_ip", "192.0.2.7"),
         ("self_signed_tls_client_auth", "tls_client_auth_san_email", "ops@example.com"),
     ],
 )
@@ -1050,3 +1049,45 @@ def test_only_the_two_loopback_literals_allow_http(uri):
 )
 def test_numbers_and_flags_must_have_their_json_type(field, value):
     assert_invalid(machine(**{field: value}), field)
+
+
+def test_client_secret_jwt_is_refused_because_secrets_are_only_hashed():
+    """client_secret_jwt needs the plaintext secret at the server (RFC 7523 §2.2 with
+    HMAC); Appward keeps only argon2id hashes, so it can never verify one."""
+    assert_invalid(
+        meta(token_endpoint_auth_method="client_secret_jwt"),
+        "token_endpoint_auth_method",
+        message="private_key_jwt",
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Shop\u202eevil", "Zero\u200bwidth", "Bell\x07", "C1\x85control", "Sep\u2028line"],
+)
+def test_names_with_invisible_or_control_characters_are_refused(name):
+    assert_invalid(machine(client_name=name), "client_name")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://evil.example\\.good.example/cb",
+        "https://bücher.example/cb",
+        "https://app.example.com/caf\u00e9",
+    ],
+)
+def test_redirect_uris_must_be_plain_ascii_without_backslashes(uri):
+    assert_bad_redirect(meta(redirect_uris=[uri]), "redirect_uris[0]")
+
+
+def test_ipv6_zone_id_in_tls_san_ip_is_refused():
+    assert_invalid(
+        meta(token_endpoint_auth_method="tls_client_auth", tls_client_auth_san_ip="fe80::1%eth0"),
+        "tls_client_auth_san_ip",
+    )
+
+
+def test_oversized_jwks_is_refused():
+    keys = [ec_public_jwk() for _ in range(21)]
+    assert_invalid(meta(token_endpoint_auth_method="private_key_jwt", jwks=jwk_set(*keys)), "jwks")
