@@ -38,6 +38,7 @@ class SecretPolicy:
 
     max_concurrent_verifications: int
     default_lifetime: int | None  # seconds; None: secrets do not expire by themselves
+    max_waiting_verifications: int = 64
     last_used_resolution: int = 60  # seconds between two writes of a secret's last_used_at
 
 
@@ -87,6 +88,12 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Bound on argon2 verifications running at once per process.",
+    )
+    max_waiting_secret_verifications: int = Field(
+        64,
+        ge=1,
+        le=10000,
+        description="Verifications allowed to queue per process before new ones get 503.",
     )
     client_secret_lifetime: int | None = Field(
         None, ge=60, description="Seconds a new client secret lives; unset means no expiry."
@@ -207,6 +214,7 @@ class Settings(BaseSettings):
     def secret_policy(self) -> SecretPolicy:
         return SecretPolicy(
             max_concurrent_verifications=self.max_concurrent_secret_verifications,
+            max_waiting_verifications=self.max_waiting_secret_verifications,
             default_lifetime=self.client_secret_lifetime,
         )
 

@@ -221,3 +221,12 @@ class UnsupportedTokenType(AppwardError):
     error = "unsupported_token_type"
     status_code = 400
     title = "Unsupported token type"
+
+
+class TemporarilyUnavailable(AppwardError):
+    """The authorization server is currently unable to handle the request due to a
+    temporary overloading (RFC 6749 §4.1.2.1)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    title = "Temporarily unavailable"

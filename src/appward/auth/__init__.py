@@ -59,18 +59,40 @@ async def authenticate_client(
     """Returns the authenticated, active client.
 
     Raises InvalidClient when the client is unknown, deleted or disabled, presented a
-    method other than the one it registered, or its proof does not hold.
+    method other than the one it registered, or its proof does not hold;
+    TemporarilyUnavailable when too many secret verifications are already waiting.
     """
-    secret = presented.secret or ""
-    uses_secret = presented.method in SECRET_METHODS
     if not _plausible_client_id(presented.client_id):
         raise InvalidClient(detail="client_id is not of a shape this server issues")
-    if cache is not None and uses_secret:
-        hit = cache.lookup(presented.client_id, secret, clock.now())
-        if hit is not None and hit.client.token_endpoint_auth_method == presented.method:
-            if hit.note_use:
-                await note_secret_use(session, hit.secret_id, clock.now())
-            return hit.client
+    if cache is None or presented.method not in SECRET_METHODS:
+        return await _authenticate(session, presented, verifier, clock, cache)
+    secret = presented.secret or ""
+    now = clock.now()
+    hit = cache.lookup(presented.client_id, secret, now)
+    if hit is not None and hit.client.token_endpoint_auth_method == presented.method:
+        if hit.note_use:
+            await note_secret_use(session, hit.secret_id, now)
+        return hit.client
+    if cache.failed_recently(presented.client_id, secret, now):
+        raise InvalidClient(detail="the same credentials failed moments ago")
+    try:
+        return await cache.once(
+            presented.client_id,
+            secret,
+            lambda: _authenticate(session, presented, verifier, clock, cache),
+        )
+    except InvalidClient:
+        cache.remember_failure(presented.client_id, secret, now)
+        raise
+
+
+async def _authenticate(
+    session: AsyncSession,
+    presented: PresentedCredentials,
+    verifier: SecretVerifier,
+    clock: Clock,
+    cache: CredentialCache | None,
+) -> ClientSnapshot:
     epoch = cache.epoch() if cache is not None else (0, 0)
     client = await session.scalar(
         select(Client).where(Client.client_id == presented.client_id, Client.deleted_at.is_(None))
@@ -86,7 +108,8 @@ async def authenticate_client(
     if presented.method not in SUPPORTED_METHODS:
         raise InvalidClient(f"{presented.method} is not supported by this server yet")
     record = None
-    if uses_secret:
+    if presented.method in SECRET_METHODS:
+        secret = presented.secret or ""
         record = await verify_client_secret(session, client, secret, verifier, clock)
     if client.status != "active":
         # Checked after the proof so a disabled client's status is told only to itself.
@@ -98,7 +121,7 @@ async def authenticate_client(
     if cache is not None and record is not None:
         cache.remember(
             snapshot,
-            secret,
+            presented.secret or "",
             secret_id=record.id,
             secret_expires_at=record.expires_at,
             epoch=epoch,

@@ -13,7 +13,7 @@ from appward.clients.models import Client, ClientSecret
 from appward.clients.secrets import Hasher, secret_id_of
 from appward.clock import Clock
 from appward.config import SecretPolicy
-from appward.errors import InvalidClient
+from appward.errors import InvalidClient, TemporarilyUnavailable
 
 
 class SecretVerifier:
@@ -37,6 +37,14 @@ class SecretVerifier:
         return self._limiter
 
     async def verify(self, hashed: str, presented: str) -> bool:
+        """Returns whether ``presented`` matches ``hashed``. Raises TemporarilyUnavailable
+        rather than queue behind too many verifications already waiting (a flood of
+        guesses): verified credentials are served from the cache meanwhile."""
+        if self.limiter.statistics().tasks_waiting >= self.policy.max_waiting_verifications:
+            raise TemporarilyUnavailable(
+                "too many client authentications at once; retry shortly",
+                detail="argon2 verification queue full",
+            )
         return await anyio.to_thread.run_sync(
             self.hasher.verify, hashed, presented, limiter=self.limiter
         )

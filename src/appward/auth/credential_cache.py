@@ -14,6 +14,7 @@ Redis when configured.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import os
@@ -21,7 +22,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -127,6 +128,8 @@ class CredentialCache:
         self._local_epoch = 0
         self._file_epoch = epoch.read() if epoch else 0
         self._lock = threading.Lock()
+        self._failures: OrderedDict[bytes, datetime] = OrderedDict()
+        self._inflight: dict[bytes, asyncio.Future[ClientSnapshot]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -202,6 +205,49 @@ class CredentialCache:
         with self._lock:
             self._local_epoch += 1
             self._entries.clear()
+            self._failures.clear()
+
+    def failed_recently(self, client_id: str, secret: str, now: datetime) -> bool:
+        """Returns whether exactly this (client_id, secret) failed within ``ttl``: a client
+        stuck on an old secret is refused without another argon2 run."""
+        if not self.enabled:
+            return False
+        self.epoch()
+        until = self._failures.get(self._fingerprint(client_id, secret))
+        return until is not None and now < until
+
+    def remember_failure(self, client_id: str, secret: str, now: datetime) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            key = self._fingerprint(client_id, secret)
+            self._failures[key] = now + self.ttl
+            self._failures.move_to_end(key)
+            while len(self._failures) > self.max_entries:
+                self._failures.popitem(last=False)
+
+    async def once(
+        self, client_id: str, secret: str, verify: Callable[[], Awaitable[ClientSnapshot]]
+    ) -> ClientSnapshot:
+        """Runs ``verify`` for this (client_id, secret) once, however many requests ask at
+        the same moment: the others wait for its result instead of queueing their own
+        argon2 runs (a cold cache under load would otherwise stampede)."""
+        key = self._fingerprint(client_id, secret)
+        running = self._inflight.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[ClientSnapshot] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await verify()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so an unawaited failure is not reported
+            raise
+        finally:
+            del self._inflight[key]
+        future.set_result(result)
+        return result
 
     def __len__(self) -> int:
         return len(self._entries)

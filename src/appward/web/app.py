@@ -8,9 +8,11 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -105,7 +107,69 @@ def create_app(
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(Exception, handle_unexpected_error)
+    app.openapi = lambda: _openapi_with_form_endpoints(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_with_form_endpoints(app: FastAPI) -> dict[str, Any]:
+    """The generated document, plus the form-based OAuth endpoints served as plain routes."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        for path, summary, fields in FORM_ENDPOINTS:
+            schema["paths"][path] = {
+                "post": {
+                    "tags": ["oauth"],
+                    "summary": summary,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {f: {"type": "string"} for f in fields},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "Success (JSON; Cache-Control: no-store)"},
+                        "400": {"description": "RFC 6749 §5.2 error"},
+                        "401": {"description": "invalid_client"},
+                    },
+                }
+            }
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+FORM_ENDPOINTS = (
+    (
+        "/oauth2/token",
+        "Token endpoint (RFC 6749 §3.2): client_credentials, authorization_code, refresh_token",
+        (
+            "grant_type",
+            "scope",
+            "code",
+            "redirect_uri",
+            "code_verifier",
+            "refresh_token",
+            "client_id",
+            "client_secret",
+        ),
+    ),
+    (
+        "/oauth2/introspect",
+        "Token introspection (RFC 7662)",
+        ("token", "token_type_hint", "client_id", "client_secret"),
+    ),
+    (
+        "/oauth2/revoke",
+        "Token revocation (RFC 7009)",
+        ("token", "token_type_hint", "client_id", "client_secret"),
+    ),
+)
 
 
 def _session_secret(settings: Settings) -> str:
@@ -122,7 +186,10 @@ async def reload_keys(state: AppState) -> None:
             session,
             state.cipher,
             now=state.clock.now(),
-            publish_retired_for=state.settings.access_token_ttl_max,
+            # A worker may sign with a retired key until its next reload: keep verifying
+            # for that long after the longest token lifetime too.
+            publish_retired_for=state.settings.access_token_ttl_max
+            + state.settings.key_reload_interval,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,8 +21,11 @@ from appward.tokens.service import TokenService
 from appward.users.service import UserService
 from appward.web.state import AppState
 
+# Dependencies are async on purpose: FastAPI runs a plain ``def`` dependency in a worker
+# thread, a hop that costs more than the work on the token endpoint's hot path.
 
-def app_state(request: Request) -> AppState:
+
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.appward
     return state
 
@@ -29,9 +33,11 @@ def app_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(app_state)]
 
 
-async def unit_of_work(state: State) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back if it
-    raises. Scoped to the handler so the commit happens before the response is sent."""
+@asynccontextmanager
+async def transaction(state: AppState) -> AsyncIterator[AsyncSession]:
+    """One unit of work: committed when the block ends, rolled back if it raises; then
+    every credential cache hears of the credentials it changed. A session that never
+    touched the database costs no round trip."""
     async with state.sessions()() as session:
         try:
             yield session
@@ -39,7 +45,8 @@ async def unit_of_work(state: State) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             changed_credentials(session)
             raise
-        await session.commit()
+        if session.in_transaction():
+            await session.commit()
         await announce_change(
             changed_credentials(session),
             epoch=state.epoch,
@@ -48,10 +55,17 @@ async def unit_of_work(state: State) -> AsyncIterator[AsyncSession]:
         )
 
 
+async def unit_of_work(state: State) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, scoped to the handler so the commit happens before
+    the response is sent."""
+    async with transaction(state) as session:
+        yield session
+
+
 Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 
 
-def source_ip(request: Request, state: State) -> str | None:
+async def source_ip(request: Request, state: State) -> str | None:
     if state.settings.trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for")
         if forwarded:
@@ -86,20 +100,20 @@ async def current_admin(request: Request, state: State, session: Session) -> Act
         raise InvalidToken("the token was revoked, or its client is disabled or deleted")
     claims, client = active
     policy.check_admin(claims, client)
-    return Actor(f"client:{client.client_id}", source_ip(request, state))
+    return Actor(f"client:{client.client_id}", await source_ip(request, state))
 
 
 Admin = Annotated[Actor, Depends(current_admin)]
 
 
-def audit_log(state: State, session: Session, admin: Admin) -> AuditLog:
+async def audit_log(state: State, session: Session, admin: Admin) -> AuditLog:
     return AuditLog(session, state.clock, admin)
 
 
 Audit = Annotated[AuditLog, Depends(audit_log)]
 
 
-def client_service(state: State, session: Session, audit: Audit) -> ClientService:
+async def client_service(state: State, session: Session, audit: Audit) -> ClientService:
     settings = state.settings
     return ClientService(
         session,
@@ -111,7 +125,7 @@ def client_service(state: State, session: Session, audit: Audit) -> ClientServic
     )
 
 
-def scope_service(state: State, session: Session, audit: Audit) -> ScopeService:
+async def scope_service(state: State, session: Session, audit: Audit) -> ScopeService:
     return ScopeService(session, state.clock, audit)
 
 
@@ -119,7 +133,7 @@ Clients = Annotated[ClientService, Depends(client_service)]
 Scopes = Annotated[ScopeService, Depends(scope_service)]
 
 
-def user_service(state: State, session: Session, _admin: Admin) -> UserService:
+async def user_service(state: State, session: Session, _admin: Admin) -> UserService:
     return UserService(session, state.clock, state.verifier)
 
 

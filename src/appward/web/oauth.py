@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.auth import (
     SUPPORTED_METHODS,
@@ -41,9 +42,10 @@ from appward.scopes import Scope
 from appward.tokens.codes import CodeRequest, issue_code
 from appward.tokens.service import TokenService
 from appward.users.consent import ConsentService
-from appward.web.deps import Session, State
+from appward.web.deps import Session, State, transaction
 from appward.web.responses import NO_STORE, oauth_error
 from appward.web.sessions import check_csrf, csrf_token, current_user_id
+from appward.web.state import AppState
 from appward.web.templates import render
 
 router = APIRouter(tags=["oauth"])
@@ -136,7 +138,7 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
 
 
 async def _authenticated_client(
-    request: Request, form: dict[str, str], state: State, session: Session
+    request: Request, form: dict[str, str], state: AppState, session: AsyncSession
 ) -> ClientSnapshot:
     return await authenticate_client(
         session,
@@ -147,7 +149,7 @@ async def _authenticated_client(
     )
 
 
-def _tokens(state: State, session: Session) -> TokenService:
+def _tokens(state: AppState, session: AsyncSession) -> TokenService:
     return TokenService(session, state.key_ring(), state.settings.issuer, state.clock)
 
 
@@ -192,8 +194,40 @@ async def jwks(state: State) -> JSONResponse:
 # --- token endpoint ---
 
 
-@router.post("/oauth2/token", summary="Token endpoint (RFC 6749 §3.2)")
-async def token(request: Request, state: State, session: Session) -> JSONResponse:
+# The three client-authenticated endpoints are plain Starlette routes: they take a form,
+# not JSON, and the token endpoint is the hot path, where FastAPI's dependency solving
+# costs more than the work. Their OpenAPI entries are added in web/app.py.
+
+
+async def token_endpoint(request: Request) -> Response:
+    """Token endpoint (RFC 6749 §3.2)."""
+    state: AppState = request.app.state.appward
+    async with transaction(state) as session:
+        return await token(request, state, session)
+
+
+async def introspection_endpoint(request: Request) -> Response:
+    """Token introspection (RFC 7662)."""
+    state: AppState = request.app.state.appward
+    async with transaction(state) as session:
+        return await introspect(request, state, session)
+
+
+async def revocation_endpoint(request: Request) -> Response:
+    """Token revocation (RFC 7009)."""
+    state: AppState = request.app.state.appward
+    async with transaction(state) as session:
+        return await revoke(request, state, session)
+
+
+router.add_route("/oauth2/token", token_endpoint, methods=["POST"], include_in_schema=False)
+router.add_route(
+    "/oauth2/introspect", introspection_endpoint, methods=["POST"], include_in_schema=False
+)
+router.add_route("/oauth2/revoke", revocation_endpoint, methods=["POST"], include_in_schema=False)
+
+
+async def token(request: Request, state: AppState, session: AsyncSession) -> JSONResponse:
     basic_attempted = "authorization" in request.headers
     try:
         form = await read_form(request)
@@ -220,8 +254,7 @@ async def token(request: Request, state: State, session: Session) -> JSONRespons
 # --- introspection and revocation ---
 
 
-@router.post("/oauth2/introspect", summary="Token introspection (RFC 7662)")
-async def introspect(request: Request, state: State, session: Session) -> JSONResponse:
+async def introspect(request: Request, state: AppState, session: AsyncSession) -> JSONResponse:
     basic_attempted = "authorization" in request.headers
     try:
         form = await read_form(request)
@@ -237,8 +270,7 @@ async def introspect(request: Request, state: State, session: Session) -> JSONRe
     return JSONResponse(body, headers=NO_STORE)
 
 
-@router.post("/oauth2/revoke", summary="Token revocation (RFC 7009)")
-async def revoke(request: Request, state: State, session: Session) -> Response:
+async def revoke(request: Request, state: AppState, session: AsyncSession) -> Response:
     basic_attempted = "authorization" in request.headers
     try:
         form = await read_form(request)

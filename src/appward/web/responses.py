@@ -18,6 +18,7 @@ from appward.errors import (
     InvalidClient,
     InvalidInput,
     InvalidToken,
+    TemporarilyUnavailable,
 )
 from appward.scopes import ADMIN_SCOPE
 
@@ -36,6 +37,8 @@ def oauth_error(exc: AppwardError, *, basic_attempted: bool = False) -> JSONResp
     headers = dict(NO_STORE)
     if isinstance(exc, InvalidClient) and basic_attempted:
         headers["WWW-Authenticate"] = 'Basic realm="appward", charset="UTF-8"'
+    if isinstance(exc, TemporarilyUnavailable):
+        headers["Retry-After"] = "1"
     return JSONResponse(
         {"error": exc.error, "error_description": exc.description},
         status_code=exc.status_code,

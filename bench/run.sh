@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Token endpoint benchmark: Appward next to node-oidc-provider, same load, same run.
+#   bench/run.sh [--workers N] [--conc 16] [--dur 20]
+# Starts Appward on a scratch SQLite database with N workers and compares it with the
+# peer at N processes (../shared/bench/compare.sh). Prints the harness's rows and ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORKERS=1 CONC=16 DUR=20 PORT="${BENCH_PORT:-38111}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workers) WORKERS="$2"; shift 2 ;;
+    --conc) CONC="$2"; shift 2 ;;
+    --dur) DUR="$2"; shift 2 ;;
+    *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+HARNESS="${APPWARD_BENCH_HARNESS:-../shared/bench/compare.sh}"
+WORK="$(mktemp -d)"
+export APPWARD_DATA_DIR="$WORK" APPWARD_DATABASE_URL="sqlite+aiosqlite:///$WORK/bench.db"
+APPWARD=.venv/bin/appward
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+$APPWARD db upgrade >/dev/null
+$APPWARD scopes create api:read "Read the API" >/dev/null
+CREDS=$($APPWARD clients create bench --grant-type client_credentials --scope api:read --json)
+CID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$CREDS")
+CSECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$CREDS")
+
+$APPWARD serve --port "$PORT" --workers "$WORKERS" --no-access-log >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/oauth2/jwks" && break
+  sleep 0.2
+done
+echo "# appward: workers=$WORKERS, SQLite, argon2id $(.venv/bin/python -c 'from appward.config import Settings; a=Settings().argon2; print(f"t={a.time_cost} m={a.memory_cost_kib}KiB p={a.parallelism}")')"
+"$HARNESS" --url "http://127.0.0.1:$PORT/oauth2/token" --client-id "$CID" \
+  --client-secret "$CSECRET" --scope api:read --procs "$WORKERS" --conc "$CONC" --dur "$DUR"
