@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,26 +33,49 @@ async def app_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(app_state)]
 
 
+class _DeferredSession:
+    """Stands in for an AsyncSession and opens the real one on first use.
+
+    The token endpoint answers most requests from memory (a cached verification and a
+    signature); not even building a session for those is a measurable part of its cost.
+    """
+
+    def __init__(self, state: AppState) -> None:
+        self._state = state
+        self.opened: AsyncSession | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self.opened is None:
+            self.opened = self._state.sessions()()
+        return getattr(self.opened, name)
+
+
 @asynccontextmanager
 async def transaction(state: AppState) -> AsyncIterator[AsyncSession]:
     """One unit of work: committed when the block ends, rolled back if it raises; then
-    every credential cache hears of the credentials it changed. A session that never
-    touched the database costs no round trip."""
-    async with state.sessions()() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            changed_credentials(session)
-            raise
+    every credential cache hears of the credentials it changed."""
+    deferred = _DeferredSession(state)
+    try:
+        yield cast(AsyncSession, deferred)
+    except BaseException:
+        if deferred.opened is not None:
+            await deferred.opened.rollback()
+            await deferred.opened.close()
+        raise
+    session = deferred.opened
+    if session is None:
+        return
+    try:
         if session.in_transaction():
             await session.commit()
-        await announce_change(
-            changed_credentials(session),
-            epoch=state.epoch,
-            redis_url=state.settings.redis_url,
-            local=state.credential_cache,
-        )
+    finally:
+        await session.close()
+    await announce_change(
+        changed_credentials(session),
+        epoch=state.epoch,
+        redis_url=state.settings.redis_url,
+        local=state.credential_cache,
+    )
 
 
 async def unit_of_work(state: State) -> AsyncIterator[AsyncSession]:

@@ -220,11 +220,14 @@ async def revocation_endpoint(request: Request) -> Response:
         return await revoke(request, state, session)
 
 
-router.add_route("/oauth2/token", token_endpoint, methods=["POST"], include_in_schema=False)
-router.add_route(
-    "/oauth2/introspect", introspection_endpoint, methods=["POST"], include_in_schema=False
-)
-router.add_route("/oauth2/revoke", revocation_endpoint, methods=["POST"], include_in_schema=False)
+FORM_ENDPOINT_HANDLERS = {
+    "/oauth2/token": token_endpoint,
+    "/oauth2/introspect": introspection_endpoint,
+    "/oauth2/revoke": revocation_endpoint,
+}
+# Also in the routing table, for 405 on other methods; POSTs take web/fastpath.py's way.
+for _path, _handler in FORM_ENDPOINT_HANDLERS.items():
+    router.add_route(_path, _handler, methods=["POST"], include_in_schema=False)
 
 
 async def token(request: Request, state: AppState, session: AsyncSession) -> JSONResponse:
