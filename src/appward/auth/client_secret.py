@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import threading
 from datetime import datetime, timedelta
 
 import anyio
@@ -14,6 +17,8 @@ from appward.clients.secrets import Hasher, secret_id_of
 from appward.clock import Clock
 from appward.config import SecretPolicy
 from appward.errors import InvalidClient, TemporarilyUnavailable
+
+LOW_PRIORITY = 10  # nice value of threads running argon2
 
 
 class SecretVerifier:
@@ -46,7 +51,7 @@ class SecretVerifier:
                 detail="argon2 verification queue full",
             )
         return await anyio.to_thread.run_sync(
-            self.hasher.verify, hashed, presented, limiter=self.limiter
+            _verify_at_low_priority, self.hasher, hashed, presented, limiter=self.limiter
         )
 
     async def decoy_hash(self) -> str:
@@ -57,6 +62,26 @@ class SecretVerifier:
                 self.hasher.hash, secrets.token_urlsafe(32), limiter=self.limiter
             )
         return self._decoy
+
+
+def _verify_at_low_priority(hasher: Hasher, hashed: str, presented: str) -> bool:
+    """Verifies in a thread niced below the event loop's, so that when guesses flood in,
+    the CPU goes first to serving clients whose credentials are already verified (Linux
+    nices threads one by one; argon2's own lane threads inherit it)."""
+    _lower_this_threads_priority()
+    return hasher.verify(hashed, presented)
+
+
+_niced_threads: set[int] = set()
+
+
+def _lower_this_threads_priority() -> None:
+    thread_id = threading.get_native_id()
+    if thread_id in _niced_threads:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, thread_id, LOW_PRIORITY)
+    _niced_threads.add(thread_id)
 
 
 async def verify_client_secret(
