@@ -44,6 +44,12 @@ fmt: install-dev ## format and fix lint
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
+.PHONY: bench
+bench: install ## token endpoint vs node-oidc-provider (1 and 2 processes), then the flood check
+	bench/run.sh --workers 1
+	bench/run.sh --workers 2
+	bench/flood.sh --workers 1
+
 .PHONY: test
 test: check ## lint, type-check, then the whole test suite with branch coverage
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)

@@ -148,6 +148,7 @@ class CredentialCache:
                 with self._lock:
                     self._file_epoch = seen
                     self._entries.clear()
+                    self._failures.clear()
         return self._local_epoch, self._file_epoch
 
     def lookup(self, client_id: str, secret: str, now: datetime) -> CacheHit | None:

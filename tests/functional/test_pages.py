@@ -1,0 +1,87 @@
+"""The login session cookie and the consent page's notices."""
+
+from __future__ import annotations
+
+import pytest
+
+from appward.audit import Actor, AuditLog
+from appward.clients.secrets import Argon2Hasher
+from appward.clients.service import ClientService
+from tests.oauth_helpers import PASSWORD, Browser, pkce_pair
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_session_cookie_is_httponly_and_samesite_lax(api):
+    await api.post("/admin/v1/users", {"username": "carol", "password": PASSWORD})
+    b = Browser(api.http)
+    page = await api.http.get("/login")
+    response = await b.login(page, "carol", PASSWORD)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"].lower()
+    assert "appward_session=" in cookie
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert "secure" not in cookie  # the test issuer is http; https issuers add Secure
+
+
+async def test_logout_ends_the_session(api):
+    await api.post("/admin/v1/users", {"username": "dave", "password": PASSWORD})
+    b = Browser(api.http)
+    await b.login(await api.http.get("/login"), "dave", PASSWORD)
+    account = await api.http.get("/account")
+    assert account.status_code == 200
+    from tests.oauth_helpers import hidden_fields
+
+    await api.http.post("/logout", data={"csrf": hidden_fields(account.text)["csrf"]})
+    assert (await api.http.get("/account")).status_code == 303
+
+
+async def test_self_registered_client_shows_unverified_notice(api, settings, clock):
+    await api.post("/admin/v1/users", {"username": "erin", "password": PASSWORD})
+    state = api.app.state.appward
+    async with state.sessions()() as session:
+        service = ClientService(
+            session,
+            clock,
+            Argon2Hasher(settings.argon2),
+            settings.lifetime_bounds,
+            settings.secret_policy,
+            AuditLog(session, clock, Actor("test")),
+        )
+        change = await service.create(
+            {"client_name": "Stranger App", "redirect_uris": ["https://stranger.example/cb"]},
+            registration_source="dcr",
+        )
+        await session.commit()
+    _, challenge = pkce_pair()
+    b = Browser(api.http)
+    login_page = await b.follow(
+        await b.authorize(
+            response_type="code",
+            client_id=change.client.client_id,
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        )
+    )
+    consent = await b.follow(await b.login(login_page, "erin", PASSWORD))
+    assert "Unverified application" in consent.text
+    assert "Stranger App" in consent.text
+
+
+async def test_login_next_parameter_is_no_open_redirect(api):
+    await api.post("/admin/v1/users", {"username": "frank", "password": PASSWORD})
+    page = await api.http.get("/login?next=https://evil.example/")
+    from tests.oauth_helpers import hidden_fields
+
+    assert hidden_fields(page.text)["next"] == "/account"
+    response = await api.http.post(
+        "/login",
+        data={
+            **hidden_fields(page.text),
+            "username": "frank",
+            "password": PASSWORD,
+            "next": "//evil.example/",
+        },
+    )
+    assert response.headers["location"] == "/account"

@@ -1,0 +1,97 @@
+"""Across hosts, the credential cache hears of changes through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from contextlib import AsyncExitStack
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from appward.config import Settings
+from appward.web.app import create_app
+from tests.factories import SERVICE, basic
+from tests.functional.conftest import create_admin
+
+pytestmark = pytest.mark.anyio
+
+REDIS_URL = os.environ.get("APPWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as exc:  # noqa: BLE001 (any failure to reach Redis)
+        if os.environ.get("APPWARD_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis is required but unreachable: {exc}")
+        pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+def host(settings: Settings, tmp_path, name: str, redis_url: str | None) -> Settings:
+    """The same database seen from another host: its own data dir (so its own epoch file)."""
+    return settings.model_copy(update={"data_dir": tmp_path / name, "redis_url": redis_url})
+
+
+async def test_a_revocation_on_one_host_reaches_the_others_cache(
+    settings, clock, tmp_path, redis_url
+):
+    hosts = {
+        "a": host(settings, tmp_path, "a", redis_url),
+        "b": host(settings, tmp_path, "b", redis_url),
+        "lone": host(settings, tmp_path, "lone", None),  # no Redis: only its own TTL
+    }
+    async with AsyncExitStack() as stack:
+        http = {}
+        for name, host_settings in hosts.items():
+            app = create_app(host_settings, clock=clock)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            http[name] = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h")
+            )
+            if name == "b":
+                admin_id, admin_secret = await create_admin(app, host_settings, clock)
+        token = (
+            await http["b"].post(
+                "/oauth2/token",
+                data={"grant_type": "client_credentials"},
+                headers=basic(admin_id, admin_secret),
+            )
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        client = (await http["b"].post("/admin/v1/clients", json=SERVICE, headers=auth)).json()
+
+        async def status(name: str) -> int:
+            response = await http[name].post(
+                "/oauth2/token",
+                data={"grant_type": "client_credentials"},
+                headers=basic(client["client_id"], client["client_secret"]),
+            )
+            return response.status_code
+
+        assert await status("a") == 200  # cached on host a
+        assert await status("lone") == 200  # cached on the host without Redis
+        await asyncio.sleep(0.2)  # the subscribers are listening
+
+        secret_id = client["client_secret_id"]
+        revoked = await http["b"].delete(
+            f"/admin/v1/clients/{client['client_id']}/secrets/{secret_id}", headers=auth
+        )
+        assert revoked.status_code == 204
+
+        for _ in range(40):
+            if await status("a") == 401:
+                break
+            await asyncio.sleep(0.05)
+        assert await status("a") == 401
+        # Without Redis, another host keeps its cached verification until the TTL: that is
+        # what APPWARD_REDIS_URL is for when several hosts serve one database.
+        assert await status("lone") == 200
+        clock.advance(settings.credential_cache_ttl + 1)
+        assert await status("lone") == 401

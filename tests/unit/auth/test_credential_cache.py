@@ -1,0 +1,154 @@
+"""The in-process memory of verified secrets: freshness, bounds and invalidation."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from appward.auth.credential_cache import ClientSnapshot, CredentialCache, EpochFile
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def snapshot(client_id: str = "c1", status: str = "active") -> ClientSnapshot:
+    return ClientSnapshot(
+        pk=1,
+        client_id=client_id,
+        status=status,
+        token_endpoint_auth_method="client_secret_basic",
+        grant_types=["client_credentials"],
+        scopes=[],
+        access_token_ttl=3600,
+        refresh_token_ttl=60,
+        refresh_token_absolute_ttl=120,
+        issue_refresh_tokens=False,
+        rotate_refresh_tokens=True,
+        require_pkce=True,
+    )
+
+
+def cache(tmp_path, **kw) -> CredentialCache:
+    return CredentialCache(
+        ttl=kw.pop("ttl", 60),
+        max_entries=kw.pop("max_entries", 100),
+        epoch=EpochFile(tmp_path / "epoch"),
+        **kw,
+    )
+
+
+def remember(c: CredentialCache, client_id="c1", secret="s", expires=None, now=NOW):
+    c.remember(
+        snapshot(client_id),
+        secret,
+        secret_id="id",
+        secret_expires_at=expires,
+        epoch=c.epoch(),
+        now=now,
+    )
+
+
+def test_hit_only_for_the_exact_secret(tmp_path):
+    c = cache(tmp_path)
+    remember(c)
+    assert c.lookup("c1", "s", NOW) is not None
+    assert c.lookup("c1", "S", NOW) is None
+    assert c.lookup("c2", "s", NOW) is None
+
+
+def test_entries_expire_after_ttl_and_with_the_secret(tmp_path):
+    c = cache(tmp_path, ttl=60)
+    remember(c, expires=NOW + timedelta(seconds=30))
+    assert c.lookup("c1", "s", NOW + timedelta(seconds=29)) is not None
+    assert c.lookup("c1", "s", NOW + timedelta(seconds=30)) is None
+    remember(c, secret="t")
+    assert c.lookup("c1", "t", NOW + timedelta(seconds=61)) is None
+
+
+def test_oldest_entries_are_evicted_beyond_the_bound(tmp_path):
+    c = cache(tmp_path, max_entries=2)
+    for i in range(3):
+        remember(c, client_id=f"c{i}")
+    assert len(c) == 2
+    assert c.lookup("c0", "s", NOW) is None
+
+
+def test_another_process_bumping_the_epoch_file_drops_everything(tmp_path):
+    c = cache(tmp_path)
+    remember(c)
+    c.remember_failure("c1", "bad", NOW)
+    EpochFile(tmp_path / "epoch").bump()  # as the CLI does after a commit
+    assert c.lookup("c1", "s", NOW) is None
+    assert not c.failed_recently("c1", "bad", NOW)
+
+
+def test_verification_read_before_a_change_is_not_remembered(tmp_path):
+    c = cache(tmp_path)
+    epoch = c.epoch()
+    c.invalidate(["c1"])  # a change lands while the verification was running
+    c.remember(snapshot(), "s", secret_id="id", secret_expires_at=None, epoch=epoch, now=NOW)
+    assert c.lookup("c1", "s", NOW) is None
+
+
+def test_disabled_clients_are_never_remembered(tmp_path):
+    c = cache(tmp_path)
+    c.remember(
+        snapshot(status="disabled"),
+        "s",
+        secret_id="id",
+        secret_expires_at=None,
+        epoch=c.epoch(),
+        now=NOW,
+    )
+    assert c.lookup("c1", "s", NOW) is None
+
+
+def test_zero_ttl_disables_the_cache(tmp_path):
+    c = cache(tmp_path, ttl=0)
+    remember(c)
+    assert c.lookup("c1", "s", NOW) is None
+
+
+def test_last_use_is_due_once_per_resolution(tmp_path):
+    c = cache(tmp_path, last_used_resolution=60)
+    remember(c)
+    assert c.lookup("c1", "s", NOW + timedelta(seconds=10)).note_use is False
+    assert c.lookup("c1", "s", NOW + timedelta(seconds=59)).note_use is False
+
+
+@pytest.mark.anyio
+async def test_concurrent_verifications_of_one_secret_run_once(tmp_path):
+    c = cache(tmp_path)
+    runs = 0
+
+    async def verify() -> ClientSnapshot:
+        nonlocal runs
+        runs += 1
+        await asyncio.sleep(0.05)
+        return snapshot()
+
+    results = await asyncio.gather(*(c.once("c1", "s", verify) for _ in range(10)))
+    assert runs == 1
+    assert {r.client_id for r in results} == {"c1"}
+
+
+@pytest.mark.anyio
+async def test_a_failed_single_flight_fails_every_waiter(tmp_path):
+    c = cache(tmp_path)
+
+    async def verify() -> ClientSnapshot:
+        await asyncio.sleep(0.01)
+        raise ValueError("wrong secret")
+
+    results = await asyncio.gather(
+        *(c.once("c1", "s", verify) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, ValueError) for r in results)
+
+
+def test_the_key_is_per_process_and_entries_hold_no_secret(tmp_path):
+    a, b = cache(tmp_path), cache(tmp_path)
+    assert a._fingerprint("c1", "s") != b._fingerprint("c1", "s")
+    remember(a, secret="apwcs_secret_value")
+    assert "apwcs_secret_value" not in repr(a._entries)
