@@ -85,3 +85,29 @@ async def test_login_next_parameter_is_no_open_redirect(api):
         },
     )
     assert response.headers["location"] == "/account"
+
+
+async def test_consent_page_lets_its_form_redirect_only_to_the_client(api):
+    """CSP form-action also governs the redirect answering the consent form (Chromium
+    enforces it): it names the client's redirect origin, and nothing else."""
+    await api.post("/admin/v1/users", {"username": "gina", "password": PASSWORD})
+    client = (
+        await api.post(
+            "/admin/v1/clients",
+            {"client_name": "Gallery", "redirect_uris": ["https://gallery.example:8443/cb"]},
+        )
+    ).json()
+    _, challenge = pkce_pair()
+    b = Browser(api.http)
+    login_page = await b.follow(
+        await b.authorize(
+            response_type="code",
+            client_id=client["client_id"],
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        )
+    )
+    consent = await b.follow(await b.login(login_page, "gina", PASSWORD))
+    csp = consent.headers["content-security-policy"]
+    assert "form-action 'self' https://gallery.example:8443;" in csp
+    assert "frame-ancestors 'none'" in csp

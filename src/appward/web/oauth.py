@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus, urlencode
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -46,7 +47,7 @@ from appward.web.deps import Session, State, transaction
 from appward.web.responses import NO_STORE, oauth_error
 from appward.web.sessions import check_csrf, csrf_token, current_user_id
 from appward.web.state import AppState
-from appward.web.templates import render
+from appward.web.templates import content_security_policy, render
 
 router = APIRouter(tags=["oauth"])
 
@@ -54,6 +55,7 @@ FORM = "application/x-www-form-urlencoded"
 SUPPORTED_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
 MAX_FORM_BYTES = 16 * 1024
 UNVERIFIED_SOURCES = ("portal", "dcr")
+CSP_SOURCE = re.compile(r"[a-z][a-z0-9+.-]*:(//[A-Za-z0-9.\-\[\]:]+)?")
 
 
 # --- request parsing ---
@@ -402,4 +404,16 @@ async def _consent_page(
         "csrf": csrf_token(request),
         "redirect_host": authz.redirect_uri.split("/")[2] if "://" in authz.redirect_uri else "",
     }
-    return render(request, "consent.html", context, headers=NO_STORE)
+    csp = content_security_policy(_source_expression(authz.redirect_uri))
+    return render(
+        request, "consent.html", context, headers={**NO_STORE, "Content-Security-Policy": csp}
+    )
+
+
+def _source_expression(redirect_uri: str) -> str:
+    """Returns the CSP source that allows exactly the redirect URI's origin (or, for a
+    private-use scheme, that scheme)."""
+    parts = urlsplit(redirect_uri)
+    source = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+    # Only characters a host, port or scheme needs: nothing that could end the directive.
+    return source if CSP_SOURCE.fullmatch(source) else "'none'"

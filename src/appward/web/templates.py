@@ -15,13 +15,24 @@ _env = Environment(
     auto_reload=False,
 )
 
-# Pages may not be framed (clickjacking on consent) and load nothing from elsewhere.
+def content_security_policy(form_redirects_to: str | None = None) -> str:
+    """Pages may not be framed (clickjacking on consent) and load nothing from elsewhere.
+
+    Browsers apply form-action to the redirect that answers a form too, so the consent
+    form must also name where its answer sends the user: the client's redirect URI.
+    """
+    targets = "'self'"
+    if form_redirects_to:
+        targets += f" {form_redirects_to}"
+    return (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src https:; "
+        f"form-action {targets}; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
 PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src https:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
+    "Content-Security-Policy": content_security_policy(),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
