@@ -183,7 +183,7 @@ class AppwardApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
         if not await serve_form_endpoint(
-            scope, receive, send, oauth.FORM_ENDPOINT_HANDLERS, handle_unexpected_error
+            scope, receive, send, oauth.FORM_ENDPOINT_HANDLERS, self.state.appward
         ):
             await super().__call__(scope, receive, send)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
@@ -44,7 +45,8 @@ from appward.tokens.codes import CodeRequest, issue_code
 from appward.tokens.service import TokenService
 from appward.users.consent import ConsentService
 from appward.web.deps import Session, State, transaction
-from appward.web.responses import NO_STORE, oauth_error
+from appward.web.fastpath import FormHandler, FormRequest
+from appward.web.responses import NO_STORE, Reply, error_reply
 from appward.web.sessions import check_csrf, csrf_token, current_user_id
 from appward.web.state import AppState
 from appward.web.templates import content_security_policy, render
@@ -76,12 +78,16 @@ def parse_pairs(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """Returns the form parameters. Raises InvalidRequest for a body that is not a form,
-    is too large, or repeats a parameter."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM:
-        raise InvalidRequest(f"the request body must be {FORM}")
+    """Returns the form parameters of a page's POST. Raises InvalidRequest for a body that
+    is not a form, is too large, or repeats a parameter."""
     body = await read_limited(request, MAX_FORM_BYTES)
+    return parse_form(request.headers.get("content-type", ""), body)
+
+
+def parse_form(content_type: str, body: bytes) -> dict[str, str]:
+    """Returns the parameters of a form body. Raises InvalidRequest."""
+    if content_type.split(";")[0].strip().lower() != FORM:
+        raise InvalidRequest(f"the request body must be {FORM}")
     try:
         pairs = parse_qsl(body.decode(), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
@@ -102,13 +108,13 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def presented_credentials(request: Request, form: dict[str, str]) -> PresentedCredentials:
+def presented_credentials(headers: Mapping[str, str], form: dict[str, str]) -> PresentedCredentials:
     """Returns how the client tried to authenticate (RFC 6749 §2.3).
 
     Raises InvalidRequest when more than one method is used, InvalidClient when none is
     or the Basic header is malformed.
     """
-    header = request.headers.get("authorization")
+    header = headers.get("authorization")
     if header is not None:
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
@@ -140,11 +146,11 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
 
 
 async def _authenticated_client(
-    request: Request, form: dict[str, str], state: AppState, session: AsyncSession
+    request: FormRequest, form: dict[str, str], state: AppState, session: AsyncSession
 ) -> ClientSnapshot:
     return await authenticate_client(
         session,
-        presented_credentials(request, form),
+        presented_credentials(request.headers, form),
         verifier=state.verifier,
         clock=state.clock,
         cache=state.credential_cache,
@@ -201,41 +207,45 @@ async def jwks(state: State) -> JSONResponse:
 # costs more than the work. Their OpenAPI entries are added in web/app.py.
 
 
-async def token_endpoint(request: Request) -> Response:
+async def token_endpoint(request: FormRequest, state: AppState) -> Reply:
     """Token endpoint (RFC 6749 §3.2)."""
-    state: AppState = request.app.state.appward
     async with transaction(state) as session:
         return await token(request, state, session)
 
 
-async def introspection_endpoint(request: Request) -> Response:
+async def introspection_endpoint(request: FormRequest, state: AppState) -> Reply:
     """Token introspection (RFC 7662)."""
-    state: AppState = request.app.state.appward
     async with transaction(state) as session:
         return await introspect(request, state, session)
 
 
-async def revocation_endpoint(request: Request) -> Response:
+async def revocation_endpoint(request: FormRequest, state: AppState) -> Reply:
     """Token revocation (RFC 7009)."""
-    state: AppState = request.app.state.appward
     async with transaction(state) as session:
         return await revoke(request, state, session)
 
 
-FORM_ENDPOINT_HANDLERS = {
+FORM_ENDPOINT_HANDLERS: dict[str, FormHandler] = {
     "/oauth2/token": token_endpoint,
     "/oauth2/introspect": introspection_endpoint,
     "/oauth2/revoke": revocation_endpoint,
 }
-# Also in the routing table, for 405 on other methods; POSTs take web/fastpath.py's way.
-for _path, _handler in FORM_ENDPOINT_HANDLERS.items():
-    router.add_route(_path, _handler, methods=["POST"], include_in_schema=False)
 
 
-async def token(request: Request, state: AppState, session: AsyncSession) -> JSONResponse:
+def _answer_405(_request: Request) -> Response:  # pragma: no cover (never called)
+    raise AssertionError("POSTs to the form endpoints never reach the router")
+
+
+# In the routing table only so that other methods get 405: POSTs are served by
+# web/fastpath.py before routing.
+for _path in FORM_ENDPOINT_HANDLERS:
+    router.add_route(_path, _answer_405, methods=["POST"], include_in_schema=False)
+
+
+async def token(request: FormRequest, state: AppState, session: AsyncSession) -> Reply:
     basic_attempted = "authorization" in request.headers
     try:
-        form = await read_form(request)
+        form = parse_form(request.headers.get("content-type", ""), request.body)
         grant_type = form.get("grant_type")
         if grant_type is None:
             raise InvalidRequest("grant_type is required")
@@ -252,17 +262,17 @@ async def token(request: Request, state: AppState, session: AsyncSession) -> JSO
     except AppwardError as exc:
         # What the domain wrote before refusing stays written: a burnt code, a revoked
         # family after a replay.
-        return oauth_error(exc, basic_attempted=basic_attempted)
-    return JSONResponse(body, headers=NO_STORE)
+        return error_reply(exc, basic_attempted=basic_attempted)
+    return Reply(200, body, NO_STORE)
 
 
 # --- introspection and revocation ---
 
 
-async def introspect(request: Request, state: AppState, session: AsyncSession) -> JSONResponse:
+async def introspect(request: FormRequest, state: AppState, session: AsyncSession) -> Reply:
     basic_attempted = "authorization" in request.headers
     try:
-        form = await read_form(request)
+        form = parse_form(request.headers.get("content-type", ""), request.body)
         client = await _authenticated_client(request, form, state, session)
         if client.is_public:
             raise InvalidClient("public clients cannot introspect tokens")
@@ -271,22 +281,22 @@ async def introspect(request: Request, state: AppState, session: AsyncSession) -
             raise InvalidRequest("token is required")
         body = await _tokens(state, session).introspect(client, token_value)
     except AppwardError as exc:
-        return oauth_error(exc, basic_attempted=basic_attempted)
-    return JSONResponse(body, headers=NO_STORE)
+        return error_reply(exc, basic_attempted=basic_attempted)
+    return Reply(200, body, NO_STORE)
 
 
-async def revoke(request: Request, state: AppState, session: AsyncSession) -> Response:
+async def revoke(request: FormRequest, state: AppState, session: AsyncSession) -> Reply:
     basic_attempted = "authorization" in request.headers
     try:
-        form = await read_form(request)
+        form = parse_form(request.headers.get("content-type", ""), request.body)
         client = await _authenticated_client(request, form, state, session)
         token_value = form.get("token")
         if token_value is None:
             raise InvalidRequest("token is required")
         await _tokens(state, session).revoke(client, token_value)
     except AppwardError as exc:
-        return oauth_error(exc, basic_attempted=basic_attempted)
-    return Response(status_code=200, headers=NO_STORE)
+        return error_reply(exc, basic_attempted=basic_attempted)
+    return Reply(200, None, NO_STORE)
 
 
 # --- authorization endpoint ---

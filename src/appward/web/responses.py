@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -32,18 +33,30 @@ def _is_admin_api(request: Request) -> bool:
     return request.url.path.startswith("/admin/")
 
 
-def oauth_error(exc: AppwardError, *, basic_attempted: bool = False) -> JSONResponse:
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A JSON answer of the form endpoints, sent by web/fastpath.py without a framework."""
+
+    status: int
+    body: dict[str, Any] | None
+    headers: dict[str, str]
+
+
+def error_reply(exc: AppwardError, *, basic_attempted: bool = False) -> Reply:
     """RFC 6749 §5.2 error body, never cached; a failed Basic attempt gets its challenge."""
     headers = dict(NO_STORE)
     if isinstance(exc, InvalidClient) and basic_attempted:
         headers["WWW-Authenticate"] = 'Basic realm="appward", charset="UTF-8"'
     if isinstance(exc, TemporarilyUnavailable):
         headers["Retry-After"] = "1"
-    return JSONResponse(
-        {"error": exc.error, "error_description": exc.description},
-        status_code=exc.status_code,
-        headers=headers,
+    return Reply(
+        exc.status_code, {"error": exc.error, "error_description": exc.description}, headers
     )
+
+
+def oauth_error(exc: AppwardError, *, basic_attempted: bool = False) -> JSONResponse:
+    reply = error_reply(exc, basic_attempted=basic_attempted)
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
 
 
 def problem(exc: AppwardError) -> JSONResponse:

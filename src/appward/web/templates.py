@@ -15,6 +15,7 @@ _env = Environment(
     auto_reload=False,
 )
 
+
 def content_security_policy(form_redirects_to: str | None = None) -> str:
     """Pages may not be framed (clickjacking on consent) and load nothing from elsewhere.
 
