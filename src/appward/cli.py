@@ -64,6 +64,7 @@ class Services:
     clients: ClientService
     scopes: ScopeService
     audit: AuditLog
+    users: UserService
 
 
 def _settings() -> Settings:
@@ -84,19 +85,21 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
         try:
             async with create_sessionmaker(engine)() as session:
                 clock = SystemClock()
+                hasher = Argon2Hasher(settings.argon2)
                 audit = AuditLog(session, clock, Actor(f"cli:{getpass.getuser()}"))
                 services = Services(
                     session,
                     ClientService(
                         session,
                         clock,
-                        Argon2Hasher(settings.argon2),
+                        hasher,
                         settings.lifetime_bounds,
                         settings.secret_policy,
                         audit,
                     ),
                     ScopeService(session, clock, audit),
                     audit,
+                    UserService(session, clock, SecretVerifier(hasher, settings.secret_policy)),
                 )
                 result = await work(services)
                 await session.commit()
@@ -296,14 +299,9 @@ def users_create(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    settings = _settings()
 
     async def work(services: Services) -> dict[str, Any]:
-        hasher = Argon2Hasher(settings.argon2)
-        users = UserService(
-            services.session, SystemClock(), SecretVerifier(hasher, settings.secret_policy)
-        )
-        user = await users.create(username, password)
+        user = await services.users.create(username, password)
         return {"id": user.id, "username": user.username, "created_at": user.created_at}
 
     user = _run(work)
@@ -316,16 +314,11 @@ def users_create(
 @users_app.command("list")
 def users_list(as_json: JsonFlag = False) -> None:
     """List local user accounts."""
-    settings = _settings()
 
     async def work(services: Services) -> list[dict[str, Any]]:
-        hasher = Argon2Hasher(settings.argon2)
-        users = UserService(
-            services.session, SystemClock(), SecretVerifier(hasher, settings.secret_policy)
-        )
         return [
             {"id": u.id, "username": u.username, "created_at": u.created_at}
-            for u in await users.all()
+            for u in await services.users.all()
         ]
 
     items = _run(work)
