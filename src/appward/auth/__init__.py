@@ -78,7 +78,7 @@ async def authenticate_client(
     try:
         return await cache.once(
             presented.client_id,
-            secret,
+            f"{presented.method}\x00{secret}",
             lambda: _authenticate(session, presented, verifier, clock, cache),
         )
     except InvalidClient:

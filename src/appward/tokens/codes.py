@@ -18,7 +18,13 @@ from appward.clients.models import Client
 from appward.clients.policy import AuthenticatedClient
 from appward.clock import Clock
 from appward.errors import InvalidGrant, InvalidRequest
-from appward.tokens.grants import create_grant, revoke_grant, token_hash
+from appward.tokens.grants import (
+    create_grant,
+    grant_is_active,
+    revoke_grant,
+    token_hash,
+    user_is_active,
+)
 from appward.tokens.models import AuthorizationCode
 
 CODE_PREFIX = "apwac_"
@@ -118,6 +124,10 @@ async def redeem_code(
         )
     if now >= record.expires_at:
         raise InvalidGrant("the authorization code has expired")
+    if not await grant_is_active(session, record.grant_id):
+        raise InvalidGrant("the authorization behind this code was revoked")
+    if not await user_is_active(session, record.user_id):
+        raise InvalidGrant("the user behind this code is disabled")
     if record.redirect_uri_given and redirect_uri != record.redirect_uri:
         raise InvalidGrant("redirect_uri differs from the authorization request's")
     if not record.redirect_uri_given and redirect_uri not in (None, record.redirect_uri):

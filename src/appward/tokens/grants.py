@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.clock import Clock
-from appward.tokens.models import Grant, RefreshToken
+from appward.tokens.models import AuthorizationCode, Grant, RefreshToken
+from appward.users.models import User
 
 
 def token_hash(token: str) -> str:
@@ -46,6 +47,12 @@ async def revoke_grant(session: AsyncSession, clock: Clock, grant_id: str, reaso
         .where(RefreshToken.grant_id == grant_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    # Codes not yet redeemed die with their grant too.
+    await session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.grant_id == grant_id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now)
+    )
 
 
 async def revoke_grants_of(
@@ -59,6 +66,11 @@ async def revoke_grants_of(
     )
     for grant_id in list(grant_ids):
         await revoke_grant(session, clock, grant_id, "consent_revoked")
+
+
+async def user_is_active(session: AsyncSession, user_id: int) -> bool:
+    user = await session.get(User, user_id)
+    return user is not None and user.disabled_at is None
 
 
 async def grant_is_active(session: AsyncSession, grant_id: str) -> bool:

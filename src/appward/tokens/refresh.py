@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appward.clients.policy import AuthenticatedClient
 from appward.clock import Clock
 from appward.errors import InvalidGrant, InvalidScope
-from appward.tokens.grants import grant_is_active, revoke_grant, token_hash
+from appward.tokens.grants import grant_is_active, revoke_grant, token_hash, user_is_active
 from appward.tokens.models import RefreshToken
 
 REFRESH_PREFIX = "apwrt_"
@@ -87,6 +87,8 @@ async def use_refresh_token(
         raise InvalidGrant("the refresh token is revoked")
     if now >= record.expires_at:
         raise InvalidGrant("the refresh token has expired")
+    if not await user_is_active(session, record.user_id):
+        raise InvalidGrant("the user behind this refresh token is disabled")
     scopes = _narrow(record.scopes, scope, client.scopes)
     if not (client.rotate_refresh_tokens or client.is_public):
         record.expires_at = min(

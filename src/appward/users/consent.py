@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.clients.models import Client
@@ -33,15 +34,27 @@ class ConsentService:
 
     async def grant(self, user_id: int, client: Client, scopes: list[str]) -> None:
         """Remembers that the user allowed ``scopes`` (added to what they allowed before)."""
-        consent = await self._find(user_id, client.pk)
         now = self.clock.now()
+        consent = await self._find(user_id, client.pk)
         if consent is None:
-            self.session.add(
-                Consent(user_id=user_id, client_pk=client.pk, scopes=sorted(scopes), granted_at=now)
-            )
-        else:
-            consent.scopes = sorted(set(consent.scopes) | set(scopes))
-            consent.granted_at = now
+            try:
+                # A savepoint: a second tab's "Allow" may insert the same row first.
+                async with self.session.begin_nested():
+                    self.session.add(
+                        Consent(
+                            user_id=user_id,
+                            client_pk=client.pk,
+                            scopes=sorted(scopes),
+                            granted_at=now,
+                        )
+                    )
+                return
+            except IntegrityError:
+                consent = await self._find(user_id, client.pk)
+                if consent is None:
+                    raise
+        consent.scopes = sorted(set(consent.scopes) | set(scopes))
+        consent.granted_at = now
         await self.session.flush()
 
     async def given_by(self, user_id: int) -> list[GivenConsent]:

@@ -58,6 +58,7 @@ def create_app(
         clock=clock or SystemClock(),
         hasher=hasher,
         verifier=SecretVerifier(hasher, settings.secret_policy),
+        user_verifier=SecretVerifier(hasher, settings.secret_policy),
         credential_cache=CredentialCache(
             ttl=settings.credential_cache_ttl,
             max_entries=settings.credential_cache_size,

@@ -157,7 +157,7 @@ Scopes = Annotated[ScopeService, Depends(scope_service)]
 
 
 async def user_service(state: State, session: Session, _admin: Admin) -> UserService:
-    return UserService(session, state.clock, state.verifier)
+    return UserService(session, state.clock, state.user_verifier)
 
 
 Users = Annotated[UserService, Depends(user_service)]

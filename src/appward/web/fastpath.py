@@ -44,7 +44,7 @@ async def serve_form_endpoint(
     """Serves the request if it is a POST to one of ``endpoints``; returns whether it did."""
     if scope["type"] != "http" or scope["method"] != "POST":
         return False
-    handler = endpoints.get(scope["path"])
+    handler = endpoints.get(_route_path(scope))
     if handler is None:
         return False
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -67,6 +67,13 @@ async def serve_form_endpoint(
         )
     await _send_reply(send, reply)
     return True
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the app's mount point (a deployment under /auth sees /auth/...)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def _read_body(receive: Receive, headers: Mapping[str, str]) -> bytes:

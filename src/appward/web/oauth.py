@@ -44,10 +44,17 @@ from appward.scopes import Scope
 from appward.tokens.codes import CodeRequest, issue_code
 from appward.tokens.service import TokenService
 from appward.users.consent import ConsentService
+from appward.users.service import UserService
 from appward.web.deps import Session, State, transaction
 from appward.web.fastpath import FormHandler, FormRequest
 from appward.web.responses import NO_STORE, Reply, error_reply
-from appward.web.sessions import check_csrf, csrf_token, current_user_id
+from appward.web.sessions import (
+    check_csrf,
+    csrf_token,
+    current_user_id,
+    needs_fresh_login,
+    require_fresh_login,
+)
 from appward.web.state import AppState
 from appward.web.templates import content_security_policy, render
 
@@ -232,8 +239,8 @@ FORM_ENDPOINT_HANDLERS: dict[str, FormHandler] = {
 }
 
 
-def _answer_405(_request: Request) -> Response:  # pragma: no cover (never called)
-    raise AssertionError("POSTs to the form endpoints never reach the router")
+async def _answer_405(_request: Request) -> Response:  # pragma: no cover (never called)
+    return Response(status_code=405, headers={"Allow": "POST"})
 
 
 # In the routing table only so that other methods get 405: POSTs are served by
@@ -338,7 +345,14 @@ async def _authorize(
         return _error_page(request, exc)
 
     user_id = current_user_id(request, state)
-    if user_id is None or (authz.prompt == "login" and decision is None):
+    if (
+        user_id is not None
+        and await UserService(session, state.clock, state.user_verifier).get(user_id) is None
+    ):
+        user_id = None  # disabled or deleted since signing in
+    if authz.prompt == "login" and decision is None:
+        require_fresh_login(request)
+    if user_id is None or needs_fresh_login(request):
         if authz.prompt == "none":
             return _redirect_error(state, authz.redirect_uri, authz.state, LoginRequired())
         query = urlencode({k: v for k, v in params.items() if k != "prompt"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from appward.errors import AppwardError
+from appward.errors import AppwardError, TemporarilyUnavailable
 from appward.users.consent import ConsentService
 from appward.users.service import UserService
 from appward.web.deps import Session, State
@@ -52,9 +52,23 @@ async def login(request: Request, state: State, session: Session) -> Response:
             },
             status_code=400,
         )
-    users = UserService(session, state.clock, state.verifier)
-    user = await users.authenticate(form.get("username", ""), form.get("password", ""))
+    users = UserService(session, state.clock, state.user_verifier)
     target = _safe_next(form.get("next"))
+    try:
+        user = await users.authenticate(form.get("username", ""), form.get("password", ""))
+    except TemporarilyUnavailable as exc:
+        return render(
+            request,
+            "login.html",
+            {
+                "csrf": csrf_token(request),
+                "next": target,
+                "username": form.get("username", ""),
+                "message": exc.description,
+            },
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
     if user is None:
         return render(
             request,
@@ -84,7 +98,11 @@ async def logout(request: Request) -> Response:
 @router.get("/account")
 async def account(request: Request, state: State, session: Session) -> Response:
     user_id = current_user_id(request, state)
-    user = await UserService(session, state.clock, state.verifier).get(user_id) if user_id else None
+    user = (
+        await UserService(session, state.clock, state.user_verifier).get(user_id)
+        if user_id
+        else None
+    )
     if user is None:
         return RedirectResponse("/login?next=/account", status_code=303)
     consents = await ConsentService(session, state.clock).given_by(user.id)

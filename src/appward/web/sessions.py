@@ -18,7 +18,7 @@ def current_user_id(request: Request, state: AppState) -> int | None:
     """Returns the logged-in user's id, or None when nobody is, or the login is too old."""
     user_id = request.session.get("uid")
     logged_in_at = request.session.get("auth_time")
-    if not isinstance(user_id, int) or not isinstance(logged_in_at, int):
+    if not isinstance(user_id, int) or not isinstance(logged_in_at, int | float):
         return None
     if time.time() - logged_in_at > state.settings.session_ttl:
         request.session.clear()
@@ -30,8 +30,21 @@ def log_in(request: Request, user_id: int) -> None:
     # A fresh session and CSRF token at login: nothing from before carries over.
     request.session.clear()
     request.session["uid"] = user_id
-    request.session["auth_time"] = int(time.time())
+    request.session["auth_time"] = time.time()
     request.session["csrf"] = secrets.token_urlsafe(24)
+
+
+def require_fresh_login(request: Request) -> None:
+    """prompt=login: nothing is issued until the user signs in again after now."""
+    request.session["login_after"] = time.time()
+
+
+def needs_fresh_login(request: Request) -> bool:
+    login_after = request.session.get("login_after")
+    logged_in_at = request.session.get("auth_time")
+    if not isinstance(login_after, int | float):
+        return False
+    return not isinstance(logged_in_at, int | float) or logged_in_at < login_after
 
 
 def log_out(request: Request) -> None:

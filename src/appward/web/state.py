@@ -21,6 +21,9 @@ class AppState:
     clock: Clock
     hasher: Hasher
     verifier: SecretVerifier
+    # Passwords get their own argon2 bound: a flood of logins must not take the slots
+    # that client authentication needs, nor the other way round.
+    user_verifier: SecretVerifier
     credential_cache: CredentialCache
     epoch: EpochFile
     cipher: Fernet = field(repr=False)

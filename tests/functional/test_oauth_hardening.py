@@ -1,0 +1,136 @@
+"""Regression tests from the OAuth core's security review."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from appward.users.models import User
+from tests.factories import SERVICE, basic
+from tests.functional.test_authorization_code import (
+    REDIRECT,
+    browser,
+    exchange,
+    refresh,
+    register,
+    tokens_for,
+)
+from tests.oauth_helpers import PASSWORD, hidden_fields, pkce_pair, query_of
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def setup(api):
+    await api.post("/admin/v1/scopes", {"name": "profile", "description": "See your profile"})
+    await api.post("/admin/v1/scopes", {"name": "orders", "description": "Manage your orders"})
+    await api.post("/admin/v1/users", {"username": "alice", "password": PASSWORD})
+    return api
+
+
+async def test_code_issued_before_consent_was_withdrawn_is_refused(setup):
+    api = setup
+    client = await register(api)
+    await tokens_for(api, client)  # consent given, first grant used
+    verifier, challenge = pkce_pair()
+    result = await browser(api).code_for(
+        response_type="code",
+        client_id=client["client_id"],
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    account = await api.http.get("/account")
+    await api.http.post(
+        f"/account/grants/{client['client_id']}/revoke",
+        data={"csrf": hidden_fields(account.text)["csrf"]},
+    )
+    response = await exchange(api, client, result["code"], verifier)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+async def disable_alice(api) -> None:
+    state = api.app.state.appward
+    async with state.sessions()() as session:
+        await session.execute(
+            update(User).where(User.username == "alice").values(disabled_at=state.clock.now())
+        )
+        await session.commit()
+
+
+async def test_disabled_user_is_signed_out_and_loses_refresh(setup):
+    api = setup
+    client = await register(api)
+    tokens = await tokens_for(api, client)
+    await disable_alice(api)
+    _, challenge = pkce_pair()
+    again = await browser(api).authorize(
+        response_type="code",
+        client_id=client["client_id"],
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    assert again.status_code == 303
+    assert again.headers["location"].startswith("/login")
+    refused = await refresh(api, client, tokens["refresh_token"])
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+
+
+async def test_prompt_login_requires_signing_in_again(setup):
+    api = setup
+    client = await register(api)
+    b = browser(api)
+    _, challenge = pkce_pair()
+    params = {
+        "response_type": "code",
+        "client_id": client["client_id"],
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    await b.code_for(**params)  # signed in, consent given
+    forced = await b.authorize(prompt="login", **params)
+    assert forced.headers["location"].startswith("/login")
+    # Skipping the login form and going straight back is not enough.
+    skipped = await b.authorize(**params)
+    assert skipped.headers["location"].startswith("/login")
+    login_page = await b.follow(skipped)
+    after = await b.follow(await b.login(login_page, "alice", PASSWORD))
+    assert "code" in query_of(after.headers["location"])
+
+
+async def test_two_tabs_allowing_at_once_do_not_fail(setup):
+    api = setup
+    client = await register(api)
+    b = browser(api)
+    _, challenge = pkce_pair()
+    login_page = await b.follow(
+        await b.authorize(
+            response_type="code",
+            client_id=client["client_id"],
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        )
+    )
+    consent = await b.follow(await b.login(login_page, "alice", PASSWORD))
+    fields = {**hidden_fields(consent.text), "decision": "allow"}
+    answers = await asyncio.gather(
+        *(api.http.post("/oauth2/authorize", data=fields) for _ in range(4))
+    )
+    assert {a.status_code for a in answers} == {303}
+    assert all(a.headers["location"].startswith(REDIRECT) for a in answers)
+
+
+async def test_form_endpoints_work_under_a_root_path(api):
+    created = (await api.post("/admin/v1/clients", SERVICE)).json()
+    transport = httpx.ASGITransport(app=api.app, root_path="/auth")
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.post(
+            "/auth/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            headers=basic(created["client_id"], created["client_secret"]),
+        )
+    assert response.status_code == 200, response.text
