@@ -134,3 +134,34 @@ async def test_form_endpoints_work_under_a_root_path(api):
             headers=basic(created["client_id"], created["client_secret"]),
         )
     assert response.status_code == 200, response.text
+
+
+async def test_first_party_grants_show_on_account_and_can_be_revoked(setup):
+    api = setup
+    client = await register(api, skip_consent=True, client_name="Our Own App")
+    tokens = await tokens_for(api, client)
+    account = await api.http.get("/account")
+    assert "Our Own App" in account.text
+    await api.http.post(
+        f"/account/grants/{client['client_id']}/revoke",
+        data={"csrf": hidden_fields(account.text)["csrf"]},
+    )
+    assert "Our Own App" not in (await api.http.get("/account")).text
+    assert (await refresh(api, client, tokens["refresh_token"])).status_code == 400
+
+
+async def test_prompt_consent_asks_even_a_first_party_client(setup):
+    api = setup
+    client = await register(api, skip_consent=True)
+    b = browser(api)
+    _, challenge = pkce_pair()
+    params = {
+        "response_type": "code",
+        "client_id": client["client_id"],
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    await b.code_for(**params)
+    asked = await b.authorize(prompt="consent", **params)
+    assert asked.status_code == 200
+    assert 'name="decision"' in asked.text

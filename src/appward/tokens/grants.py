@@ -57,15 +57,17 @@ async def revoke_grant(session: AsyncSession, clock: Clock, grant_id: str, reaso
 
 async def revoke_grants_of(
     session: AsyncSession, clock: Clock, *, client_pk: int, user_id: int
-) -> None:
-    """Revokes every grant a user gave a client (consent withdrawn)."""
+) -> int:
+    """Revokes every grant a user gave a client (consent withdrawn); returns how many."""
     grant_ids = await session.scalars(
         select(Grant.id).where(
             Grant.client_pk == client_pk, Grant.user_id == user_id, Grant.revoked_at.is_(None)
         )
     )
-    for grant_id in list(grant_ids):
+    revoked = list(grant_ids)
+    for grant_id in revoked:
         await revoke_grant(session, clock, grant_id, "consent_revoked")
+    return len(revoked)
 
 
 async def user_is_active(session: AsyncSession, user_id: int) -> bool:

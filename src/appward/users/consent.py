@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appward.clients.models import Client
 from appward.clock import Clock
 from appward.tokens.grants import revoke_grants_of
+from appward.tokens.models import Grant
 from appward.users.models import Consent
 
 
@@ -58,32 +59,47 @@ class ConsentService:
         await self.session.flush()
 
     async def given_by(self, user_id: int) -> list[GivenConsent]:
-        """Returns every consent the user gave, to clients that still exist."""
+        """Returns every application with access to the user's account: those they allowed,
+        and first-party (skip_consent) ones holding a live grant, newest first."""
+        given: dict[int, GivenConsent] = {}
         rows = await self.session.execute(
             select(Consent, Client)
             .join(Client, Client.pk == Consent.client_pk)
             .where(Consent.user_id == user_id, Client.deleted_at.is_(None))
-            .order_by(Consent.granted_at.desc())
         )
-        return [
-            GivenConsent(client, consent.scopes, consent.granted_at) for consent, client in rows
-        ]
+        for consent, client in rows:
+            given[client.pk] = GivenConsent(client, consent.scopes, consent.granted_at)
+        grants = await self.session.execute(
+            select(Grant, Client)
+            .join(Client, Client.pk == Grant.client_pk)
+            .where(
+                Grant.user_id == user_id,
+                Grant.revoked_at.is_(None),
+                Client.deleted_at.is_(None),
+            )
+        )
+        for grant, client in grants:
+            if client.pk not in given:
+                given[client.pk] = GivenConsent(client, grant.scopes, grant.created_at)
+        return sorted(given.values(), key=lambda g: g.granted_at, reverse=True)
 
     async def revoke(self, user_id: int, client_id: str) -> bool:
         """Forgets the consent and revokes every grant (and so every token) issued under it.
 
-        Returns whether there was a consent to revoke.
+        Returns whether there was anything to revoke.
         """
         client = await self.session.scalar(select(Client).where(Client.client_id == client_id))
         if client is None:
             return False
         consent = await self._find(user_id, client.pk)
-        if consent is None:
-            return False
-        await self.session.delete(consent)
-        await revoke_grants_of(self.session, self.clock, client_pk=client.pk, user_id=user_id)
+        if consent is not None:
+            await self.session.delete(consent)
+        # Grants go too, with or without a consent row (skip_consent clients have none).
+        revoked = await revoke_grants_of(
+            self.session, self.clock, client_pk=client.pk, user_id=user_id
+        )
         await self.session.flush()
-        return True
+        return consent is not None or revoked > 0
 
     async def _find(self, user_id: int, client_pk: int) -> Consent | None:
         consent: Consent | None = await self.session.scalar(

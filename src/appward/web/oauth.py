@@ -364,8 +364,9 @@ async def _authorize(
         return _redirect_error(state, authz.redirect_uri, authz.state, AccessDenied())
     if decision == "allow":
         await consents.grant(user_id, authz.client, authz.scopes)
-    elif not authz.client.skip_consent and (
-        authz.prompt == "consent" or not await consents.covers(user_id, authz.client, authz.scopes)
+    elif authz.prompt == "consent" or (
+        not authz.client.skip_consent
+        and not await consents.covers(user_id, authz.client, authz.scopes)
     ):
         if authz.prompt == "none":
             return _redirect_error(state, authz.redirect_uri, authz.state, ConsentRequired())
