@@ -230,3 +230,11 @@ class TemporarilyUnavailable(AppwardError):
     error = "temporarily_unavailable"
     status_code = 503
     title = "Temporarily unavailable"
+
+
+class TooManyAttempts(AppwardError):
+    """The user has sent too many requests in a given amount of time (RFC 6585 §4)."""
+
+    error = "too_many_attempts"
+    status_code = 429
+    title = "Too many attempts"

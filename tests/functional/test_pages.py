@@ -111,3 +111,18 @@ async def test_consent_page_lets_its_form_redirect_only_to_the_client(api):
     csp = consent.headers["content-security-policy"]
     assert "form-action 'self' https://gallery.example:8443;" in csp
     assert "frame-ancestors 'none'" in csp
+
+
+async def test_repeated_failed_sign_ins_are_throttled(api, clock):
+    """After 10 failures within 5 minutes, even the right password is refused (429) until
+    the window has passed: password guessing is slowed to a trickle."""
+    await api.post("/admin/v1/users", {"username": "hank", "password": PASSWORD})
+    b = Browser(api.http)
+    page = await api.http.get("/login")
+    for _ in range(10):
+        assert (await b.login(page, "hank", "wrong password!!")).status_code == 401
+    throttled = await b.login(page, "hank", PASSWORD)
+    assert throttled.status_code == 429
+    assert "too many failed sign-ins" in throttled.text
+    clock.advance(301)
+    assert (await b.login(page, "hank", PASSWORD)).status_code == 303

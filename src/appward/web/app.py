@@ -32,6 +32,7 @@ from appward.tokens.keys import (
     load_key_encryption,
     load_key_ring,
 )
+from appward.users.throttle import LoginThrottle
 from appward.web import admin_api, oauth, pages
 from appward.web.fastpath import serve_form_endpoint
 from appward.web.responses import (
@@ -64,6 +65,7 @@ def create_app(
             max_entries=settings.credential_cache_size,
             epoch=epoch,
         ),
+        login_throttle=LoginThrottle(),
         epoch=epoch,
         cipher=load_key_encryption(settings.key_encryption_key, settings.data_dir),
     )

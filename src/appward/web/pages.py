@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from appward.errors import AppwardError, TemporarilyUnavailable
+from appward.errors import AppwardError, TemporarilyUnavailable, TooManyAttempts
 from appward.users.consent import ConsentService
 from appward.users.service import UserService
-from appward.web.deps import Session, State
+from appward.web.deps import Session, State, source_ip
 from appward.web.oauth import read_form
 from appward.web.sessions import check_csrf, csrf_token, current_user_id, log_in, log_out
 from appward.web.templates import render
@@ -54,22 +54,27 @@ async def login(request: Request, state: State, session: Session) -> Response:
         )
     users = UserService(session, state.clock, state.user_verifier)
     target = _safe_next(form.get("next"))
+    username = form.get("username", "")
+    address = await source_ip(request, state)
+    now = state.clock.now()
     try:
-        user = await users.authenticate(form.get("username", ""), form.get("password", ""))
-    except TemporarilyUnavailable as exc:
+        state.login_throttle.check(username, address, now)
+        user = await users.authenticate(username, form.get("password", ""))
+    except (TemporarilyUnavailable, TooManyAttempts) as exc:
         return render(
             request,
             "login.html",
             {
                 "csrf": csrf_token(request),
                 "next": target,
-                "username": form.get("username", ""),
+                "username": username,
                 "message": exc.description,
             },
-            status_code=503,
-            headers={"Retry-After": "1"},
+            status_code=exc.status_code,
+            headers={"Retry-After": "1" if isinstance(exc, TemporarilyUnavailable) else "60"},
         )
     if user is None:
+        state.login_throttle.failed(username, address, now)
         return render(
             request,
             "login.html",
@@ -81,6 +86,7 @@ async def login(request: Request, state: State, session: Session) -> Response:
             },
             status_code=401,
         )
+    state.login_throttle.succeeded(username)
     log_in(request, user.id)
     return RedirectResponse(target, status_code=303)
 

@@ -13,6 +13,7 @@ from appward.clients.secrets import Hasher
 from appward.clock import Clock
 from appward.config import Settings
 from appward.tokens.keys import KeyRing
+from appward.users.throttle import LoginThrottle
 
 
 @dataclass
@@ -25,6 +26,7 @@ class AppState:
     # that client authentication needs, nor the other way round.
     user_verifier: SecretVerifier
     credential_cache: CredentialCache
+    login_throttle: LoginThrottle
     epoch: EpochFile
     cipher: Fernet = field(repr=False)
     engine: AsyncEngine | None = None
