@@ -3,6 +3,7 @@ address, within a window, and further attempts are refused without a password ch
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ class LoginThrottle:
             attempts = self._recent(key, now)
             if len(attempts) >= self.max_failures:
                 wait = attempts[0] + self.window - now
-                minutes = max(1, int(wait.total_seconds() // 60) + 1)
+                minutes = max(1, math.ceil(wait.total_seconds() / 60))
                 raise TooManyAttempts(
                     f"too many failed sign-ins; try again in {minutes} minute(s)",
                     detail=f"throttled on {key.split(':', 1)[0]}",
