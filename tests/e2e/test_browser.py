@@ -63,6 +63,9 @@ def test_user_signs_in_and_allows_access_in_chromium(
     server: tuple[str, dict[str, Any]], browser: Any, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     base_url, admin = server
     callback = f"http://127.0.0.1:{free_port()}/callback"  # nothing listens: we read the URL
@@ -106,16 +109,26 @@ def test_user_signs_in_and_allows_access_in_chromium(
         }
     )
     browser.get(f"{base_url}/oauth2/authorize?{query}")
+    WebDriverWait(browser, 15).until(
+        expected_conditions.presence_of_element_located((By.ID, "username"))
+    )
     assert "Sign in" in browser.title
     browser.find_element(By.ID, "username").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
+    # A click starts a navigation; wait for the next page rather than race it.
+    wait = WebDriverWait(browser, 15)
+    try:
+        wait.until(expected_conditions.presence_of_element_located((By.ID, "client-name")))
+    except TimeoutException:
+        pytest.fail(f"no consent page at {browser.current_url}:\n{browser.page_source[:3000]}")
     assert browser.find_element(By.ID, "client-name").text == "Photo Printer"
     assert "See your photos" in browser.find_element(By.ID, "scopes").text
     browser.save_screenshot(str(tmp_path / "consent.png"))
     browser.find_element(By.ID, "allow").click()
 
+    wait.until(lambda driver: driver.current_url.startswith(callback))
     landed = urlsplit(browser.current_url)
     assert f"{landed.scheme}://{landed.netloc}{landed.path}" == callback
     result = {k: v[0] for k, v in parse_qs(landed.query).items()}
