@@ -62,8 +62,8 @@ def browser() -> Iterator[Any]:
 def test_user_signs_in_and_allows_access_in_chromium(
     server: tuple[str, dict[str, Any]], browser: Any, tmp_path: Path
 ) -> None:
-    from selenium.webdriver.common.by import By
     from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
