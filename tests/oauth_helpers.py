@@ -63,6 +63,21 @@ class Browser:
             return await self.http.get(location)
         return response
 
+    async def consent_page(
+        self, client_id: str, username: str = "alice", password: str = PASSWORD
+    ) -> httpx.Response:
+        """Starts an authorization request with PKCE, signs in, returns the consent page."""
+        _, challenge = pkce_pair()
+        login_page = await self.follow(
+            await self.authorize(
+                response_type="code",
+                client_id=client_id,
+                code_challenge=challenge,
+                code_challenge_method="S256",
+            )
+        )
+        return await self.follow(await self.login(login_page, username, password))
+
     async def decide(self, consent_page: httpx.Response, decision: str) -> httpx.Response:
         fields = hidden_fields(consent_page.text)
         return await self.http.post("/oauth2/authorize", data={**fields, "decision": decision})

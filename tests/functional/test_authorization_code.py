@@ -95,17 +95,8 @@ async def test_full_flow_with_consent_and_pkce(setup):
 async def test_consent_page_shows_who_is_asking(setup):
     api = setup
     client = await register(api, policy_uri="https://app.example.com/privacy")
-    _, challenge = pkce_pair()
     b = browser(api)
-    login_page = await b.follow(
-        await b.authorize(
-            response_type="code",
-            client_id=client["client_id"],
-            code_challenge=challenge,
-            code_challenge_method="S256",
-        )
-    )
-    consent = await b.follow(await b.login(login_page, "alice", PASSWORD))
+    consent = await b.consent_page(client["client_id"])
     assert consent.status_code == 200
     page = consent.text
     assert "Shop" in page
@@ -120,17 +111,8 @@ async def test_consent_page_shows_who_is_asking(setup):
 async def test_http_logo_is_not_shown(setup):
     api = setup
     client = await register(api, logo_uri="http://127.0.0.1/logo.png")
-    _, challenge = pkce_pair()
     b = browser(api)
-    login_page = await b.follow(
-        await b.authorize(
-            response_type="code",
-            client_id=client["client_id"],
-            code_challenge=challenge,
-            code_challenge_method="S256",
-        )
-    )
-    consent = await b.follow(await b.login(login_page, "alice", PASSWORD))
+    consent = await b.consent_page(client["client_id"])
     assert "logo.png" not in consent.text
 
 
@@ -223,16 +205,7 @@ async def test_consent_decision_requires_csrf(setup):
     api = setup
     client = await register(api)
     b = browser(api)
-    _, challenge = pkce_pair()
-    login_page = await b.follow(
-        await b.authorize(
-            response_type="code",
-            client_id=client["client_id"],
-            code_challenge=challenge,
-            code_challenge_method="S256",
-        )
-    )
-    consent = await b.follow(await b.login(login_page, "alice", PASSWORD))
+    consent = await b.consent_page(client["client_id"])
     from tests.oauth_helpers import hidden_fields
 
     fields = hidden_fields(consent.text)

@@ -106,16 +106,7 @@ async def test_two_tabs_allowing_at_once_do_not_fail(setup):
     api = setup
     client = await register(api)
     b = browser(api)
-    _, challenge = pkce_pair()
-    login_page = await b.follow(
-        await b.authorize(
-            response_type="code",
-            client_id=client["client_id"],
-            code_challenge=challenge,
-            code_challenge_method="S256",
-        )
-    )
-    consent = await b.follow(await b.login(login_page, "alice", PASSWORD))
+    consent = await b.consent_page(client["client_id"])
     fields = {**hidden_fields(consent.text), "decision": "allow"}
     answers = await asyncio.gather(
         *(api.http.post("/oauth2/authorize", data=fields) for _ in range(4))

@@ -7,7 +7,7 @@ import pytest
 from appward.audit import Actor, AuditLog
 from appward.clients.secrets import Argon2Hasher
 from appward.clients.service import ClientService
-from tests.oauth_helpers import PASSWORD, Browser, pkce_pair
+from tests.oauth_helpers import PASSWORD, Browser
 
 pytestmark = pytest.mark.anyio
 
@@ -54,17 +54,8 @@ async def test_self_registered_client_shows_unverified_notice(api, settings, clo
             registration_source="dcr",
         )
         await session.commit()
-    _, challenge = pkce_pair()
     b = Browser(api.http)
-    login_page = await b.follow(
-        await b.authorize(
-            response_type="code",
-            client_id=change.client.client_id,
-            code_challenge=challenge,
-            code_challenge_method="S256",
-        )
-    )
-    consent = await b.follow(await b.login(login_page, "erin", PASSWORD))
+    consent = await b.consent_page(change.client.client_id, "erin")
     assert "Unverified application" in consent.text
     assert "Stranger App" in consent.text
 
@@ -97,17 +88,8 @@ async def test_consent_page_lets_its_form_redirect_only_to_the_client(api):
             {"client_name": "Gallery", "redirect_uris": ["https://gallery.example:8443/cb"]},
         )
     ).json()
-    _, challenge = pkce_pair()
     b = Browser(api.http)
-    login_page = await b.follow(
-        await b.authorize(
-            response_type="code",
-            client_id=client["client_id"],
-            code_challenge=challenge,
-            code_challenge_method="S256",
-        )
-    )
-    consent = await b.follow(await b.login(login_page, "gina", PASSWORD))
+    consent = await b.consent_page(client["client_id"], "gina")
     csp = consent.headers["content-security-policy"]
     assert "form-action 'self' https://gallery.example:8443;" in csp
     assert "frame-ancestors 'none'" in csp
