@@ -6,13 +6,13 @@ failure still becomes the same bare 500 as anywhere else."""
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import orjson
 from starlette.types import Receive, Scope, Send
 
 from appward.errors import InvalidRequest
@@ -94,7 +94,7 @@ async def _read_body(receive: Receive, headers: Mapping[str, str]) -> bytes:
 
 
 async def _send_reply(send: Send, reply: Reply) -> None:
-    payload = b"" if reply.body is None else json.dumps(reply.body, separators=(",", ":")).encode()
+    payload = b"" if reply.body is None else orjson.dumps(reply.body)
     raw: list[tuple[bytes, bytes]] = [(b"content-length", str(len(payload)).encode())]
     if reply.body is not None:
         raw.append((b"content-type", b"application/json"))

@@ -96,10 +96,29 @@ def parse_form(content_type: str, body: bytes) -> dict[str, str]:
     if content_type.split(";")[0].strip().lower() != FORM:
         raise InvalidRequest(f"the request body must be {FORM}")
     try:
-        pairs = parse_qsl(body.decode(), keep_blank_values=True)
-    except (UnicodeDecodeError, ValueError):
+        text = body.decode()
+    except UnicodeDecodeError:
         raise InvalidRequest("the request body is not a valid form") from None
-    return parse_pairs(pairs)
+    return parse_pairs(form_pairs(text))
+
+
+def form_pairs(text: str) -> list[tuple[str, str]]:
+    """Splits an application/x-www-form-urlencoded string into (name, value) pairs, as
+    urllib's parse_qsl(keep_blank_values=True) does, at a fraction of its cost on the
+    token endpoint's hot path: fields with nothing to decode are taken as they are."""
+    pairs: list[tuple[str, str]] = []
+    for field in text.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        pairs.append((_form_decode(name), _form_decode(value)))
+    return pairs
+
+
+def _form_decode(part: str) -> str:
+    if "%" in part or "+" in part:
+        return unquote_plus(part)
+    return part
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -149,7 +168,7 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
         raise InvalidClient("the Basic credentials are malformed")
-    return unquote_plus(client_id), unquote_plus(secret)
+    return _form_decode(client_id), _form_decode(secret)
 
 
 async def _authenticated_client(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -152,3 +154,42 @@ def test_the_key_is_per_process_and_entries_hold_no_secret(tmp_path):
     assert a._fingerprint("c1", "s") != b._fingerprint("c1", "s")
     remember(a, secret="apwcs_secret_value")
     assert "apwcs_secret_value" not in repr(a._entries)
+
+
+def test_epoch_file_sees_every_bump_of_another_process(tmp_path):
+    path = tmp_path / "epoch"
+    reader = EpochFile(path)
+    seen = {reader.read()}
+    for _ in range(5):
+        # A separate process, as the CLI is: only the shared mapping can carry the change.
+        subprocess.run(
+            [sys.executable, "-c", BUMP_IN_ANOTHER_PROCESS, str(path)], check=True, timeout=30
+        )
+        value = reader.read()
+        assert value not in seen
+        seen.add(value)
+
+
+BUMP_IN_ANOTHER_PROCESS = (
+    "import sys, pathlib\n"
+    "from appward.auth.credential_cache import EpochFile\n"
+    "EpochFile(pathlib.Path(sys.argv[1])).bump()\n"
+)
+
+
+def test_epoch_file_grows_a_short_file_and_never_shrinks_it(tmp_path):
+    path = tmp_path / "epoch"
+    path.write_bytes(b"12")  # e.g. left by an older version
+    epoch = EpochFile(path)
+    before = epoch.read()
+    epoch.bump()
+    assert path.stat().st_size == EpochFile.SIZE
+    assert epoch.read() != before
+    path.write_bytes(b"0123456789abcdef")  # longer than needed: left as it is
+    assert EpochFile(path).read() == int.from_bytes(b"01234567", "little")
+
+
+def test_epoch_file_in_an_unusable_directory_reads_zero(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    assert EpochFile(blocker / "epoch").read() == 0
