@@ -25,6 +25,8 @@ TABLES = (
     "client_scopes",
     "client_secrets",
     "clients",
+    "initial_access_tokens",
+    "registration_tokens",
     "audit_events",
     "signing_keys",
     "users",

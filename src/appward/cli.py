@@ -27,6 +27,8 @@ from appward.clock import SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError, InvalidInput
+from appward.registration.models import InitialAccessToken
+from appward.registration.service import InitialAccessTokenService
 from appward.scopes import Scope, ScopeService
 from appward.tokens.keys import ensure_signing_key, load_key_encryption, rotate_signing_key
 from appward.users.service import UserService
@@ -54,6 +56,10 @@ app.add_typer(scopes_app, name="scopes")
 app.add_typer(admin_app, name="admin")
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
+dcr_app = typer.Typer(
+    help="Dynamic Client Registration: initial access tokens.", no_args_is_help=True
+)
+app.add_typer(dcr_app, name="dcr")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -65,6 +71,7 @@ class Services:
     scopes: ScopeService
     audit: AuditLog
     users: UserService
+    initial_access_tokens: InitialAccessTokenService
 
 
 def _settings() -> Settings:
@@ -100,6 +107,7 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
                     ScopeService(session, clock, audit),
                     audit,
                     UserService(session, clock, SecretVerifier(hasher, settings.secret_policy)),
+                    InitialAccessTokenService(session, clock, audit),
                 )
                 result = await work(services)
                 await session.commit()
@@ -550,6 +558,85 @@ def secrets_revoke(client_id: str, secret_id: str) -> None:
 
     _run(work)
     typer.echo(f"secret {secret_id} revoked")
+
+
+# --- dynamic client registration ---
+
+
+def _initial_access_token_json(record: InitialAccessToken) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "label": record.label,
+        "template": record.template,
+        "max_uses": record.max_uses,
+        "uses": record.uses,
+        "created_by": record.created_by,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "revoked_at": record.revoked_at,
+    }
+
+
+@dcr_app.command("create-token")
+def dcr_create_token(
+    label: Annotated[str | None, typer.Option(help="What the token is for.")] = None,
+    expires_in: Annotated[int | None, typer.Option(help="Seconds until it expires.")] = None,
+    max_uses: Annotated[int | None, typer.Option(help="Registrations it allows in all.")] = None,
+    grant_type: Annotated[
+        list[str] | None,
+        typer.Option(help="A grant type its clients may have (repeat; default: the policy's)."),
+    ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="A scope its clients may have (repeat; default: the policy's)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an initial access token (RFC 7591 §3) to hand to someone who may register."""
+
+    async def work(services: Services) -> tuple[dict[str, Any], str]:
+        issued = await services.initial_access_tokens.create(
+            label=label,
+            expires_in=expires_in,
+            max_uses=max_uses,
+            grant_types=grant_type,
+            scopes=scope,
+        )
+        return _initial_access_token_json(issued.record), issued.plaintext
+
+    record, plaintext = _run(work)
+    if as_json:
+        _print_json({**record, "token": plaintext})
+        return
+    typer.echo(f"token id: {record['id']}")
+    typer.echo(f"initial access token: {plaintext}")
+    typer.echo("  (shown once: store it now; only its hash is kept)")
+
+
+@dcr_app.command("tokens")
+def dcr_tokens(as_json: JsonFlag = False) -> None:
+    """List initial access tokens, newest first (never the tokens themselves)."""
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        return [_initial_access_token_json(t) for t in await services.initial_access_tokens.all()]
+
+    items = _run(work)
+    if as_json:
+        _print_json({"items": items})
+        return
+    headers = ["id", "label", "uses", "max_uses", "expires_at", "revoked_at"]
+    _print_table(headers, [[t[h] for h in headers] for t in items])
+
+
+@dcr_app.command("revoke-token")
+def dcr_revoke_token(token_id: str) -> None:
+    """Revoke an initial access token at once (clients it registered stay)."""
+
+    async def work(services: Services) -> None:
+        await services.initial_access_tokens.revoke(token_id)
+
+    _run(work)
+    typer.echo(f"initial access token {token_id} revoked")
 
 
 # --- scopes ---

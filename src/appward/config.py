@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -40,6 +42,38 @@ class SecretPolicy:
     default_lifetime: int | None  # seconds; None: secrets do not expire by themselves
     max_waiting_verifications: int = 64
     last_used_resolution: int = 60  # seconds between two writes of a secret's last_used_at
+
+
+DCR_MODES = ("open", "initial_access_token", "software_statement")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationPolicy:
+    """What Dynamic Client Registration accepts and what a self-registered client may get."""
+
+    modes: frozenset[str]  # empty: registration is closed
+    grant_types: tuple[str, ...]
+    scopes: tuple[str, ...] | None  # None: any scope that is not admin-only
+    downscope: bool  # False: refuse scopes beyond policy instead of dropping them
+    auth_methods: tuple[str, ...]
+    max_redirect_uris: int
+    rate_limit_per_minute: int
+    publishers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.modes)
+
+
+def _split(value: str, separator: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.strip() for v in value.split(separator) if v.strip()))
+
+
+def _known_list(value: str, known: tuple[str, ...]) -> str:
+    unknown = [v for v in _split(value, ",") if v not in known]
+    if unknown:
+        raise ValueError(f"unknown value(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return value
 
 
 class Settings(BaseSettings):
@@ -153,6 +187,87 @@ class Settings(BaseSettings):
         description="Take the audit log's source IP from X-Forwarded-For (behind a proxy).",
     )
 
+    dcr_modes: str = Field(
+        "closed",
+        description="Dynamic Client Registration (RFC 7591): 'closed', or a comma-separated "
+        "choice of 'open', 'initial_access_token', 'software_statement'; a registration "
+        "is accepted when it satisfies any of them.",
+    )
+    dcr_grant_types: str = Field(
+        "authorization_code,refresh_token",
+        description="Grant types a client registered without an initial access token may have "
+        "(a token's template can allow others, client_credentials included).",
+    )
+    dcr_scopes: str | None = Field(
+        None,
+        description="Space-separated scopes a self-registered client may have; unset: any "
+        "scope of the registry that is not admin-only.",
+    )
+    dcr_scope_policy: str = Field(
+        "downscope",
+        pattern="^(downscope|refuse)$",
+        description="What a registration asking for scopes beyond policy gets: 'downscope' "
+        "(the allowed ones, shown in the response) or 'refuse' (invalid_client_metadata).",
+    )
+    dcr_auth_methods: str = Field(
+        "client_secret_basic,client_secret_post,none,private_key_jwt",
+        description="token_endpoint_auth_method values a self-registered client may use.",
+    )
+    dcr_max_redirect_uris: int = Field(
+        10, ge=1, le=100, description="Most redirect URIs of a self-registered client."
+    )
+    dcr_rate_limit: int = Field(
+        20,
+        ge=1,
+        description="Registration requests per source IP per minute (POST /oauth2/register); "
+        "shared through Redis when APPWARD_REDIS_URL is set.",
+    )
+    dcr_software_statement_publishers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Trusted software statement publishers as JSON: issuer -> JWK Set of "
+        'its public keys, e.g. {"https://publisher.example": {"keys": [...]}}.',
+    )
+
+    @field_validator("dcr_modes")
+    @classmethod
+    def _known_dcr_modes(cls, value: str) -> str:
+        modes = {m.strip() for m in value.split(",") if m.strip()}
+        unknown = modes - {"closed", *DCR_MODES}
+        if unknown or not modes:
+            raise ValueError(
+                "must be 'closed' or a comma-separated choice of " + ", ".join(DCR_MODES)
+            )
+        if "closed" in modes and len(modes) > 1:
+            raise ValueError("'closed' cannot be combined with other modes")
+        return value
+
+    @field_validator("dcr_grant_types")
+    @classmethod
+    def _known_dcr_grants(cls, value: str) -> str:
+        return _known_list(value, ("authorization_code", "client_credentials", "refresh_token"))
+
+    @field_validator("dcr_auth_methods")
+    @classmethod
+    def _known_dcr_methods(cls, value: str) -> str:
+        return _known_list(
+            value,
+            ("client_secret_basic", "client_secret_post", "none", "private_key_jwt"),
+        )
+
+    @field_validator("dcr_software_statement_publishers")
+    @classmethod
+    def _usable_publisher_keys(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        import jwt
+
+        for issuer, jwks in value.items():
+            try:
+                keys = jwt.PyJWKSet.from_dict(jwks).keys
+            except jwt.PyJWTError as exc:
+                raise ValueError(f"{issuer}: not a usable JWK Set ({exc})") from None
+            if any(k.key_type == "oct" for k in keys):
+                raise ValueError(f"{issuer}: only public keys, never a shared secret")
+        return value
+
     @field_validator("issuer")
     @classmethod
     def _issuer_is_a_base_url(cls, value: str) -> str:
@@ -183,6 +298,11 @@ class Settings(BaseSettings):
                 "APPWARD_REFRESH_TOKEN_ABSOLUTE_TTL_DEFAULT must not exceed "
                 "APPWARD_REFRESH_TOKEN_ABSOLUTE_TTL_MAX"
             )
+        if "software_statement" in self.dcr_modes and not self.dcr_software_statement_publishers:
+            raise ValueError(
+                "APPWARD_DCR_MODES software_statement needs "
+                "APPWARD_DCR_SOFTWARE_STATEMENT_PUBLISHERS"
+            )
         if self.environment == "production":
             if self.key_encryption_key is None:
                 raise ValueError("APPWARD_KEY_ENCRYPTION_KEY is required in production")
@@ -208,6 +328,20 @@ class Settings(BaseSettings):
             refresh_token_default=self.refresh_token_ttl_default,
             refresh_token_absolute_max=self.refresh_token_absolute_ttl_max,
             refresh_token_absolute_default=self.refresh_token_absolute_ttl_default,
+        )
+
+    @property
+    def registration_policy(self) -> RegistrationPolicy:
+        modes = frozenset(m.strip() for m in self.dcr_modes.split(",") if m.strip())
+        return RegistrationPolicy(
+            modes=modes - {"closed"},
+            grant_types=_split(self.dcr_grant_types, ","),
+            scopes=_split(self.dcr_scopes, " ") if self.dcr_scopes is not None else None,
+            downscope=self.dcr_scope_policy == "downscope",
+            auth_methods=_split(self.dcr_auth_methods, ","),
+            max_redirect_uris=self.dcr_max_redirect_uris,
+            rate_limit_per_minute=self.dcr_rate_limit,
+            publishers=self.dcr_software_statement_publishers,
         )
 
     @property

@@ -136,6 +136,23 @@ class InvalidRedirectUri(InvalidClientMetadata):
 # --- Resource errors of the admin API (RFC 9110 status codes) ---
 
 
+class InvalidSoftwareStatement(AppwardError):
+    """The software statement presented is invalid (RFC 7591 §3.2.2)."""
+
+    error = "invalid_software_statement"
+    status_code = 400
+    title = "Invalid software statement"
+
+
+class UnapprovedSoftwareStatement(AppwardError):
+    """The software statement presented is not approved for use by this authorization
+    server (RFC 7591 §3.2.2)."""
+
+    error = "unapproved_software_statement"
+    status_code = 400
+    title = "Unapproved software statement"
+
+
 class NotFound(AppwardError):
     """The target resource does not exist (RFC 9110 §15.5.5)."""
 
@@ -238,3 +255,9 @@ class TooManyAttempts(AppwardError):
     error = "too_many_attempts"
     status_code = 429
     title = "Too many attempts"
+
+    def __init__(
+        self, description: str | None = None, *, retry_after: int = 60, detail: str | None = None
+    ) -> None:
+        super().__init__(description, detail=detail)
+        self.retry_after = retry_after  # seconds, for the Retry-After header

@@ -2,6 +2,7 @@
 
 from appward.audit import AuditEvent
 from appward.clients.models import Client, ClientScope, ClientSecret
+from appward.registration.models import InitialAccessToken, RegistrationToken
 from appward.scopes import Scope
 from appward.tokens.keys import SigningKey
 from appward.tokens.models import AuthorizationCode, Grant, RefreshToken, RevokedAccessToken
@@ -15,7 +16,9 @@ __all__ = [
     "ClientSecret",
     "Consent",
     "Grant",
+    "InitialAccessToken",
     "RefreshToken",
+    "RegistrationToken",
     "RevokedAccessToken",
     "Scope",
     "SigningKey",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from appward.audit import Actor, AuditLog
@@ -81,6 +84,13 @@ async def create_admin(app: FastAPI, settings: Settings, clock: FrozenClock) -> 
 
 @pytest.fixture
 async def api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
+    async with open_api(settings, clock) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def open_api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
+    """The app on ``settings``, started, with an admin and its token."""
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.9", 4711))
@@ -93,3 +103,20 @@ async def api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
             )
             assert response.status_code == 200, response.text
             yield Api(http, app, admin_id, admin_secret, response.json()["access_token"])
+
+
+REDIS_URL = os.environ.get("APPWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as exc:  # noqa: BLE001 (any failure to reach Redis)
+        if os.environ.get("APPWARD_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis is required but unreachable: {exc}")
+        pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
+    finally:
+        await client.aclose()
+    return REDIS_URL

@@ -945,3 +945,62 @@ def test_client_id_starting_with_a_dash_is_usable_on_the_cli(
     client_id = cli.create(SERVICE)["client_id"]
     assert client_id.isalnum()
     assert cli.json("clients", "show", client_id)["client_id"] == client_id
+
+
+# --- dcr ---
+
+
+def test_dcr_tokens_are_created_listed_and_revoked(cli: Cli) -> None:
+    cli.ok("scopes", "create", "api:read", "Read the API")
+    created = cli.json(
+        "dcr",
+        "create-token",
+        "--label",
+        "partner",
+        "--max-uses",
+        "3",
+        "--expires-in",
+        "3600",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "api:read",
+    )
+    assert created["token"].startswith("apwiat_")
+    assert created["template"] == {"grant_types": ["client_credentials"], "scopes": ["api:read"]}
+    assert created["max_uses"] == 3
+    listed = cli.json("dcr", "tokens")["items"]
+    assert [t["id"] for t in listed] == [created["id"]]
+    assert created["token"] not in json.dumps(listed)
+    table = cli.ok("dcr", "tokens")
+    assert "partner" in table
+    assert created["token"] not in table
+    assert cli.ok("dcr", "revoke-token", created["id"]).strip().endswith("revoked")
+    assert cli.json("dcr", "tokens")["items"][0]["revoked_at"] is not None
+    actions = [e["action"] for e in cli.events()]
+    assert "dcr:initial_access_token:created" in actions
+    assert "dcr:initial_access_token:revoked" in actions
+    assert created["token"] not in json.dumps(cli.events())
+
+
+def test_dcr_token_shown_once_in_text_output(cli: Cli) -> None:
+    out = cli.ok("dcr", "create-token")
+    assert "initial access token: apwiat_" in out
+    assert "shown once" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("create-token", "--scope", "appward:admin"), "invalid_input"),
+        (("create-token", "--scope", "nonexistent"), "invalid_input"),
+        (("create-token", "--grant-type", "password"), "invalid_input"),
+        (("create-token", "--max-uses", "0"), "invalid_input"),
+        (("revoke-token", "nosuchtoken"), "not_found"),
+    ],
+)
+def test_dcr_bad_input_exits_2_naming_the_error(
+    cli: Cli, args: tuple[str, ...], error: str
+) -> None:
+    assert f"appward: {error}:" in cli.fails("dcr", *args)
+    assert cli.json("dcr", "tokens")["items"] == []

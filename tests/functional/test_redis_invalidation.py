@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from contextlib import AsyncExitStack
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
 from appward.config import Settings
 from appward.web.app import create_app
@@ -16,22 +14,6 @@ from tests.factories import SERVICE, basic
 from tests.functional.conftest import create_admin
 
 pytestmark = pytest.mark.anyio
-
-REDIS_URL = os.environ.get("APPWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as exc:  # noqa: BLE001 (any failure to reach Redis)
-        if os.environ.get("APPWARD_REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis is required but unreachable: {exc}")
-        pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
-    finally:
-        await client.aclose()
-    return REDIS_URL
 
 
 def host(settings: Settings, tmp_path, name: str, redis_url: str | None) -> Settings:

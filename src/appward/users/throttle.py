@@ -29,6 +29,7 @@ class LoginThrottle:
                 raise TooManyAttempts(
                     f"too many failed sign-ins; try again in {minutes} minute(s)",
                     detail=f"throttled on {key.split(':', 1)[0]}",
+                    retry_after=max(1, math.ceil(wait.total_seconds())),
                 )
 
     def failed(self, username: str, address: str | None, now: datetime) -> None:

@@ -14,8 +14,10 @@ from appward.clients.metadata import ClientMetadata, field_errors
 from appward.clients.models import Client, ClientSecret
 from appward.clients.service import ClientChange, ClientFilter, IssuedSecret, metadata_of
 from appward.errors import FieldError, InvalidInput, PreconditionRequired
+from appward.registration.models import InitialAccessToken
+from appward.registration.service import IssuedInitialAccessToken
 from appward.scopes import Scope
-from appward.web.deps import Audit, Clients, Scopes, Users
+from appward.web.deps import Audit, Clients, InitialAccessTokens, Scopes, Users
 from appward.web.oauth import read_limited
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
@@ -495,3 +497,93 @@ async def list_audit_events(
         limit=limit,
     )
     return {"items": [audit_out(e) for e in page.items], "next_cursor": page.next_cursor}
+
+
+# --- initial access tokens (RFC 7591 §3) ---
+
+
+class InitialAccessTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(None, max_length=100)
+    expires_in: StrictInt | None = Field(None, description="Seconds until the token expires.")
+    max_uses: StrictInt | None = Field(None, description="Registrations it allows in all.")
+    grant_types: list[str] | None = Field(
+        None, description="Grant types its clients may have (default: the server's DCR policy)."
+    )
+    scopes: list[str] | None = Field(
+        None, description="Scopes its clients may have (never an admin-only one)."
+    )
+
+
+class InitialAccessTokenOut(BaseModel):
+    id: str
+    label: str | None
+    template: dict[str, Any]
+    max_uses: int | None
+    uses: int
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class IssuedInitialAccessTokenOut(InitialAccessTokenOut):
+    token: str = Field(description="Shown once, now; only its hash is kept.")
+
+
+class InitialAccessTokenList(BaseModel):
+    items: list[InitialAccessTokenOut]
+
+
+def initial_access_token_out(record: InitialAccessToken) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "label": record.label,
+        "template": record.template,
+        "max_uses": record.max_uses,
+        "uses": record.uses,
+        "created_by": record.created_by,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "revoked_at": record.revoked_at,
+    }
+
+
+def issued_initial_access_token_out(issued: IssuedInitialAccessToken) -> dict[str, Any]:
+    return {**initial_access_token_out(issued.record), "token": issued.plaintext}
+
+
+@router.post(
+    "/initial-access-tokens",
+    status_code=201,
+    response_model=IssuedInitialAccessTokenOut,
+    openapi_extra=_body_of(InitialAccessTokenIn),
+    summary="Create an initial access token for Dynamic Client Registration",
+)
+async def create_initial_access_token(
+    request: Request, response: Response, tokens: InitialAccessTokens
+) -> Any:
+    body = await _parse(request, InitialAccessTokenIn)
+    issued = await tokens.create(**body.model_dump())
+    response.headers.update(NO_STORE)
+    return issued_initial_access_token_out(issued)
+
+
+@router.get(
+    "/initial-access-tokens",
+    response_model=InitialAccessTokenList,
+    summary="List initial access tokens",
+)
+async def list_initial_access_tokens(tokens: InitialAccessTokens) -> Any:
+    return {"items": [initial_access_token_out(t) for t in await tokens.all()]}
+
+
+@router.delete(
+    "/initial-access-tokens/{token_id}",
+    status_code=204,
+    summary="Revoke an initial access token",
+)
+async def revoke_initial_access_token(token_id: str, tokens: InitialAccessTokens) -> Response:
+    await tokens.revoke(token_id)
+    return Response(status_code=204)

@@ -26,6 +26,7 @@ from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError
+from appward.rate_limit import rate_limiter
 from appward.tokens.keys import (
     ensure_signing_key,
     generated_key_file,
@@ -33,7 +34,7 @@ from appward.tokens.keys import (
     load_key_ring,
 )
 from appward.users.throttle import LoginThrottle
-from appward.web import admin_api, oauth, pages
+from appward.web import admin_api, oauth, pages, registration
 from appward.web.fastpath import serve_form_endpoint
 from appward.web.responses import (
     handle_appward_error,
@@ -68,6 +69,11 @@ def create_app(
         login_throttle=LoginThrottle(),
         epoch=epoch,
         cipher=load_key_encryption(settings.key_encryption_key, settings.data_dir),
+        registration_limiter=rate_limiter(
+            "registrations",
+            limit=settings.dcr_rate_limit,
+            redis_url=settings.redis_url,
+        ),
     )
 
     @asynccontextmanager
@@ -91,6 +97,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await state.engine.dispose()
+            await state.registration_limiter.close()
 
     app = AppwardApp(
         title="Appward",
@@ -110,6 +117,7 @@ def create_app(
     app.include_router(oauth.router)
     app.include_router(pages.router)
     app.include_router(admin_api.router)
+    app.include_router(registration.router)
     app.add_exception_handler(AppwardError, handle_appward_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)

@@ -15,6 +15,7 @@ from appward.clients import policy
 from appward.clients.events import changed_credentials
 from appward.clients.service import ClientService
 from appward.errors import InvalidToken
+from appward.registration.service import InitialAccessTokenService
 from appward.scopes import ScopeService
 from appward.tokens.access import verify_access_token
 from appward.tokens.service import TokenService
@@ -152,7 +153,14 @@ async def scope_service(state: State, session: Session, audit: Audit) -> ScopeSe
     return ScopeService(session, state.clock, audit)
 
 
+async def initial_access_token_service(
+    state: State, session: Session, audit: Audit
+) -> InitialAccessTokenService:
+    return InitialAccessTokenService(session, state.clock, audit)
+
+
 Clients = Annotated[ClientService, Depends(client_service)]
+InitialAccessTokens = Annotated[InitialAccessTokenService, Depends(initial_access_token_service)]
 Scopes = Annotated[ScopeService, Depends(scope_service)]
 
 

@@ -195,10 +195,16 @@ async def server_metadata(state: State, session: Session) -> JSONResponse:
     issuer = state.settings.issuer
     # Admin-only scopes are not advertised: no client discovers them from here.
     scopes = await session.scalars(select(Scope.name).where(Scope.admin_only.is_(False)))
+    registration = (
+        {"registration_endpoint": f"{issuer}/oauth2/register"}
+        if state.settings.registration_policy.enabled
+        else {}
+    )
     return JSONResponse(
         {
             "issuer": issuer,
             "authorization_endpoint": f"{issuer}/oauth2/authorize",
+            **registration,
             "token_endpoint": f"{issuer}/oauth2/token",
             "jwks_uri": f"{issuer}/oauth2/jwks",
             "introspection_endpoint": f"{issuer}/oauth2/introspect",

@@ -10,6 +10,7 @@ from appward.users.consent import ConsentService
 from appward.users.service import UserService
 from appward.web.deps import Session, State, source_ip
 from appward.web.oauth import read_form
+from appward.web.responses import retry_after
 from appward.web.sessions import check_csrf, csrf_token, current_user_id, log_in, log_out
 from appward.web.templates import render
 
@@ -71,7 +72,7 @@ async def login(request: Request, state: State, session: Session) -> Response:
                 "message": exc.description,
             },
             status_code=exc.status_code,
-            headers={"Retry-After": "1" if isinstance(exc, TemporarilyUnavailable) else "60"},
+            headers={"Retry-After": str(retry_after(exc))},
         )
     if user is None:
         state.login_throttle.failed(username, address, now)

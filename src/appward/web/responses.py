@@ -20,6 +20,7 @@ from appward.errors import (
     InvalidInput,
     InvalidToken,
     TemporarilyUnavailable,
+    TooManyAttempts,
 )
 from appward.scopes import ADMIN_SCOPE
 
@@ -42,13 +43,20 @@ class Reply:
     headers: dict[str, str]
 
 
+def retry_after(exc: AppwardError) -> int:
+    """Seconds a client should wait before retrying after ``exc`` (RFC 9110 §10.2.3)."""
+    return exc.retry_after if isinstance(exc, TooManyAttempts) else 1
+
+
 def error_reply(exc: AppwardError, *, basic_attempted: bool = False) -> Reply:
     """RFC 6749 §5.2 error body, never cached; a failed Basic attempt gets its challenge."""
     headers = dict(NO_STORE)
     if isinstance(exc, InvalidClient) and basic_attempted:
         headers["WWW-Authenticate"] = 'Basic realm="appward", charset="UTF-8"'
-    if isinstance(exc, TemporarilyUnavailable):
-        headers["Retry-After"] = "1"
+    if isinstance(exc, TemporarilyUnavailable | TooManyAttempts):
+        headers["Retry-After"] = str(retry_after(exc))
+    if isinstance(exc, InvalidToken):
+        headers["WWW-Authenticate"] = f'Bearer realm="appward", error="{exc.error}"'
     return Reply(
         exc.status_code, {"error": exc.error, "error_description": exc.description}, headers
     )

@@ -12,6 +12,7 @@ from appward.auth.credential_cache import EpochFile
 from appward.clients.secrets import Hasher
 from appward.clock import Clock
 from appward.config import Settings
+from appward.rate_limit import RateLimiter
 from appward.tokens.keys import KeyRing
 from appward.users.throttle import LoginThrottle
 
@@ -29,6 +30,7 @@ class AppState:
     login_throttle: LoginThrottle
     epoch: EpochFile
     cipher: Fernet = field(repr=False)
+    registration_limiter: RateLimiter
     engine: AsyncEngine | None = None
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
     ring: KeyRing | None = None

@@ -1,0 +1,92 @@
+"""Fixed-window request limits per key (e.g. per source IP): in memory for one process,
+or in Redis so that every worker and host shares one count."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import OrderedDict
+from datetime import datetime
+from typing import Protocol
+
+import redis.asyncio as aioredis
+
+from appward.errors import TooManyAttempts
+
+log = logging.getLogger("appward.rate_limit")
+MAX_TRACKED_KEYS = 100_000
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, now: datetime) -> None:
+        """Counts one request for ``key``. Raises TooManyAttempts once over the limit."""
+
+    async def close(self) -> None:
+        """Releases what the limiter holds (a Redis connection pool)."""
+
+
+def _window(now: datetime, seconds: int) -> tuple[int, int]:
+    """Returns the current window's number and the seconds left in it (at least 1)."""
+    stamp = now.timestamp()
+    number = int(stamp // seconds)
+    return number, max(1, math.ceil((number + 1) * seconds - stamp))
+
+
+def _refuse(what: str, wait: int) -> TooManyAttempts:
+    return TooManyAttempts(f"too many {what}; retry in {wait} s", retry_after=wait)
+
+
+class MemoryRateLimiter:
+    """Counts in this process only: with several workers, each allows ``limit``."""
+
+    def __init__(self, name: str, *, limit: int, window: int = 60) -> None:
+        self.name, self.limit, self.window = name, limit, window
+        self._counts: OrderedDict[str, tuple[int, int]] = OrderedDict()
+
+    async def hit(self, key: str, now: datetime) -> None:
+        number, left = _window(now, self.window)
+        seen_window, count = self._counts.pop(key, (number, 0))
+        count = count + 1 if seen_window == number else 1
+        self._counts[key] = (number, count)
+        while len(self._counts) > MAX_TRACKED_KEYS:
+            self._counts.popitem(last=False)  # the least recently seen key
+        if count > self.limit:
+            raise _refuse(self.name, left)
+
+    async def close(self) -> None:
+        self._counts.clear()
+
+
+class RedisRateLimiter:
+    """One count per key and window in Redis (INCR with an expiry), shared by every
+    process. If Redis cannot be reached the request is let through and logged: a
+    registration endpoint that fails closed on a cache outage is a worse outage."""
+
+    def __init__(self, name: str, redis_url: str, *, limit: int, window: int = 60) -> None:
+        self.name, self.limit, self.window = name, limit, window
+        self._redis = aioredis.from_url(redis_url)
+
+    async def hit(self, key: str, now: datetime) -> None:
+        number, left = _window(now, self.window)
+        redis_key = f"appward:rate:{self.name}:{number}:{key}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(redis_key)
+                pipe.expire(redis_key, self.window * 2)
+                count, _ = await pipe.execute()
+        except (aioredis.RedisError, OSError) as exc:
+            log.warning("rate limit %s not applied: Redis unavailable (%s)", self.name, exc)
+            return
+        if int(count) > self.limit:
+            raise _refuse(self.name, left)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def rate_limiter(
+    name: str, *, limit: int, redis_url: str | None
+) -> MemoryRateLimiter | RedisRateLimiter:
+    if redis_url:
+        return RedisRateLimiter(name, redis_url, limit=limit)
+    return MemoryRateLimiter(name, limit=limit)

@@ -1,0 +1,46 @@
+"""Fixed-window limits: counting, the window's end, the bound on keys, Redis outages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from appward import rate_limit
+from appward.errors import TooManyAttempts
+from appward.rate_limit import MemoryRateLimiter, RedisRateLimiter
+
+pytestmark = pytest.mark.anyio
+START = datetime(2026, 6, 1, 12, 0, 10, tzinfo=UTC)  # 10 s into a minute
+
+
+async def test_allows_the_limit_then_refuses_until_the_window_ends():
+    limiter = MemoryRateLimiter("registrations", limit=2)
+    await limiter.hit("10.0.0.1", START)
+    await limiter.hit("10.0.0.1", START)
+    with pytest.raises(TooManyAttempts) as refused:
+        await limiter.hit("10.0.0.1", START)
+    assert refused.value.retry_after == 50
+    await limiter.hit("10.0.0.2", START)  # another key has its own count
+    await limiter.hit("10.0.0.1", START + timedelta(seconds=50))  # the next window
+
+
+async def test_tracks_a_bounded_number_of_keys(monkeypatch):
+    monkeypatch.setattr(rate_limit, "MAX_TRACKED_KEYS", 3)
+    limiter = MemoryRateLimiter("registrations", limit=1)
+    for key in ("a", "b", "c", "d"):
+        await limiter.hit(key, START)
+    assert len(limiter._counts) == 3
+    await limiter.hit("a", START)  # forgotten, so counted afresh
+    with pytest.raises(TooManyAttempts):
+        await limiter.hit("d", START)
+
+
+async def test_an_unreachable_redis_lets_requests_through(caplog):
+    limiter = RedisRateLimiter("registrations", "redis://127.0.0.1:1/0", limit=1)
+    try:
+        for _ in range(3):
+            await limiter.hit("10.0.0.1", START)
+    finally:
+        await limiter.close()
+    assert "not applied" in caplog.text
