@@ -902,3 +902,87 @@ async def test_rate_limit_is_shared_through_redis(settings, clock, redis_url):
             limited = await register(second, WEB_CLIENT)
             assert_error(limited, 429, "too_many_attempts")
             assert_error(await register(first, WEB_CLIENT), 429, "too_many_attempts")
+
+
+async def test_localized_names_are_stored_returned_and_shown_by_language(settings, clock):
+    async with server(settings, clock, dcr_modes="open") as api:
+        assert (
+            await api.post("/admin/v1/users", {"username": "alice", "password": PASSWORD})
+        ).status_code == 201
+        client = await registered(
+            api,
+            {
+                **WEB_CLIENT,
+                "client_name#fr": "Appli Partenaire",
+                "client_name#de-CH": "Partner-App",
+            },
+        )
+        assert client["client_name#fr"] == "Appli Partenaire"
+        assert client["client_name#de-CH"] == "Partner-App"
+        read = await api.http.get(
+            f"/oauth2/register/{client['client_id']}",
+            headers=bearer(client["registration_access_token"]),
+        )
+        assert read.json()["client_name#fr"] == "Appli Partenaire"
+        for language, shown in (
+            ("fr-CA, en;q=0.5", "Appli Partenaire"),
+            ("de;q=0.9, fr;q=0.1", "Partner-App"),
+            ("ja", "Partner App"),
+        ):
+            api.http.headers["Accept-Language"] = language
+            consent = await Browser(api.http).consent_page(client["client_id"])
+            assert f'<h1 id="client-name">{shown}</h1>' in consent.text, language
+            api.http.cookies.clear()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"client_name#not a tag": "x"},
+        {"client_name#fr": 42},
+        {"client_name#fr": "bad\u202e"},
+        {f"client_name#l{i:02d}": "x" for i in range(21)},
+    ],
+)
+async def test_bad_localized_names_are_refused(settings, clock, extra):
+    async with server(settings, clock, dcr_modes="open") as api:
+        assert_error(await register(api, {**WEB_CLIENT, **extra}), 400, "invalid_client_metadata")
+
+
+async def test_the_software_statement_is_returned_unmodified(settings, clock):
+    async with server(
+        settings,
+        clock,
+        dcr_modes="software_statement",
+        dcr_software_statement_publishers=publishers(),
+    ) as api:
+        signed = statement({"software_id": "partner-app", "software_version": "1.0"})
+        client = await registered(api, {**WEB_CLIENT, "software_statement": signed})
+        assert client["software_statement"] == signed
+        url = f"/oauth2/register/{client['client_id']}"
+        token = bearer(client["registration_access_token"])
+        assert (await api.http.get(url, headers=token)).json()["software_statement"] == signed
+        newer = statement({"software_id": "partner-app", "software_version": "2.0"})
+        replaced = await api.http.put(
+            url,
+            json={
+                **WEB_CLIENT,
+                "client_id": client["client_id"],
+                "software_version": "9.9",
+                "software_statement": newer,
+            },
+            headers=token,
+        )
+        assert replaced.status_code == 200, replaced.text
+        assert replaced.json()["software_version"] == "2.0"  # the statement wins
+        assert replaced.json()["software_statement"] == newer
+        forged = await api.http.put(
+            url,
+            json={
+                **WEB_CLIENT,
+                "client_id": client["client_id"],
+                "software_statement": statement({}, key=OTHER_KEY),
+            },
+            headers=bearer(replaced.json()["registration_access_token"]),
+        )
+        assert_error(forged, 400, "invalid_software_statement")

@@ -191,6 +191,21 @@ def _check_jwks(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+# A BCP 47 language tag as RFC 7591 §2.2 uses them, in the simple shapes real ones take
+# (en, de-CH, zh-Hant-TW): letters and digits only, so it is safe in a JSON member name.
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
+MAX_LOCALIZED_NAMES = 20
+
+
+def _check_localized_names(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > MAX_LOCALIZED_NAMES:
+        raise ValueError(f"at most {MAX_LOCALIZED_NAMES} languages")
+    for tag in value:
+        if not LANGUAGE_TAG.fullmatch(tag):
+            raise ValueError(f"{tag!r} is not a language tag such as 'de' or 'pt-BR'")
+    return value
+
+
 _DEFAULT_GRANT: GrantType = "authorization_code"
 
 Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_check_text)]
@@ -207,6 +222,10 @@ class ClientMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=False)
 
     client_name: Text | None = None
+    # RFC 7591 §2.2's client_name#<language-tag> members, keyed by tag.
+    client_name_localized: (
+        Annotated[dict[str, Text], AfterValidator(_check_localized_names)] | None
+    ) = None
     redirect_uris: list[str] = Field(default_factory=list, max_length=MAX_REDIRECT_URIS)
     application_type: ApplicationType = "web"
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"

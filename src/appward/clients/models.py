@@ -17,6 +17,7 @@ class Client(Base):
     pk: Mapped[int] = mapped_column("id", Integer, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     client_name: Mapped[str | None] = mapped_column(String(200))
+    client_name_localized: Mapped[dict[str, str] | None] = mapped_column(JSON)
     logo_uri: Mapped[str | None] = mapped_column(String(2000))
     client_uri: Mapped[str | None] = mapped_column(String(2000))
     policy_uri: Mapped[str | None] = mapped_column(String(2000))
@@ -73,6 +74,21 @@ class Client(Base):
     @property
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == "none"
+
+    def display_name(self, languages: list[str]) -> str:
+        """Returns the name to show a reader of ``languages`` (most preferred first):
+        the first localized name matching a language exactly or by its primary subtag,
+        else the default name, else the client_id."""
+        localized = {tag.lower(): name for tag, name in (self.client_name_localized or {}).items()}
+        for language in languages:
+            wanted = language.lower()
+            if wanted in localized:
+                return localized[wanted]
+            primary = wanted.split("-")[0]
+            for tag, name in localized.items():
+                if tag.split("-")[0] == primary:
+                    return name
+        return self.client_name or self.client_id
 
     def __repr__(self) -> str:
         return f"<Client {self.client_id} {self.status}>"

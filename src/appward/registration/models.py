@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appward.db import Base, UTCDateTime
@@ -55,6 +55,9 @@ class RegistrationToken(Base):
     # The initial access token's template the client registered under, kept so that an
     # RFC 7592 update stays within the same bounds after that token is revoked.
     template: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The software statement the registration was made with, returned unmodified with
+    # the registration (RFC 7591 §3.2.1). A signed public document, not a credential.
+    software_statement: Mapped[str | None] = mapped_column(Text)
 
     def __repr__(self) -> str:
         return f"<RegistrationToken client={self.client_pk}>"

@@ -65,6 +65,8 @@ DCR_FIELDS = (
     "application_type",
     *TLS_FIELDS,
 )
+LOCAL_FIELDS = ("client_name_localized",)  # stored under another name than on the wire
+LOCALIZED_NAME = "client_name#"  # RFC 7591 §2.2: client_name#<language tag>
 IAT_PREFIX = "apwiat_"
 RAT_PREFIX = "apwrat_"
 MAX_IAT_LIFETIME = 365 * 86400
@@ -90,6 +92,7 @@ class Registration:
     client: Client
     secret: IssuedSecret | None = None
     registration_token: str | None = None
+    software_statement: str | None = None
 
     def __repr__(self) -> str:
         return f"Registration({self.client.client_id})"
@@ -132,7 +135,10 @@ def registration_metadata(client: Client) -> dict[str, Any]:
     """Returns the client's metadata as a self-registered client sees it: the RFC 7591
     fields only, as stored (after defaults and any down-scoping)."""
     current = metadata_of(client)
-    return {name: current[name] for name in DCR_FIELDS if name in current}
+    wire = {name: current[name] for name in DCR_FIELDS if name in current}
+    for tag, name in (client.client_name_localized or {}).items():
+        wire[f"{LOCALIZED_NAME}{tag}"] = name
+    return wire
 
 
 def _new_bearer(prefix: str) -> str:
@@ -180,7 +186,8 @@ class RegistrationService:
             requested.update(_requested_fields(claims))
         data = await self._within_policy(requested, template)
         change = await self.clients.create(data, registration_source="dcr")
-        token = await self._issue_registration_token(change.client, template)
+        kept_statement = statement if claims is not None else None
+        token = await self._issue_registration_token(change.client, template, kept_statement)
         await self.audit.record(
             RegistrationEvent.REGISTERED,
             client_id=change.client.client_id,
@@ -190,7 +197,7 @@ class RegistrationService:
                 "software_id": data.get("software_id"),
             },
         )
-        return Registration(change.client, change.secret, token)
+        return Registration(change.client, change.secret, token, kept_statement)
 
     def _check_admitted(self, iat: InitialAccessToken | None, has_statement: bool) -> None:
         modes = self.policy.modes
@@ -216,8 +223,8 @@ class RegistrationService:
     async def read(self, client_id: str, registration_token: str | None) -> Registration:
         """Returns the registration. Raises InvalidToken unless ``registration_token`` is
         this client's, whether or not the client exists."""
-        client, _ = await self._authorized(client_id, registration_token)
-        return Registration(client)
+        client, record = await self._authorized(client_id, registration_token)
+        return Registration(client, software_statement=record.software_statement)
 
     async def replace(
         self, client_id: str, registration_token: str | None, body: Mapping[str, Any]
@@ -236,15 +243,22 @@ class RegistrationService:
         if "client_secret" in body:
             await self._check_current_secret(client, body["client_secret"])
         requested = _requested_fields(body)
+        statement = body.get("software_statement")
+        if statement is not None:
+            claims = verify_software_statement(
+                statement, self.policy.publishers, now=self.clock.now()
+            )
+            requested.update(_requested_fields(claims))
+            record.software_statement = statement
         data = await self._within_policy(requested, Template.of(record.template))
-        patch: dict[str, Any] = {name: data.get(name) for name in DCR_FIELDS}
+        patch: dict[str, Any] = {name: data.get(name) for name in (*DCR_FIELDS, *LOCAL_FIELDS)}
         change = await self.clients.update(client_id, patch, expected_revision=None)
         token = _new_bearer(RAT_PREFIX)
         record.token_hash = token_hash(token)
         record.issued_at = self.clock.now()
         await self.session.flush()
         await self.audit.record(RegistrationEvent.REPLACED, client_id=client_id)
-        return Registration(change.client, change.secret, token)
+        return Registration(change.client, change.secret, token, record.software_statement)
 
     async def delete(self, client_id: str, registration_token: str | None) -> None:
         """Deletes the client: its secrets, tokens and registration access token stop
@@ -358,7 +372,9 @@ class RegistrationService:
 
     # --- tokens ---
 
-    async def _issue_registration_token(self, client: Client, template: Template) -> str:
+    async def _issue_registration_token(
+        self, client: Client, template: Template, statement: str | None
+    ) -> str:
         token = _new_bearer(RAT_PREFIX)
         self.session.add(
             RegistrationToken(
@@ -366,6 +382,7 @@ class RegistrationService:
                 token_hash=token_hash(token),
                 issued_at=self.clock.now(),
                 template=template.to_json(),
+                software_statement=statement,
             )
         )
         await self.session.flush()
@@ -398,7 +415,15 @@ class RegistrationService:
 
 
 def _requested_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: data[name] for name in DCR_FIELDS if name in data and data[name] is not None}
+    fields = {name: data[name] for name in DCR_FIELDS if name in data and data[name] is not None}
+    localized = {
+        key.removeprefix(LOCALIZED_NAME): value
+        for key, value in data.items()
+        if isinstance(key, str) and key.startswith(LOCALIZED_NAME)
+    }
+    if localized:
+        fields["client_name_localized"] = localized
+    return fields
 
 
 def _https_or_loopback(uri: str) -> bool:

@@ -56,7 +56,7 @@ from appward.web.sessions import (
     require_fresh_login,
 )
 from appward.web.state import AppState
-from appward.web.templates import content_security_policy, render
+from appward.web.templates import content_security_policy, preferred_languages, render
 
 router = APIRouter(tags=["oauth"])
 
@@ -447,6 +447,9 @@ async def _consent_page(
     client = authz.client
     context: dict[str, Any] = {
         "client": client,
+        "client_name": client.display_name(
+            preferred_languages(request.headers.get("accept-language", ""))
+        ),
         "logo_uri": client.logo_uri if (client.logo_uri or "").startswith("https://") else None,
         "unverified": client.registration_source in UNVERIFIED_SOURCES,
         "scopes": await describe_scopes(session, authz.scopes),

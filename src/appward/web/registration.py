@@ -88,6 +88,8 @@ def _response(registration: Registration, issuer: str, status_code: int = 200) -
         expires = secret.record.expires_at
         body["client_secret"] = secret.plaintext
         body["client_secret_expires_at"] = int(expires.timestamp()) if expires else 0
+    if registration.software_statement is not None:
+        body["software_statement"] = registration.software_statement
     if registration.registration_token is not None:
         body["registration_access_token"] = registration.registration_token
     body["registration_client_uri"] = f"{issuer}/oauth2/register/{client.client_id}"

@@ -31,6 +31,27 @@ def content_security_policy(form_redirects_to: str | None = None) -> str:
     )
 
 
+MAX_LANGUAGES = 10
+
+
+def preferred_languages(accept_language: str) -> list[str]:
+    """Returns the languages of an Accept-Language header, most preferred first (RFC 9110
+    §12.5.4); malformed entries and '*' are skipped."""
+    weighted: list[tuple[float, int, str]] = []
+    for index, entry in enumerate(accept_language.split(",")[:MAX_LANGUAGES]):
+        tag, _, params = entry.strip().partition(";")
+        quality = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                continue
+        if tag and tag != "*" and quality > 0:
+            weighted.append((-quality, index, tag.strip()))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
 PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": content_security_policy(),

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("issued_at", appward.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("template", sa.JSON(), nullable=False),
+        sa.Column("software_statement", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["client_pk"],
             ["clients.id"],
@@ -49,7 +50,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("client_pk", name=op.f("pk_registration_tokens")),
     )
 
+    with op.batch_alter_table("clients", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("client_name_localized", sa.JSON(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("clients", schema=None) as batch_op:
+        batch_op.drop_column("client_name_localized")
     op.drop_table("registration_tokens")
     op.drop_table("initial_access_tokens")
