@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -74,6 +75,19 @@ class Server:
 
 @pytest.fixture
 async def server(settings: Settings, clock: FrozenClock) -> AsyncIterator[Server]:
+    async with serve(settings, clock) as started:
+        yield started
+
+
+@pytest.fixture
+async def dcr_server(settings: Settings, clock: FrozenClock) -> AsyncIterator[Server]:
+    with_dcr = Settings(**{**settings.model_dump(), "dcr_modes": "open"})
+    async with serve(with_dcr, clock) as started:
+        yield started
+
+
+@asynccontextmanager
+async def serve(settings: Settings, clock: FrozenClock) -> AsyncIterator[Server]:
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.9", 4711))
@@ -336,3 +350,41 @@ async def test_client_secret_post_client_introspects_and_revokes(server):
         assert revoked.status_code == 200
         answer = await oauth.introspect_token(INTROSPECT_URL, token=token["access_token"])
         assert answer.json() == {"active": False}
+
+
+# --- a client that registered itself ---
+
+
+async def test_a_dynamically_registered_client_works_with_authlib(dcr_server):
+    """RFC 7591: register over HTTP, then Authlib runs the code flow and refresh with the
+    credentials the registration returned, within the scope it was granted."""
+    async with dcr_server.browser() as anonymous:
+        response = await anonymous.post(
+            "/oauth2/register",
+            json={
+                "client_name": "Self-registered",
+                "redirect_uris": [REDIRECT],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "token_endpoint_auth_method": "client_secret_post",
+                "scope": "profile orders appward:admin",
+            },
+        )
+    assert response.status_code == 201, response.text
+    registered = response.json()
+    assert set(registered["scope"].split()) == {"profile", "orders"}
+    client = {**registered, "metadata": registered}
+    async with dcr_server.oauth(
+        client, redirect_uri=REDIRECT, scope="profile", code_challenge_method="S256"
+    ) as oauth:
+        token = await code_flow(dcr_server, oauth)
+        assert token["scope"] == "profile"
+        refreshed = await oauth.refresh_token(TOKEN_URL, refresh_token=token["refresh_token"])
+        assert refreshed["refresh_token"] != token["refresh_token"]
+    async with dcr_server.oauth(
+        client, redirect_uri=REDIRECT, scope="appward:admin", code_challenge_method="S256"
+    ) as oauth:
+        url, _ = oauth.create_authorization_url(AUTHORIZE_URL, code_verifier=generate_token(48))
+        async with dcr_server.browser() as browser:
+            refused = await browser.get(url)
+        assert refused.status_code == 303
+        assert query_of(refused.headers["location"])["error"] == "invalid_scope"
