@@ -27,8 +27,10 @@ from appward.clock import SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError, InvalidInput
-from appward.registration.models import InitialAccessToken
-from appward.registration.service import InitialAccessTokenService
+from appward.registration.service import (
+    InitialAccessTokenService,
+    describe_initial_access_token,
+)
 from appward.scopes import Scope, ScopeService
 from appward.tokens.keys import ensure_signing_key, load_key_encryption, rotate_signing_key
 from appward.users.service import UserService
@@ -563,20 +565,6 @@ def secrets_revoke(client_id: str, secret_id: str) -> None:
 # --- dynamic client registration ---
 
 
-def _initial_access_token_json(record: InitialAccessToken) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "label": record.label,
-        "template": record.template,
-        "max_uses": record.max_uses,
-        "uses": record.uses,
-        "created_by": record.created_by,
-        "created_at": record.created_at,
-        "expires_at": record.expires_at,
-        "revoked_at": record.revoked_at,
-    }
-
-
 @dcr_app.command("create-token")
 def dcr_create_token(
     label: Annotated[str | None, typer.Option(help="What the token is for.")] = None,
@@ -602,7 +590,7 @@ def dcr_create_token(
             grant_types=grant_type,
             scopes=scope,
         )
-        return _initial_access_token_json(issued.record), issued.plaintext
+        return describe_initial_access_token(issued.record), issued.plaintext
 
     record, plaintext = _run(work)
     if as_json:
@@ -618,7 +606,9 @@ def dcr_tokens(as_json: JsonFlag = False) -> None:
     """List initial access tokens, newest first (never the tokens themselves)."""
 
     async def work(services: Services) -> list[dict[str, Any]]:
-        return [_initial_access_token_json(t) for t in await services.initial_access_tokens.all()]
+        return [
+            describe_initial_access_token(t) for t in await services.initial_access_tokens.all()
+        ]
 
     items = _run(work)
     if as_json:

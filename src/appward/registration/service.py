@@ -444,6 +444,21 @@ def _issuer(statement: object) -> str | None:
 # --- initial access tokens (admin) ---
 
 
+def describe_initial_access_token(record: InitialAccessToken) -> dict[str, Any]:
+    """Returns what an administrator may see of a token: everything but the token."""
+    return {
+        "id": record.id,
+        "label": record.label,
+        "template": record.template,
+        "max_uses": record.max_uses,
+        "uses": record.uses,
+        "created_by": record.created_by,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "revoked_at": record.revoked_at,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class InitialAccessTokenService:
     session: AsyncSession
@@ -567,5 +582,6 @@ __all__ = [
     "IssuedInitialAccessToken",
     "Registration",
     "RegistrationService",
+    "describe_initial_access_token",
     "registration_metadata",
 ]

@@ -14,8 +14,10 @@ from appward.clients.metadata import ClientMetadata, field_errors
 from appward.clients.models import Client, ClientSecret
 from appward.clients.service import ClientChange, ClientFilter, IssuedSecret, metadata_of
 from appward.errors import FieldError, InvalidInput, PreconditionRequired
-from appward.registration.models import InitialAccessToken
-from appward.registration.service import IssuedInitialAccessToken
+from appward.registration.service import (
+    IssuedInitialAccessToken,
+    describe_initial_access_token,
+)
 from appward.scopes import Scope
 from appward.web.deps import Audit, Clients, InitialAccessTokens, Scopes, Users
 from appward.web.oauth import read_limited
@@ -536,22 +538,8 @@ class InitialAccessTokenList(BaseModel):
     items: list[InitialAccessTokenOut]
 
 
-def initial_access_token_out(record: InitialAccessToken) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "label": record.label,
-        "template": record.template,
-        "max_uses": record.max_uses,
-        "uses": record.uses,
-        "created_by": record.created_by,
-        "created_at": record.created_at,
-        "expires_at": record.expires_at,
-        "revoked_at": record.revoked_at,
-    }
-
-
 def issued_initial_access_token_out(issued: IssuedInitialAccessToken) -> dict[str, Any]:
-    return {**initial_access_token_out(issued.record), "token": issued.plaintext}
+    return {**describe_initial_access_token(issued.record), "token": issued.plaintext}
 
 
 @router.post(
@@ -576,7 +564,7 @@ async def create_initial_access_token(
     summary="List initial access tokens",
 )
 async def list_initial_access_tokens(tokens: InitialAccessTokens) -> Any:
-    return {"items": [initial_access_token_out(t) for t in await tokens.all()]}
+    return {"items": [describe_initial_access_token(t) for t in await tokens.all()]}
 
 
 @router.delete(

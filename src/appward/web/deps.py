@@ -138,6 +138,10 @@ Audit = Annotated[AuditLog, Depends(audit_log)]
 
 
 async def client_service(state: State, session: Session, audit: Audit) -> ClientService:
+    return build_client_service(state, session, audit)
+
+
+def build_client_service(state: AppState, session: AsyncSession, audit: AuditLog) -> ClientService:
     settings = state.settings
     return ClientService(
         session,

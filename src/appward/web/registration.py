@@ -11,10 +11,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from appward.audit import Actor, AuditLog
-from appward.clients.service import ClientService
 from appward.errors import InvalidClientMetadata, InvalidRequest
 from appward.registration.service import Registration, RegistrationService, registration_metadata
-from appward.web.deps import Session, State, source_ip
+from appward.web.deps import Session, State, build_client_service, source_ip
 from appward.web.responses import NO_STORE
 
 router = APIRouter(tags=["dynamic client registration"])
@@ -33,18 +32,9 @@ async def registration_service(
 ) -> RegistrationService:
     address = await source_ip(request, state)
     audit = AuditLog(session, state.clock, Actor("dcr", address))
-    settings = state.settings
-    clients = ClientService(
-        session,
-        state.clock,
-        state.hasher,
-        settings.lifetime_bounds,
-        settings.secret_policy,
-        audit,
-    )
-    return RegistrationService(
-        session, state.clock, clients, settings.registration_policy, state.verifier, audit
-    )
+    clients = build_client_service(state, session, audit)
+    policy = state.settings.registration_policy
+    return RegistrationService(session, state.clock, clients, policy, state.verifier, audit)
 
 
 Registrations = Annotated[RegistrationService, Depends(registration_service)]
