@@ -986,3 +986,12 @@ async def test_the_software_statement_is_returned_unmodified(settings, clock):
             headers=bearer(replaced.json()["registration_access_token"]),
         )
         assert_error(forged, 400, "invalid_software_statement")
+
+
+@pytest.mark.parametrize(
+    "uri", ["http://127.0.0.1", "http://127.0.0.1:8080/cb", "http://[::1]/cb", "https://a.example"]
+)
+async def test_https_and_loopback_redirect_uris_are_accepted(settings, clock, uri):
+    async with server(settings, clock, dcr_modes="open") as api:
+        response = await register(api, {**WEB_CLIENT, "redirect_uris": [uri]})
+        assert response.status_code == 201, response.text

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.audit import AuditLog
 from appward.auth.client_secret import SecretVerifier, verify_client_secret
-from appward.clients.metadata import TLS_FIELDS
+from appward.clients.metadata import TLS_FIELDS, check_web_uri
 from appward.clients.models import Client
 from appward.clients.service import ClientService, IssuedSecret, metadata_of
 from appward.clock import Clock
@@ -339,15 +339,18 @@ class RegistrationService:
                 f"at most {limit} redirect URIs per self-registered client",
                 fields=[FieldError("redirect_uris", f"more than {limit}")],
             )
-        problems = [
-            FieldError(f"redirect_uris[{i}]", "must be https (http only for 127.0.0.1 or [::1])")
-            for i, uri in enumerate(uris)
-            if isinstance(uri, str) and not _https_or_loopback(uri)
-        ]
+        problems = []
+        for index, uri in enumerate(uris):
+            if not isinstance(uri, str):
+                continue  # ClientMetadata names the type error
+            try:
+                # Stricter than for admin-registered clients: no private-use schemes.
+                check_web_uri(uri)
+            except ValueError as exc:
+                problems.append(FieldError(f"redirect_uris[{index}]", f"{uri!r} {exc}"))
         if problems:
             raise InvalidRedirectUri(
-                f"{problems[0].field}: self-registered clients need https redirect URIs "
-                "(http only for 127.0.0.1 or [::1])",
+                f"{problems[0].field}: {problems[0].message} (self-registered clients)",
                 fields=problems,
             )
 
@@ -424,13 +427,6 @@ def _requested_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     if localized:
         fields["client_name_localized"] = localized
     return fields
-
-
-def _https_or_loopback(uri: str) -> bool:
-    lowered = uri.lower()
-    return lowered.startswith("https://") or lowered.startswith(
-        ("http://127.0.0.1:", "http://127.0.0.1/", "http://[::1]:", "http://[::1]/")
-    )
 
 
 def _issuer(statement: object) -> str | None:
