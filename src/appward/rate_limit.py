@@ -3,6 +3,7 @@ or in Redis so that every worker and host shares one count."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 from collections import OrderedDict
@@ -82,6 +83,22 @@ class RedisRateLimiter:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def address_key(address: str | None) -> str:
+    """Returns what a request from ``address`` is counted under: the address itself, or
+    for IPv6 its /64, since one host usually holds a whole /64 to pick from."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def rate_limiter(

@@ -995,3 +995,161 @@ async def test_https_and_loopback_redirect_uris_are_accepted(settings, clock, ur
     async with server(settings, clock, dcr_modes="open") as api:
         response = await register(api, {**WEB_CLIENT, "redirect_uris": [uri]})
         assert response.status_code == 201, response.text
+
+
+# --- regressions from the security review ---
+
+
+async def statement_server(settings, clock):
+    return server(
+        settings,
+        clock,
+        dcr_modes="software_statement",
+        dcr_software_statement_publishers=publishers(),
+    )
+
+
+async def test_an_update_without_the_statement_keeps_its_vetted_claims(settings, clock):
+    async with await statement_server(settings, clock) as api:
+        signed = statement(
+            {"client_name": "Vetted Name", "redirect_uris": [REDIRECT], "software_id": "app"}
+        )
+        client = await registered(api, {**WEB_CLIENT, "software_statement": signed})
+        url = f"/oauth2/register/{client['client_id']}"
+        response = await api.http.put(
+            url,
+            json={
+                "client_id": client["client_id"],
+                "client_name": "PayPal Official",
+                "client_name#en": "PayPal Official",
+                "redirect_uris": ["https://attacker.example/cb"],
+                "software_id": "bank-app",
+            },
+            headers=bearer(client["registration_access_token"]),
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["client_name"] == "Vetted Name"
+        assert "client_name#en" not in body
+        assert body["redirect_uris"] == [REDIRECT]
+        assert body["software_id"] == "app"
+        assert body["software_statement"] == signed
+
+
+async def test_sending_back_the_stored_statement_works_after_it_expired(settings, clock):
+    async with await statement_server(settings, clock) as api:
+        signed = statement({"software_id": "app", "exp": FROZEN_NOW + 60})
+        client = await registered(api, {**WEB_CLIENT, "software_statement": signed})
+        clock.advance(3600)
+        url = f"/oauth2/register/{client['client_id']}"
+        token = bearer(client["registration_access_token"])
+        current = (await api.http.get(url, headers=token)).json()
+        echoed = {k: v for k, v in current.items() if k != "registration_client_uri"}
+        response = await api.http.put(url, json=echoed, headers=token)
+        assert response.status_code == 200, response.text
+        assert response.json()["software_statement"] == signed
+
+
+async def test_localized_names_cannot_shadow_the_statement_name(settings, clock):
+    async with await statement_server(settings, clock) as api:
+        signed = statement({"client_name": "Vetted Name"})
+        client = await registered(
+            api,
+            {**WEB_CLIENT, "software_statement": signed, "client_name#en": "Google Drive"},
+        )
+        assert client["client_name"] == "Vetted Name"
+        assert "client_name#en" not in client
+
+
+URIS = b'{"redirect_uris": ["https://app.example.com/callback"], '
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        URIS + b'"grant_types": ["authorization_code", "\\ud800"]}',
+        URIS + b'"scope": "api:read \\udfff"}',
+        URIS + b'"software_statement": "\\ud800"}',
+        URIS + b'"\\ud800": 1}',
+        URIS + b'"x": NaN}',
+        URIS + b'"x": -Infinity}',
+        URIS + b'"x": ' + b"[" * 40 + b"]" * 40 + b"}",
+    ],
+)
+async def test_json_that_python_accepts_but_is_not_proper_json_gets_a_400(settings, clock, raw):
+    async with server(settings, clock, dcr_modes="open", dcr_scope_policy="refuse") as api:
+        response = await api.http.post(
+            "/oauth2/register", content=raw, headers={"Content-Type": "application/json"}
+        )
+        assert_error(response, 400, "invalid_client_metadata")
+        client = await registered(api)
+        put = await api.http.put(
+            f"/oauth2/register/{client['client_id']}",
+            content=raw,
+            headers={
+                "Content-Type": "application/json",
+                **bearer(client["registration_access_token"]),
+            },
+        )
+        assert_error(put, 400, "invalid_client_metadata")
+        admin = await api.http.post(
+            "/admin/v1/clients",
+            content=raw,
+            headers={"Content-Type": "application/json", **api.auth},
+        )
+        assert admin.status_code == 400, admin.text
+        assert await client_count(api) == 1
+
+
+async def test_only_public_jwk_members_are_kept(settings, clock):
+    async with server(settings, clock, dcr_modes="open") as api:
+        jwk = {**PUBLISHER_JWK, "ext": True, "x-note": "a" * 1000}
+        client = await registered(
+            api,
+            {
+                **WEB_CLIENT,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [jwk]},
+            },
+        )
+        assert client["jwks"] == {"keys": [PUBLISHER_JWK]}
+        bad = {**PUBLISHER_JWK, "kid": 7}
+        response = await register(
+            api,
+            {
+                **WEB_CLIENT,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [bad]},
+            },
+        )
+        assert_error(response, 400, "invalid_client_metadata")
+
+
+async def test_management_requests_count_against_the_rate_limit(settings, clock):
+    async with server(settings, clock, dcr_modes="open", dcr_rate_limit=3) as api:
+        client = await registered(api)
+        url = f"/oauth2/register/{client['client_id']}"
+        token = bearer(client["registration_access_token"])
+        assert (await api.http.get(url, headers=token)).status_code == 200
+        assert (await api.http.get(url, headers=bearer("apwrat_guess"))).status_code == 401
+        assert_error(await api.http.get(url, headers=token), 429, "too_many_attempts")
+
+
+async def test_concurrent_updates_with_one_token_rotate_it_once(settings, clock):
+    async with server(settings, clock, dcr_modes="open") as api:
+        client = await registered(api)
+        url = f"/oauth2/register/{client['client_id']}"
+        token = bearer(client["registration_access_token"])
+        body = {**WEB_CLIENT, "client_id": client["client_id"]}
+        responses = await asyncio.gather(
+            *(
+                api.http.put(url, json={**body, "client_name": f"n{i}"}, headers=token)
+                for i in range(5)
+            )
+        )
+        winners = [r for r in responses if r.status_code == 200]
+        assert len(winners) == 1, [r.status_code for r in responses]
+        assert {r.status_code for r in responses} - {200} <= {401}
+        new_token = bearer(winners[0].json()["registration_access_token"])
+        current = (await api.http.get(url, headers=new_token)).json()
+        assert current["client_name"] == winners[0].json()["client_name"]

@@ -44,3 +44,18 @@ async def test_an_unreachable_redis_lets_requests_through(caplog):
     finally:
         await limiter.close()
     assert "not applied" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        (None, "unknown"),
+        ("10.0.0.7", "10.0.0.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("::ffff:10.0.0.7", "10.0.0.7"),
+        ("not an address", "not an address"),
+    ],
+)
+def test_ipv6_addresses_are_counted_per_64(address, key):
+    assert rate_limit.address_key(address) == key

@@ -171,6 +171,39 @@ def _check_scope(value: str) -> str:
     return " ".join(dict.fromkeys(tokens))
 
 
+JWK_STRING_MEMBERS = (
+    "kty",
+    "use",
+    "alg",
+    "kid",
+    "x5u",
+    "x5t",
+    "x5t#S256",
+    "crv",
+    "x",
+    "y",
+    "n",
+    "e",
+)
+JWK_LIST_MEMBERS = ("key_ops", "x5c")
+
+
+def _public_members(key: dict[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for name in JWK_STRING_MEMBERS:
+        if name in key:
+            if not isinstance(key[name], str):
+                raise ValueError(f"JWK member {name!r} must be a string")
+            kept[name] = key[name]
+    for name in JWK_LIST_MEMBERS:
+        if name in key:
+            items = key[name]
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ValueError(f"JWK member {name!r} must be an array of strings")
+            kept[name] = items
+    return kept
+
+
 def _check_jwks(value: dict[str, Any]) -> dict[str, Any]:
     keys = value.get("keys")
     if not isinstance(keys, list) or not keys:
@@ -182,7 +215,10 @@ def _check_jwks(value: dict[str, Any]) -> dict[str, Any]:
             raise ValueError("every member of 'keys' must be a JWK object")
         if PRIVATE_JWK_MEMBERS & key.keys():
             raise ValueError("must hold public keys only: private or symmetric key material found")
-    for index, key in enumerate(keys):
+    # Only the members RFC 7517/7518 define for public keys are kept: anything else would
+    # be stored and echoed back unchecked.
+    value = {"keys": [_public_members(key) for key in keys]}
+    for index, key in enumerate(value["keys"]):
         # One by one: PyJWKSet would silently drop a key it cannot use.
         try:
             jwt.PyJWK.from_dict(key)

@@ -38,7 +38,10 @@ from appward.errors import (
 )
 from appward.pagination import check_limit
 from appward.registration.models import InitialAccessToken, RegistrationToken
-from appward.registration.software_statement import verify_software_statement
+from appward.registration.software_statement import (
+    stored_statement_claims,
+    verify_software_statement,
+)
 from appward.scopes import Scope
 from appward.text import unsafe_character
 from appward.tokens.grants import token_hash
@@ -68,6 +71,7 @@ DCR_FIELDS = (
 LOCAL_FIELDS = ("client_name_localized",)  # stored under another name than on the wire
 LOCALIZED_NAME = "client_name#"  # RFC 7591 §2.2: client_name#<language tag>
 IAT_PREFIX = "apwiat_"
+REFUSED_TOKEN = "the registration access token is not valid for this client"
 RAT_PREFIX = "apwrat_"
 MAX_IAT_LIFETIME = 365 * 86400
 MAX_IAT_USES = 1_000_000
@@ -182,8 +186,7 @@ class RegistrationService:
         template = Template.of(iat.template) if iat is not None else Template()
         requested = _requested_fields(body)
         if claims is not None:
-            # The publisher's word beats the request's (RFC 7591 §2.3).
-            requested.update(_requested_fields(claims))
+            _overlay_vetted(requested, claims)
         data = await self._within_policy(requested, template)
         change = await self.clients.create(data, registration_source="dcr")
         kept_statement = statement if claims is not None else None
@@ -242,23 +245,56 @@ class RegistrationService:
             )
         if "client_secret" in body:
             await self._check_current_secret(client, body["client_secret"])
+        statement, claims = self._statement_for_update(
+            body.get("software_statement"), record.software_statement
+        )
         requested = _requested_fields(body)
-        statement = body.get("software_statement")
-        if statement is not None:
-            claims = verify_software_statement(
-                statement, self.policy.publishers, now=self.clock.now()
-            )
-            requested.update(_requested_fields(claims))
-            record.software_statement = statement
+        if claims is not None:
+            _overlay_vetted(requested, claims)
         data = await self._within_policy(requested, Template.of(record.template))
+        assert registration_token is not None  # _authorized refused it otherwise
+        token = await self._rotate_registration_token(record, registration_token, statement)
         patch: dict[str, Any] = {name: data.get(name) for name in (*DCR_FIELDS, *LOCAL_FIELDS)}
         change = await self.clients.update(client_id, patch, expected_revision=None)
-        token = _new_bearer(RAT_PREFIX)
-        record.token_hash = token_hash(token)
-        record.issued_at = self.clock.now()
-        await self.session.flush()
         await self.audit.record(RegistrationEvent.REPLACED, client_id=client_id)
-        return Registration(change.client, change.secret, token, record.software_statement)
+        return Registration(change.client, change.secret, token, statement)
+
+    def _statement_for_update(
+        self, presented: object, stored: str | None
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """Returns the statement that vouches for the registration after an update, and
+        its claims. A registration made with a statement stays under it: an update that
+        leaves it out, or sends back the stored one (even expired since), keeps its
+        claims on top; a new statement must verify."""
+        if presented is None or presented == stored:
+            return stored, stored_statement_claims(stored) if stored is not None else None
+        claims = verify_software_statement(presented, self.policy.publishers, now=self.clock.now())
+        assert isinstance(presented, str)  # verify_software_statement refuses anything else
+        return presented, claims
+
+    async def _rotate_registration_token(
+        self, record: RegistrationToken, presented: str, statement: str | None
+    ) -> str:
+        """Replaces the presented token with a new one, on the condition that it is still
+        the current one: of concurrent updates with one token, exactly one succeeds."""
+        token = _new_bearer(RAT_PREFIX)
+        rotated = await self.session.scalar(
+            update(RegistrationToken)
+            .where(
+                RegistrationToken.client_pk == record.client_pk,
+                RegistrationToken.token_hash == token_hash(presented),
+            )
+            .values(
+                token_hash=token_hash(token),
+                issued_at=self.clock.now(),
+                software_statement=statement,
+            )
+            .returning(RegistrationToken.client_pk)
+            .execution_options(synchronize_session=False)
+        )
+        if rotated is None:
+            raise InvalidToken(REFUSED_TOKEN)
+        return token
 
     async def delete(self, client_id: str, registration_token: str | None) -> None:
         """Deletes the client: its secrets, tokens and registration access token stop
@@ -273,7 +309,7 @@ class RegistrationService:
     ) -> tuple[Client, RegistrationToken]:
         # One answer for a wrong token, another client's token and an unknown client, so
         # a token reveals nothing about registrations other than its own.
-        refused = InvalidToken("the registration access token is not valid for this client")
+        refused = InvalidToken(REFUSED_TOKEN)
         if not presented or not presented.isascii() or len(presented) > 200:
             raise refused
         digest = token_hash(presented)
@@ -415,6 +451,16 @@ class RegistrationService:
         record = await self.session.get(InitialAccessToken, counted, populate_existing=True)
         assert record is not None
         return record
+
+
+def _overlay_vetted(requested: dict[str, Any], claims: Mapping[str, Any]) -> None:
+    """Puts a software statement's metadata over the request's (RFC 7591 §2.3). Where the
+    publisher names the client, every name is the publisher's: localized names from the
+    request could otherwise show users something else than the vetted name."""
+    vetted = _requested_fields(claims)
+    if "client_name" in vetted or "client_name_localized" in vetted:
+        requested.pop("client_name_localized", None)
+    requested.update(vetted)
 
 
 def _requested_fields(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,12 @@ def verify_software_statement(
     asymmetric algorithm by a key of its issuer, or has expired;
     UnapprovedSoftwareStatement when its issuer is not a trusted publisher here.
     """
-    if not isinstance(statement, str) or not statement or len(statement) > MAX_STATEMENT:
+    if (
+        not isinstance(statement, str)
+        or not statement
+        or len(statement) > MAX_STATEMENT
+        or not statement.isascii()
+    ):
         raise InvalidSoftwareStatement(
             f"software_statement must be a JWT of at most {MAX_STATEMENT} bytes"
         )
@@ -64,6 +69,13 @@ def verify_software_statement(
             "the software statement's signature does not verify", detail=type(exc).__name__
         ) from None
     _check_times(claims, now)
+    return {k: v for k, v in claims.items() if k not in STATEMENT_CLAIMS}
+
+
+def stored_statement_claims(statement: str) -> dict[str, Any]:
+    """Returns the client metadata of a statement this server verified when it stored it
+    (the signature is not checked again: the publisher's key may have rotated since)."""
+    claims: dict[str, Any] = jwt.decode(statement, options={"verify_signature": False})
     return {k: v for k, v in claims.items() if k not in STATEMENT_CLAIMS}
 
 

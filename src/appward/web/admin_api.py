@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -20,6 +19,7 @@ from appward.registration.service import (
 )
 from appward.scopes import Scope
 from appward.web.deps import Audit, Clients, InitialAccessTokens, Scopes, Users
+from appward.web.json_body import parse_json
 from appward.web.oauth import read_limited
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
@@ -215,9 +215,9 @@ def _expected_revision(if_match: str | None) -> int | None:
 async def _json_object(request: Request) -> dict[str, Any]:
     raw = await read_limited(request, MAX_BODY_BYTES)
     try:
-        body = json.loads(raw or b"null")
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise InvalidInput("the request body must be JSON") from None
+        body = parse_json(raw or b"null")
+    except ValueError as exc:
+        raise InvalidInput(f"the request body {exc}") from None
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
     return body

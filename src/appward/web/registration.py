@@ -4,7 +4,6 @@ registration.service's."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,8 +11,10 @@ from fastapi.responses import JSONResponse, Response
 
 from appward.audit import Actor, AuditLog
 from appward.errors import InvalidClientMetadata, InvalidRequest
+from appward.rate_limit import address_key
 from appward.registration.service import Registration, RegistrationService, registration_metadata
 from appward.web.deps import Session, State, build_client_service, source_ip
+from appward.web.json_body import parse_json
 from appward.web.responses import NO_STORE
 
 router = APIRouter(tags=["dynamic client registration"])
@@ -58,9 +59,9 @@ async def _json_metadata(request: Request) -> dict[str, Any]:
         if len(raw) > MAX_BODY_BYTES:
             raise RequestTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise InvalidClientMetadata("the request body is not valid JSON") from None
+        body = parse_json(bytes(raw))
+    except ValueError as exc:
+        raise InvalidClientMetadata(f"the request body {exc}") from None
     if not isinstance(body, dict):
         raise InvalidClientMetadata("the request body must be a JSON object of client metadata")
     return body
@@ -86,20 +87,33 @@ def _response(registration: Registration, issuer: str, status_code: int = 200) -
     return JSONResponse(body, status_code=status_code, headers={**NO_STORE, "Pragma": "no-cache"})
 
 
-@router.post("/oauth2/register", status_code=201, summary="Register a client (RFC 7591)")
-async def register(request: Request, state: State, registrations: Registrations) -> JSONResponse:
+async def count_request(request: Request, state: State) -> None:
+    """Counts the request against its source's limit (registration and management share
+    one), before anything else is read, so a flood costs the least possible."""
     if state.settings.registration_policy.enabled:
-        # Counted before anything else is read, so a flood costs the least possible.
-        await state.registration_limiter.hit(
-            await source_ip(request, state) or "unknown", state.clock.now()
-        )
+        address = address_key(await source_ip(request, state))
+        await state.registration_limiter.hit(address, state.clock.now())
+
+
+Limited = Depends(count_request)
+
+
+@router.post(
+    "/oauth2/register",
+    status_code=201,
+    summary="Register a client (RFC 7591)",
+    dependencies=[Limited],
+)
+async def register(request: Request, state: State, registrations: Registrations) -> JSONResponse:
     registration = await registrations.register(
         await _json_metadata(request), initial_access_token=_bearer(request)
     )
     return _response(registration, state.settings.issuer, status_code=201)
 
 
-@router.get("/oauth2/register/{client_id}", summary="Read a registration (RFC 7592)")
+@router.get(
+    "/oauth2/register/{client_id}", summary="Read a registration (RFC 7592)", dependencies=[Limited]
+)
 async def read_registration(
     client_id: str, request: Request, state: State, registrations: Registrations
 ) -> JSONResponse:
@@ -107,7 +121,11 @@ async def read_registration(
     return _response(registration, state.settings.issuer)
 
 
-@router.put("/oauth2/register/{client_id}", summary="Replace a registration (RFC 7592)")
+@router.put(
+    "/oauth2/register/{client_id}",
+    summary="Replace a registration (RFC 7592)",
+    dependencies=[Limited],
+)
 async def replace_registration(
     client_id: str, request: Request, state: State, registrations: Registrations
 ) -> JSONResponse:
@@ -120,7 +138,10 @@ async def replace_registration(
 
 
 @router.delete(
-    "/oauth2/register/{client_id}", status_code=204, summary="Delete a registration (RFC 7592)"
+    "/oauth2/register/{client_id}",
+    status_code=204,
+    summary="Delete a registration (RFC 7592)",
+    dependencies=[Limited],
 )
 async def delete_registration(
     client_id: str, request: Request, registrations: Registrations
