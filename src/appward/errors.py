@@ -104,6 +104,13 @@ class InvalidToken(AppwardError):
     status_code = 401
     title = "Invalid access token"
 
+    def __init__(
+        self, description: str | None = None, *, detail: str | None = None, missing: bool = False
+    ) -> None:
+        super().__init__(description, detail=detail)
+        # RFC 6750 §3.1: a request with no token at all gets a challenge without an error.
+        self.missing = missing
+
 
 class InsufficientScope(AppwardError):
     """The request requires higher privileges than provided by the access token

@@ -340,7 +340,10 @@ async def test_initial_access_token_mode(settings, clock):
     async with server(settings, clock, dcr_modes="initial_access_token") as api:
         missing = await register(api, WEB_CLIENT)
         assert_error(missing, 401, "invalid_token")
-        assert missing.headers["www-authenticate"].startswith("Bearer")
+        # RFC 6750 §3.1: no error code in the challenge when no token was sent.
+        assert missing.headers["www-authenticate"] == 'Bearer realm="appward"'
+        wrong = await register(api, WEB_CLIENT, "apwiat_wrong")
+        assert wrong.headers["www-authenticate"] == 'Bearer realm="appward", error="invalid_token"'
         assert_error(await register(api, WEB_CLIENT, "apwiat_wrong"), 401, "invalid_token")
         assert_error(await register(api, WEB_CLIENT, "not-even-ours"), 401, "invalid_token")
         token = await create_iat(api, label="partner onboarding", max_uses=2)

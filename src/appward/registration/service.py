@@ -182,7 +182,7 @@ class RegistrationService:
             claims = verify_software_statement(
                 statement, self.policy.publishers, now=self.clock.now()
             )
-        self._check_admitted(iat, claims is not None)
+        self._check_admitted(iat, claims is not None, initial_access_token is not None)
         template = Template.of(iat.template) if iat is not None else Template()
         requested = _requested_fields(body)
         if claims is not None:
@@ -202,7 +202,9 @@ class RegistrationService:
         )
         return Registration(change.client, change.secret, token, kept_statement)
 
-    def _check_admitted(self, iat: InitialAccessToken | None, has_statement: bool) -> None:
+    def _check_admitted(
+        self, iat: InitialAccessToken | None, has_statement: bool, presented_token: bool
+    ) -> None:
         modes = self.policy.modes
         if "open" in modes:
             return
@@ -215,7 +217,8 @@ class RegistrationService:
                 else ""
             )
             raise InvalidToken(
-                f"registration needs an initial access token (Authorization: Bearer){alternative}"
+                f"registration needs an initial access token (Authorization: Bearer){alternative}",
+                missing=iat is None and not presented_token,
             )
         raise InvalidSoftwareStatement(
             "registration needs a software_statement signed by a trusted publisher"
@@ -309,7 +312,7 @@ class RegistrationService:
     ) -> tuple[Client, RegistrationToken]:
         # One answer for a wrong token, another client's token and an unknown client, so
         # a token reveals nothing about registrations other than its own.
-        refused = InvalidToken(REFUSED_TOKEN)
+        refused = InvalidToken(REFUSED_TOKEN, missing=not presented)
         if not presented or not presented.isascii() or len(presented) > 200:
             raise refused
         digest = token_hash(presented)

@@ -103,7 +103,9 @@ def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidToken("a Bearer access token with scope appward:admin is required")
+        raise InvalidToken(
+            "a Bearer access token with scope appward:admin is required", missing=not header
+        )
     return token.strip()
 
 

@@ -48,6 +48,12 @@ def retry_after(exc: AppwardError) -> int:
     return exc.retry_after if isinstance(exc, TooManyAttempts) else 1
 
 
+def bearer_challenge(exc: InvalidToken) -> str:
+    """RFC 6750 §3: no error code when the request carried no token at all (§3.1)."""
+    challenge = 'Bearer realm="appward"'
+    return challenge if exc.missing else f'{challenge}, error="invalid_token"'
+
+
 def error_reply(exc: AppwardError, *, basic_attempted: bool = False) -> Reply:
     """RFC 6749 §5.2 error body, never cached; a failed Basic attempt gets its challenge."""
     headers = dict(NO_STORE)
@@ -56,7 +62,7 @@ def error_reply(exc: AppwardError, *, basic_attempted: bool = False) -> Reply:
     if isinstance(exc, TemporarilyUnavailable | TooManyAttempts):
         headers["Retry-After"] = str(retry_after(exc))
     if isinstance(exc, InvalidToken):
-        headers["WWW-Authenticate"] = f'Bearer realm="appward", error="{exc.error}"'
+        headers["WWW-Authenticate"] = bearer_challenge(exc)
     return Reply(
         exc.status_code, {"error": exc.error, "error_description": exc.description}, headers
     )
@@ -80,7 +86,7 @@ def problem(exc: AppwardError) -> JSONResponse:
         body["errors"] = [{"field": f.field, "message": f.message} for f in exc.fields]
     headers = {}
     if isinstance(exc, InvalidToken):
-        headers["WWW-Authenticate"] = 'Bearer realm="appward", error="invalid_token"'
+        headers["WWW-Authenticate"] = bearer_challenge(exc)
     elif isinstance(exc, InsufficientScope):
         headers["WWW-Authenticate"] = (
             f'Bearer realm="appward", error="insufficient_scope", scope="{ADMIN_SCOPE}"'
