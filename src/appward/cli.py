@@ -254,6 +254,7 @@ def serve(
         log_level="info",
         access_log=access_log,
         proxy_headers=False,
+        server_header=False,  # no need to advertise the server software
     )
 
 
