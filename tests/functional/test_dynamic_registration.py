@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -15,9 +16,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from redis.asyncio import Redis
+from typer.testing import CliRunner
 
+from appward.cli import app as cli_app
 from appward.clock import FrozenClock
 from appward.config import Settings
+from tests.conftest import settings_env
 from tests.factories import basic
 from tests.functional.conftest import Api, open_api
 from tests.oauth_helpers import PASSWORD, Browser, pkce_pair
@@ -1156,3 +1160,60 @@ async def test_concurrent_updates_with_one_token_rotate_it_once(settings, clock)
         new_token = bearer(winners[0].json()["registration_access_token"])
         current = (await api.http.get(url, headers=new_token)).json()
         assert current["client_name"] == winners[0].json()["client_name"]
+
+
+async def test_delete_makes_tokens_issued_before_it_inactive(settings, clock):
+    async with server(settings, clock, dcr_modes="initial_access_token") as api:
+        iat = await create_iat(api, grant_types=["client_credentials"], scopes=["api:read"])
+        client = await registered_with_body(
+            api,
+            {"client_name": "svc", "grant_types": ["client_credentials"], "scope": "api:read"},
+            iat["token"],
+        )
+        issued = await api.client_credentials(client["client_id"], client["client_secret"])
+        access_token = issued.json()["access_token"]
+
+        async def active() -> bool:
+            response = await api.http.post(
+                "/oauth2/introspect",
+                data={"token": access_token},
+                headers=basic(api.admin_id, api.admin_secret),
+            )
+            assert response.status_code == 200, response.text
+            return bool(response.json()["active"])
+
+        assert await active()
+        url = f"/oauth2/register/{client['client_id']}"
+        deleted = await api.http.delete(url, headers=bearer(client["registration_access_token"]))
+        assert deleted.status_code == 204
+        assert not await active()
+        again = await api.client_credentials(client["client_id"], client["client_secret"])
+        assert_error(again, 401, "invalid_client")
+
+
+def test_self_registered_clients_are_managed_from_the_cli(settings, clock):
+    async def register_one() -> dict[str, Any]:
+        async with server(settings, clock, dcr_modes="open") as api:
+            return await registered(api)
+
+    client = asyncio.run(register_one())  # the CLI runs its own event loop: not inside one
+    env = {k: None for k in os.environ if k.startswith("APPWARD_")}
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        result = runner.invoke(cli_app, list(args), env={**env, **settings_env(settings)})
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    listed = json.loads(run("clients", "list", "--source", "dcr", "--json"))["items"]
+    assert [c["client_id"] for c in listed] == [client["client_id"]]
+    run("clients", "disable", client["client_id"])
+    shown = json.loads(run("clients", "show", client["client_id"], "--json"))
+    assert shown["status"] == "disabled"
+
+
+async def registered_with_body(api: Api, body: dict[str, Any], token: str) -> dict[str, Any]:
+    response = await register(api, body, token)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
