@@ -255,6 +255,7 @@ def serve(
         access_log=access_log,
         proxy_headers=False,
         server_header=False,  # no need to advertise the server software
+        http="appward.web.http_protocol:CoalescingHttpProtocol",
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,65 @@ def test_make_run_bootstrap_on_a_fresh_data_dir_creates_one_admin(workdir: Path)
     [admin] = json.loads(appward(workdir, env, "clients", "list", "--json"))["items"]
     assert admin["metadata"]["client_name"] == "bootstrap-admin"
     assert admin["metadata"]["scope"] == "appward:admin"
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[tuple[bytes, bytes]]:
+    """Reads ``count`` HTTP/1.1 responses with Content-Length; returns (head, body) pairs."""
+    buffer = b""
+    responses = []
+    while len(responses) < count:
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(responses)} responses"
+            buffer += chunk
+        head, _, rest = buffer.partition(b"\r\n\r\n")
+        length = int(
+            next(
+                line.split(b":", 1)[1]
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+        )
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            assert chunk
+            rest += chunk
+        responses.append((head, rest[:length]))
+        buffer = rest[length:]
+    return responses
+
+
+def test_pipelined_requests_are_answered_whole_and_in_order(
+    server: tuple[str, dict[str, Any]],
+) -> None:
+    """The server gathers each response's writes (web/http_protocol.py): pipelined
+    requests on one connection must still get complete answers, in order, and a
+    request asking to close must be answered before the close."""
+    base_url, admin = server
+    host, port = base_url.removeprefix("http://").split(":")
+    credentials = base64.b64encode(f"{admin['client_id']}:{admin['client_secret']}".encode())
+    form = b"grant_type=client_credentials"
+    token_request = (
+        b"POST /oauth2/token HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+        + credentials
+        + b"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "
+        + str(len(form)).encode()
+        + b"\r\n\r\n"
+        + form
+    )
+    jwks_request = b"GET /oauth2/jwks HTTP/1.1\r\nHost: x\r\n\r\n"
+    closing = (
+        b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\n"
+        b"Host: x\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(token_request + jwks_request + token_request + closing)
+        answers = _read_responses(sock, 4)
+        assert sock.recv(1) == b""  # closed after the last answer
+    statuses = [head.split(b"\r\n", 1)[0] for head, _ in answers]
+    assert statuses == [b"HTTP/1.1 200 OK"] * 4
+    first, keys, second, metadata = (json.loads(body) for _, body in answers)
+    assert first["access_token"] != second["access_token"]
+    assert "keys" in keys
+    assert metadata["issuer"]
+    assert all(b"server:" not in head.lower() for head, _ in answers)
