@@ -558,8 +558,10 @@ def test_publisher_keys_must_be_usable_public_keys(settings, publishers_json):
 # --- RFC 7592 management ---
 
 
-async def registered(api: Api, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = await register(api, body or WEB_CLIENT)
+async def registered(
+    api: Api, body: dict[str, Any] | None = None, token: str | None = None
+) -> dict[str, Any]:
+    response = await register(api, body or WEB_CLIENT, token)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
@@ -742,15 +744,14 @@ async def test_a_self_registered_client_gets_exactly_what_its_metadata_allows(se
         assert "Partner App" in consent.text
 
         verifier, challenge = pkce_pair()
-        result = await browser.code_for(
-            response_type="code",
-            client_id=client["client_id"],
-            redirect_uri=REDIRECT,
-            scope="api:read",
-            code_challenge=challenge,
-            code_challenge_method="S256",
-            state="s1",
-        )
+        request = {
+            "response_type": "code",
+            "client_id": client["client_id"],
+            "redirect_uri": REDIRECT,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        result = await browser.code_for(**request, scope="api:read", state="s1")
         assert result["state"] == "s1"
         tokens = await api.http.post(
             "/oauth2/token",
@@ -766,15 +767,7 @@ async def test_a_self_registered_client_gets_exactly_what_its_metadata_allows(se
         assert tokens.json()["scope"] == "api:read"
         assert tokens.json()["refresh_token"]
 
-        beyond = await browser.authorize(
-            response_type="code",
-            client_id=client["client_id"],
-            redirect_uri=REDIRECT,
-            scope="api:write",
-            code_challenge=challenge,
-            code_challenge_method="S256",
-            state="s2",
-        )
+        beyond = await browser.authorize(**request, scope="api:write", state="s2")
         assert beyond.status_code == 303
         assert "error=invalid_scope" in beyond.headers["location"]
         no_cc = await api.client_credentials(client["client_id"], client["client_secret"])
@@ -818,7 +811,7 @@ async def test_private_key_jwt_is_registered_but_refused_at_the_token_endpoint(s
 async def test_no_credential_is_stored_or_audited_in_plaintext(settings, clock):
     async with server(settings, clock, dcr_modes="initial_access_token") as api:
         iat = await create_iat(api)
-        client = await registered_with(api, iat["token"])
+        client = await registered(api, token=iat["token"])
         put = await api.http.put(
             f"/oauth2/register/{client['client_id']}",
             json={**WEB_CLIENT, "client_id": client["client_id"]},
@@ -863,13 +856,6 @@ async def test_no_credential_is_stored_or_audited_in_plaintext(settings, clock):
         ):
             assert plaintext not in stored
             assert plaintext.split("_", 1)[1] not in stored
-
-
-async def registered_with(api: Api, token: str) -> dict[str, Any]:
-    response = await register(api, WEB_CLIENT, token)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 async def test_a_single_use_token_registers_once_under_concurrency(settings, clock):
@@ -1165,7 +1151,7 @@ async def test_concurrent_updates_with_one_token_rotate_it_once(settings, clock)
 async def test_delete_makes_tokens_issued_before_it_inactive(settings, clock):
     async with server(settings, clock, dcr_modes="initial_access_token") as api:
         iat = await create_iat(api, grant_types=["client_credentials"], scopes=["api:read"])
-        client = await registered_with_body(
+        client = await registered(
             api,
             {"client_name": "svc", "grant_types": ["client_credentials"], "scope": "api:read"},
             iat["token"],
@@ -1210,10 +1196,3 @@ def test_self_registered_clients_are_managed_from_the_cli(settings, clock):
     run("clients", "disable", client["client_id"])
     shown = json.loads(run("clients", "show", client["client_id"], "--json"))
     assert shown["status"] == "disabled"
-
-
-async def registered_with_body(api: Api, body: dict[str, Any], token: str) -> dict[str, Any]:
-    response = await register(api, body, token)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
