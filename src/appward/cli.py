@@ -108,7 +108,9 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
                     ),
                     ScopeService(session, clock, audit),
                     audit,
-                    UserService(session, clock, SecretVerifier(hasher, settings.secret_policy)),
+                    UserService(
+                        session, clock, SecretVerifier(hasher, settings.secret_policy), audit
+                    ),
                     InitialAccessTokenService(session, clock, audit),
                 )
                 result = await work(services)

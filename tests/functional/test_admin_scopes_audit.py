@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.factories import SERVICE, metadata
@@ -155,3 +157,15 @@ async def test_bad_audit_time_is_a_field_error(api):
     response = await api.get("/admin/v1/audit-events?since=yesterday")
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "since"
+
+
+async def test_users_created_through_the_admin_api_are_audited(api):
+    password = "correct horse battery"
+    created = await api.post("/admin/v1/users", {"username": "alice", "password": password})
+    assert created.status_code == 201, created.text
+    refused = await api.post("/admin/v1/users", {"username": "alice", "password": password})
+    assert refused.status_code == 409
+    events = (await api.get("/admin/v1/audit-events?action=user:created")).json()["items"]
+    assert [(e["target"], e["actor"]) for e in events] == [("alice", f"client:{api.admin_id}")]
+    assert events[0]["source_ip"] == "127.0.0.9"
+    assert password not in json.dumps(events)

@@ -28,6 +28,11 @@ def test_users_create_and_list(settings):
     assert json.loads(created.stdout)["username"] == "alice"
     listed = json.loads(run(settings, "users", "list", "--json").stdout)
     assert [u["username"] for u in listed["items"]] == ["alice"]
+    events = json.loads(run(settings, "audit", "--action", "user:created", "--json").stdout)
+    assert [(e["target"], e["actor"].startswith("cli:")) for e in events["items"]] == [
+        ("alice", True)
+    ]
+    assert "correct horse" not in json.dumps(events)
 
 
 def test_users_create_refuses_a_short_password_and_a_duplicate(settings):

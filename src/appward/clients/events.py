@@ -15,6 +15,7 @@ class EventTag(StrEnum):
     SCOPE_CREATED = "scope:created"
     SCOPE_UPDATED = "scope:updated"
     SCOPE_DELETED = "scope:deleted"
+    USER_CREATED = "user:created"
 
 
 CREDENTIALS_CHANGED = "appward.credentials_changed"

@@ -9,7 +9,9 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from appward.audit import AuditLog
 from appward.auth import SecretVerifier
+from appward.clients.events import EventTag
 from appward.clock import Clock
 from appward.errors import Conflict, FieldError, InvalidInput
 from appward.users.models import User
@@ -24,9 +26,12 @@ class UserService:
     session: AsyncSession
     clock: Clock
     verifier: SecretVerifier
+    audit: AuditLog | None = None  # needed by the methods that change something
 
     async def create(self, username: str, password: str) -> User:
         """Returns the new user. Raises InvalidInput, or Conflict if the name is taken."""
+        if self.audit is None:
+            raise RuntimeError("creating a user is audited: give UserService an AuditLog")
         if not USERNAME.fullmatch(username):
             raise InvalidInput(
                 "usernames are 1-100 letters, digits and . _ @ + -",
@@ -43,6 +48,7 @@ class UserService:
         user = User(username=username, password_hash=hashed, created_at=self.clock.now())
         self.session.add(user)
         await self.session.flush()
+        await self.audit.record(EventTag.USER_CREATED, target=username)
         return user
 
     async def all(self) -> list[User]:

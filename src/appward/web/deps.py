@@ -170,8 +170,8 @@ InitialAccessTokens = Annotated[InitialAccessTokenService, Depends(initial_acces
 Scopes = Annotated[ScopeService, Depends(scope_service)]
 
 
-async def user_service(state: State, session: Session, _admin: Admin) -> UserService:
-    return UserService(session, state.clock, state.user_verifier)
+async def user_service(state: State, session: Session, audit: Audit) -> UserService:
+    return UserService(session, state.clock, state.user_verifier, audit)
 
 
 Users = Annotated[UserService, Depends(user_service)]
