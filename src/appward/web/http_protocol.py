@@ -14,6 +14,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+FLUSH_AT = 64 * 1024  # bytes gathered before they are sent without waiting for the step
+
 
 class CoalescingTransport:
     """Stands in for the connection's transport; gathers writes until the loop's next step."""
@@ -22,16 +24,23 @@ class CoalescingTransport:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._pending_size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
+        self._pending_size += len(data)
+        if self._pending_size >= FLUSH_AT:
+            # A large body goes out at once, so the real transport's flow control (pause
+            # writing when its buffer is full) sees it and can hold the app back.
+            self.flush()
 
     def flush(self) -> None:
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()
+            self._pending_size = 0
             if not self._transport.is_closing():
                 self._transport.write(data)
 
@@ -44,7 +53,7 @@ class CoalescingTransport:
         self._transport.write_eof()
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(len(p) for p in self._pending)
+        return self._transport.get_write_buffer_size() + self._pending_size
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from appward.web.http_protocol import CoalescingTransport
+from appward.web.http_protocol import FLUSH_AT, CoalescingTransport
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +72,15 @@ async def test_everything_else_is_the_real_transport():
     transport = CoalescingTransport(real, asyncio.get_running_loop())
     assert transport.get_extra_info("peername") == ("127.0.0.1", 1)
     assert transport.is_closing() is False
+
+
+async def test_a_large_body_is_sent_at_once_for_flow_control():
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())
+    transport.write(b"head")
+    transport.write(b"x" * FLUSH_AT)
+    assert real.writes == [b"head" + b"x" * FLUSH_AT]
+    assert transport.get_write_buffer_size() == 0
+    transport.write(b"tail")
+    await asyncio.sleep(0)
+    assert real.writes[1:] == [b"tail"]
