@@ -16,6 +16,11 @@ class EventTag(StrEnum):
     SCOPE_UPDATED = "scope:updated"
     SCOPE_DELETED = "scope:deleted"
     USER_CREATED = "user:created"
+    DCR_REGISTERED = "dcr:registered"
+    DCR_REPLACED = "dcr:replaced"
+    DCR_DELETED = "dcr:deleted"
+    INITIAL_ACCESS_TOKEN_CREATED = "dcr:initial_access_token:created"
+    INITIAL_ACCESS_TOKEN_REVOKED = "dcr:initial_access_token:revoked"
 
 
 CREDENTIALS_CHANGED = "appward.credentials_changed"

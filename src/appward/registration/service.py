@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.audit import AuditLog
 from appward.auth.client_secret import SecretVerifier, verify_client_secret
+from appward.clients.events import EventTag
 from appward.clients.metadata import TLS_FIELDS, check_web_uri
 from appward.clients.models import Client
 from appward.clients.service import ClientService, IssuedSecret, metadata_of
@@ -76,16 +77,6 @@ RAT_PREFIX = "apwrat_"
 MAX_IAT_LIFETIME = 365 * 86400
 MAX_IAT_USES = 1_000_000
 KNOWN_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
-
-
-class RegistrationEvent:
-    """Audit tags of this module (client:* tags come from ClientService itself)."""
-
-    REGISTERED = "dcr:registered"
-    REPLACED = "dcr:replaced"
-    DELETED = "dcr:deleted"
-    TOKEN_CREATED = "dcr:initial_access_token:created"
-    TOKEN_REVOKED = "dcr:initial_access_token:revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +183,7 @@ class RegistrationService:
         kept_statement = statement if claims is not None else None
         token = await self._issue_registration_token(change.client, template, kept_statement)
         await self.audit.record(
-            RegistrationEvent.REGISTERED,
+            EventTag.DCR_REGISTERED,
             client_id=change.client.client_id,
             changes={
                 "initial_access_token": iat.id if iat is not None else None,
@@ -259,7 +250,7 @@ class RegistrationService:
         token = await self._rotate_registration_token(record, registration_token, statement)
         patch: dict[str, Any] = {name: data.get(name) for name in (*DCR_FIELDS, *LOCAL_FIELDS)}
         change = await self.clients.update(client_id, patch, expected_revision=None)
-        await self.audit.record(RegistrationEvent.REPLACED, client_id=client_id)
+        await self.audit.record(EventTag.DCR_REPLACED, client_id=client_id)
         return Registration(change.client, change.secret, token, statement)
 
     def _statement_for_update(
@@ -305,7 +296,7 @@ class RegistrationService:
         _, record = await self._authorized(client_id, registration_token)
         await self.session.delete(record)
         await self.clients.delete(client_id)
-        await self.audit.record(RegistrationEvent.DELETED, client_id=client_id)
+        await self.audit.record(EventTag.DCR_DELETED, client_id=client_id)
 
     async def _authorized(
         self, client_id: str, presented: str | None
@@ -545,7 +536,7 @@ class InitialAccessTokenService:
         self.session.add(record)
         await self.session.flush()
         await self.audit.record(
-            RegistrationEvent.TOKEN_CREATED,
+            EventTag.INITIAL_ACCESS_TOKEN_CREATED,
             target=record.id,
             changes={
                 "label": label,
@@ -574,7 +565,7 @@ class InitialAccessTokenService:
         if record.revoked_at is None:
             record.revoked_at = self.clock.now()
             await self.session.flush()
-            await self.audit.record(RegistrationEvent.TOKEN_REVOKED, target=token_id)
+            await self.audit.record(EventTag.INITIAL_ACCESS_TOKEN_REVOKED, target=token_id)
         return record
 
     async def _scope_problems(self, scopes: list[str]) -> list[FieldError]:
