@@ -448,13 +448,18 @@ def publishers() -> dict[str, Any]:
     return {PUBLISHER: {"keys": [PUBLISHER_JWK]}}
 
 
-async def test_software_statement_claims_override_the_request(settings, clock):
-    async with server(
+def statement_server(settings: Settings, clock: FrozenClock) -> Any:
+    """The app admitting registrations with a statement from the test publisher only."""
+    return server(
         settings,
         clock,
         dcr_modes="software_statement",
         dcr_software_statement_publishers=publishers(),
-    ) as api:
+    )
+
+
+async def test_software_statement_claims_override_the_request(settings, clock):
+    async with statement_server(settings, clock) as api:
         signed = statement(
             {
                 "software_id": "partner-app",
@@ -505,12 +510,7 @@ async def test_software_statement_claims_override_the_request(settings, clock):
     ],
 )
 async def test_bad_software_statements_are_refused(settings, clock, make, error):
-    async with server(
-        settings,
-        clock,
-        dcr_modes="software_statement",
-        dcr_software_statement_publishers=publishers(),
-    ) as api:
+    async with statement_server(settings, clock) as api:
         body = dict(WEB_CLIENT)
         value = make()
         if value is not None:
@@ -943,12 +943,7 @@ async def test_bad_localized_names_are_refused(settings, clock, extra):
 
 
 async def test_the_software_statement_is_returned_unmodified(settings, clock):
-    async with server(
-        settings,
-        clock,
-        dcr_modes="software_statement",
-        dcr_software_statement_publishers=publishers(),
-    ) as api:
+    async with statement_server(settings, clock) as api:
         signed = statement({"software_id": "partner-app", "software_version": "1.0"})
         client = await registered(api, {**WEB_CLIENT, "software_statement": signed})
         assert client["software_statement"] == signed
@@ -993,17 +988,8 @@ async def test_https_and_loopback_redirect_uris_are_accepted(settings, clock, ur
 # --- regressions from the security review ---
 
 
-async def statement_server(settings, clock):
-    return server(
-        settings,
-        clock,
-        dcr_modes="software_statement",
-        dcr_software_statement_publishers=publishers(),
-    )
-
-
 async def test_an_update_without_the_statement_keeps_its_vetted_claims(settings, clock):
-    async with await statement_server(settings, clock) as api:
+    async with statement_server(settings, clock) as api:
         signed = statement(
             {"client_name": "Vetted Name", "redirect_uris": [REDIRECT], "software_id": "app"}
         )
@@ -1030,7 +1016,7 @@ async def test_an_update_without_the_statement_keeps_its_vetted_claims(settings,
 
 
 async def test_sending_back_the_stored_statement_works_after_it_expired(settings, clock):
-    async with await statement_server(settings, clock) as api:
+    async with statement_server(settings, clock) as api:
         signed = statement({"software_id": "app", "exp": FROZEN_NOW + 60})
         client = await registered(api, {**WEB_CLIENT, "software_statement": signed})
         clock.advance(3600)
@@ -1044,7 +1030,7 @@ async def test_sending_back_the_stored_statement_works_after_it_expired(settings
 
 
 async def test_localized_names_cannot_shadow_the_statement_name(settings, clock):
-    async with await statement_server(settings, clock) as api:
+    async with statement_server(settings, clock) as api:
         signed = statement({"client_name": "Vetted Name"})
         client = await registered(
             api,

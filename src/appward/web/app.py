@@ -74,6 +74,7 @@ def create_app(
             limit=settings.dcr_rate_limit,
             redis_url=settings.redis_url,
         ),
+        registration_policy=settings.registration_policy,
     )
 
     @asynccontextmanager

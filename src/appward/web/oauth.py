@@ -197,7 +197,7 @@ async def server_metadata(state: State, session: Session) -> JSONResponse:
     scopes = await session.scalars(select(Scope.name).where(Scope.admin_only.is_(False)))
     registration = (
         {"registration_endpoint": f"{issuer}/oauth2/register"}
-        if state.settings.registration_policy.enabled
+        if state.registration_policy.enabled
         else {}
     )
     return JSONResponse(

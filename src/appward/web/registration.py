@@ -34,7 +34,7 @@ async def registration_service(
     address = await source_ip(request, state)
     audit = AuditLog(session, state.clock, Actor("dcr", address))
     clients = build_client_service(state, session, audit)
-    policy = state.settings.registration_policy
+    policy = state.registration_policy
     return RegistrationService(session, state.clock, clients, policy, state.verifier, audit)
 
 
@@ -90,7 +90,7 @@ def _response(registration: Registration, issuer: str, status_code: int = 200) -
 async def count_request(request: Request, state: State) -> None:
     """Counts the request against its source's limit (registration and management share
     one), before anything else is read, so a flood costs the least possible."""
-    if state.settings.registration_policy.enabled:
+    if state.registration_policy.enabled:
         address = address_key(await source_ip(request, state))
         await state.registration_limiter.hit(address, state.clock.now())
 

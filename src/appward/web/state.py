@@ -11,7 +11,7 @@ from appward.auth import CredentialCache, SecretVerifier
 from appward.auth.credential_cache import EpochFile
 from appward.clients.secrets import Hasher
 from appward.clock import Clock
-from appward.config import Settings
+from appward.config import RegistrationPolicy, Settings
 from appward.rate_limit import RateLimiter
 from appward.tokens.keys import KeyRing
 from appward.users.throttle import LoginThrottle
@@ -31,6 +31,8 @@ class AppState:
     epoch: EpochFile
     cipher: Fernet = field(repr=False)
     registration_limiter: RateLimiter
+    # Built once: read on every registration request, and settings never change.
+    registration_policy: RegistrationPolicy
     engine: AsyncEngine | None = None
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
     ring: KeyRing | None = None
