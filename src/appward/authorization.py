@@ -100,7 +100,7 @@ async def validate_authorization_request(
         if response_type != "code":
             raise UnsupportedResponseType("only response_type=code is supported")
         policy.check_grant_type(client, "authorization_code")
-        scopes = policy.resolve_scopes(client, params.get("scope"))
+        scopes = policy.resolve_delegated_scopes(client, params.get("scope"))
         challenge = policy.check_pkce_request(
             client, params.get("code_challenge"), params.get("code_challenge_method")
         )

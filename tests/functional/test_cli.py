@@ -766,6 +766,18 @@ BAD_INPUT: list[Any] = [
         "invalid_client_metadata",
         "public-client-credentials",
     ),
+    _case(
+        _create(
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--auth-method",
+            "none",
+            "--scope",
+            "appward:admin",
+        ),
+        "invalid_client_metadata",
+        "public-client-admin-scope",
+    ),
     _case(_create("--grant-type", "password"), "invalid_client_metadata", "bad-grant"),
     _case(
         _create("--grant-type", "client_credentials", "--scope", "nope"),

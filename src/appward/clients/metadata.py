@@ -29,6 +29,7 @@ from pydantic import (
 
 from appward.config import LifetimeBounds
 from appward.errors import FieldError, InvalidClientMetadata, InvalidRedirectUri
+from appward.scopes import ADMIN_SCOPE
 from appward.text import unsafe_character
 
 AuthMethod = Literal[
@@ -321,6 +322,7 @@ class ClientMetadata(BaseModel):
             *self._redirect_problems(),
             *self._grant_problems(),
             *self._credential_problems(),
+            *self._admin_scope_problems(),
             *self._lifetime_problems(bounds),
         ]
         if problems:
@@ -376,6 +378,29 @@ class ClientMetadata(BaseModel):
             if not self.require_pkce:
                 problems.append(FieldError("require_pkce", "public clients always require PKCE"))
         return problems
+
+    def _admin_scope_problems(self) -> list[FieldError]:
+        # The admin scope is only ever granted to a client's own client_credentials token
+        # (see policy.check_admin): a public client could pass it on to any end user.
+        if ADMIN_SCOPE not in self.scopes:
+            return []
+        if self.token_endpoint_auth_method == "none":
+            return [
+                FieldError(
+                    "scope",
+                    f"{ADMIN_SCOPE} is only for confidential clients; a public client "
+                    "(token_endpoint_auth_method 'none') can never hold it",
+                )
+            ]
+        if "client_credentials" not in self.grant_types:
+            return [
+                FieldError(
+                    "scope",
+                    f"{ADMIN_SCOPE} is only granted through client_credentials: add that "
+                    "grant type or drop the scope",
+                )
+            ]
+        return []
 
     def _credential_problems(self) -> list[FieldError]:
         problems = []

@@ -71,12 +71,54 @@ def check_grant_type(client: AuthenticatedClient, grant_type: str) -> None:
 
 
 def resolve_scopes(client: AuthenticatedClient, requested: str | None) -> list[str]:
-    """Returns the scopes to grant: the request's, or all the client's when it names none.
+    """Returns the scopes to grant the client's own token (client_credentials): the
+    request's, or all the client's when it names none.
 
     Raises InvalidScope when the request is malformed or asks for a scope the client
     was not given (RFC 6749 §3.3).
     """
-    allowed = client.scopes
+    return _granted(client.scopes, requested)
+
+
+def resolve_delegated_scopes(client: AuthenticatedClient, requested: str | None) -> list[str]:
+    """Returns the scopes a user may be asked to delegate to the client at /authorize:
+    the request's, or all the client's but the admin scope when it names none.
+
+    Raises InvalidScope for a malformed request, a scope the client was not given, and
+    the admin scope, which is only ever granted to a client's own client_credentials
+    token: a user cannot hand an application administrative power.
+    """
+    scopes = _granted(client.scopes, requested)
+    if requested is None or requested.strip() == "":
+        return [s for s in scopes if s != ADMIN_SCOPE]
+    if ADMIN_SCOPE in scopes:
+        raise InvalidScope(f"{ADMIN_SCOPE} is never granted on a user's behalf")
+    return scopes
+
+
+def narrow_refresh_scopes(
+    client: AuthenticatedClient, granted: list[str], requested: str | None
+) -> list[str]:
+    """Returns the scopes of the access token a refresh issues: those granted before
+    (or the requested subset of them, RFC 6749 §6) that the client still holds, never
+    the admin scope.
+
+    Raises InvalidScope when ``requested`` is malformed or asks for more than was granted.
+    """
+    # Scopes the client has lost since the grant are dropped, never re-issued; the admin
+    # scope too, should a grant from before it was refused on a user's behalf carry it.
+    available = [s for s in granted if s in client.scopes and s != ADMIN_SCOPE]
+    if requested is None or requested.strip() == "":
+        return available
+    wanted = requested.split(" ")
+    if "" in wanted or any(w not in granted for w in wanted):
+        raise InvalidScope("a refresh may only ask for scopes granted before (RFC 6749 §6)")
+    if ADMIN_SCOPE in wanted:
+        raise InvalidScope(f"{ADMIN_SCOPE} is never granted on a user's behalf")
+    return [w for w in dict.fromkeys(wanted) if w in available]
+
+
+def _granted(allowed: list[str], requested: str | None) -> list[str]:
     if requested is None or requested.strip() == "":
         return allowed
     wanted = requested.split(" ")
@@ -132,8 +174,16 @@ def check_pkce_request(client: Client, challenge: str | None, method: str | None
 
 
 def check_admin(claims: Mapping[str, object], client: AuthenticatedClient) -> None:
-    """Raises InsufficientScope unless the token carries the admin scope and its client
-    still holds it: taking the scope from a client cuts off its live tokens at once."""
+    """Raises InsufficientScope unless the token is a confidential client's own token
+    (client_credentials: no user behind it) that carries the admin scope, and its client
+    still holds that scope: taking the scope from a client cuts off its live tokens at once.
+
+    A token issued on a user's behalf never passes, whatever its scope says.
+    """
+    if "gid" in claims or claims.get("sub") != client.client_id:
+        raise InsufficientScope("a token issued on a user's behalf cannot administer Appward")
+    if client.is_public:
+        raise InsufficientScope(f"a public client cannot hold {ADMIN_SCOPE}")
     if ADMIN_SCOPE not in str(claims.get("scope", "")).split(" "):
         raise InsufficientScope(f"the token lacks the {ADMIN_SCOPE} scope")
     if ADMIN_SCOPE not in client.scopes:

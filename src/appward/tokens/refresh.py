@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from appward.clients import policy
 from appward.clients.policy import AuthenticatedClient
 from appward.clock import Clock
-from appward.errors import InvalidGrant, InvalidScope
+from appward.errors import InvalidGrant
 from appward.tokens.grants import grant_is_active, revoke_grant, token_hash, user_is_active
 from appward.tokens.models import RefreshToken
 
@@ -89,7 +90,7 @@ async def use_refresh_token(
         raise InvalidGrant("the refresh token has expired")
     if not await user_is_active(session, record.user_id):
         raise InvalidGrant("the user behind this refresh token is disabled")
-    scopes = _narrow(record.scopes, scope, client.scopes)
+    scopes = policy.narrow_refresh_scopes(client, record.scopes, scope)
     if not (client.rotate_refresh_tokens or client.is_public):
         record.expires_at = min(
             now + timedelta(seconds=client.refresh_token_ttl), record.absolute_expires_at
@@ -115,14 +116,3 @@ async def use_refresh_token(
         absolute_expires_at=record.absolute_expires_at,
     )
     return RefreshResult(record.grant_id, record.user_id, scopes, new_token)
-
-
-def _narrow(granted: list[str], requested: str | None, allowed_now: list[str]) -> list[str]:
-    # Scopes the client has lost since the grant are dropped, never re-issued.
-    available = [s for s in granted if s in allowed_now]
-    if requested is None or requested.strip() == "":
-        return available
-    wanted = requested.split(" ")
-    if "" in wanted or any(w not in granted for w in wanted):
-        raise InvalidScope("a refresh may only ask for scopes granted before (RFC 6749 §6)")
-    return [w for w in dict.fromkeys(wanted) if w in allowed_now]

@@ -1091,3 +1091,30 @@ def test_ipv6_zone_id_in_tls_san_ip_is_refused():
 def test_oversized_jwks_is_refused():
     keys = [ec_public_jwk() for _ in range(21)]
     assert_invalid(meta(token_endpoint_auth_method="private_key_jwt", jwks=jwk_set(*keys)), "jwks")
+
+
+# --- the admin scope: a confidential client's own client_credentials token only ---
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        meta(token_endpoint_auth_method="none", scope="appward:admin"),
+        meta(token_endpoint_auth_method="none", scope="read appward:admin"),
+        meta(scope="appward:admin"),  # no client_credentials grant
+    ],
+    ids=["public", "public-among-others", "without-client-credentials"],
+)
+def test_the_admin_scope_is_refused_where_only_a_user_could_receive_it(data: Any) -> None:
+    assert_invalid(data, "scope", message="appward:admin")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        machine(scope="appward:admin"),
+        meta(grant_types=["authorization_code", "client_credentials"], scope="read appward:admin"),
+    ],
+)
+def test_a_confidential_client_credentials_client_may_hold_the_admin_scope(data: Any) -> None:
+    assert "appward:admin" in parse(data).scopes
