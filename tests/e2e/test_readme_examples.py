@@ -132,7 +132,8 @@ def test_every_shell_block_runs_or_says_why_not() -> None:
         assert any(b.document.name == document and b.text.startswith(start) for b in skipped)
     assert any(b.not_run is None for b in all_blocks())
     first_screen = "\n".join((ROOT / "README.md").read_text().splitlines()[:60])
-    assert "make run" in first_screen and "make test" in first_screen
+    assert "make run" in first_screen
+    assert "make test" in first_screen
 
 
 def test_readme_and_docs_examples_work_as_pasted(tmp_path: Path) -> None:
