@@ -64,6 +64,15 @@ dcr_app = typer.Typer(
 app.add_typer(dcr_app, name="dcr")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+# One --set for create and update, read by one parser (_parse_assignments).
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="field=value for any metadata field (repeat; JSON values allowed: "
+        "'contacts=[\"ops@example.com\"]'); on update, field=null resets.",
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,13 +368,16 @@ def clients_create(
         str | None, typer.Option("--auth-method", help="token_endpoint_auth_method")
     ] = None,
     owner: Annotated[str | None, typer.Option(help="Who owns the client.")] = None,
+    set_: SetOption = None,
     metadata: Annotated[
         str | None, typer.Option(help="RFC 7591 metadata as a JSON file, or - for stdin.")
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a client. Options override the same fields of --metadata."""
+    """Register a client. --set overrides the same fields of --metadata, and the named
+    options (NAME, --redirect-uri, --scope, ...) override both."""
     data = _read_json_file(metadata) if metadata else {}
+    data.update(_parse_assignments(set_ or []))
     overrides = {
         "client_name": name,
         "redirect_uris": redirect_uri or None,
@@ -439,10 +451,7 @@ def clients_show(client_id: str, as_json: JsonFlag = False) -> None:
 @clients_app.command("update")
 def clients_update(
     client_id: str,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="field=value (JSON values allowed); field=null resets."),
-    ] = None,
+    set_: SetOption = None,
     metadata: Annotated[
         str | None, typer.Option(help="A JSON merge patch file, or - for stdin.")
     ] = None,

@@ -166,12 +166,18 @@ class Settings(BaseSettings):
         None,
         repr=False,
         description=(
-            "redis://host:port/db. When set, revoked access tokens are shared and the "
-            "credential cache of every worker is invalidated through Redis."
+            "redis://host:port/db. Needed when several hosts serve one database: credential "
+            "changes reach the other hosts' credential caches through it (the workers of one "
+            "host hear of them through the epoch file in data_dir), and the registration "
+            "rate limit becomes one count for all workers and hosts instead of one per worker."
         ),
     )
     key_reload_interval: int = Field(
-        30, ge=1, le=3600, description="Seconds between reloads of the signing key ring."
+        30,
+        ge=1,
+        le=3600,
+        description="Seconds between reloads of the signing key ring: a key added by "
+        "'appward keys rotate' signs in every server from its next reload.",
     )
     credential_cache_ttl: int = Field(
         60,
@@ -184,7 +190,9 @@ class Settings(BaseSettings):
     )
     trust_forwarded_for: bool = Field(
         False,
-        description="Take the audit log's source IP from X-Forwarded-For (behind a proxy).",
+        description="Take the caller's address from the rightmost X-Forwarded-For entry "
+        "(behind a proxy that adds it): the audit log's source IP, sign-in throttling per "
+        "address and the registration rate limit per source IP all use it.",
     )
 
     dcr_modes: str = Field(

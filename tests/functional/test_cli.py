@@ -231,6 +231,46 @@ def test_create_with_scope_links_registered_scopes(cli: Cli) -> None:
     assert set(body["metadata"]["scope"].split()) == {"read", "write"}
 
 
+def test_create_set_takes_any_metadata_field_with_json_values_and_plain_strings(
+    cli: Cli,
+) -> None:
+    """The same field=value parsing as ``clients update --set``."""
+    body = cli.json(
+        "clients",
+        "create",
+        "Shop",
+        "--redirect-uri",
+        "https://shop.example.com/callback",
+        "--set",
+        "logo_uri=https://shop.example.com/logo.png",
+        "--set",
+        'contacts=["ops@example.com"]',
+        "--set",
+        "access_token_ttl=900",
+    )
+    assert body["metadata"]["logo_uri"] == "https://shop.example.com/logo.png"
+    assert body["metadata"]["contacts"] == ["ops@example.com"]
+    assert body["metadata"]["access_token_ttl"] == 900
+    assert cli.json("clients", "show", body["client_id"])["metadata"] == body["metadata"]
+
+
+def test_create_set_overrides_metadata_and_named_options_override_set(cli: Cli) -> None:
+    body = cli.json(
+        "clients",
+        "create",
+        "From Option",
+        "--set",
+        "client_name=From Set",
+        "--set",
+        "software_version=v2",
+        "--metadata",
+        "-",
+        stdin=json.dumps(metadata(SERVICE, software_version="v1")),
+    )
+    assert body["metadata"]["client_name"] == "From Option"
+    assert body["metadata"]["software_version"] == "v2"
+
+
 # --- clients list ---
 
 
@@ -801,6 +841,21 @@ BAD_INPUT: list[Any] = [
         "ttl-below-bound",
         stdin=metadata(SERVICE, access_token_ttl=1),
     ),
+    _case(
+        _create("--grant-type", "client_credentials", "--set", "colour=blue"),
+        "invalid_client_metadata",
+        "create-set-unknown-field",
+    ),
+    _case(
+        _create("--grant-type", "client_credentials", "--set", "logo_uri=not a uri"),
+        "invalid_client_metadata",
+        "create-set-invalid-uri",
+    ),
+    _case(
+        _create("--grant-type", "client_credentials", "--set", "access_token_ttl=1"),
+        "invalid_client_metadata",
+        "create-set-ttl-below-bound",
+    ),
     # clients list
     _case(lambda w: ["clients", "list", "--status", "gone"], "invalid_input", "bad-status"),
     _case(lambda w: ["clients", "list", "--source", "x"], "invalid_input", "bad-source"),
@@ -923,6 +978,12 @@ LOCAL_BAD_INPUT: list[Any] = [
         None,
         "--set takes field=value",
         id="set-without-equals",
+    ),
+    pytest.param(
+        ["clients", "create", "x", "--set", "logo_uri"],
+        None,
+        "--set takes field=value",
+        id="create-set-without-equals",
     ),
     pytest.param(
         ["audit", "--since", "yesterday"], None, "--since must be an ISO 8601", id="bad-since"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import jwt
 import pytest
+from cryptography.fernet import Fernet
 
-from appward.tokens.keys import rotate_signing_key
-from appward.web.app import reload_keys
+from appward.tokens.keys import load_key_encryption, rotate_signing_key
+from appward.web.app import create_app, reload_keys
 from tests.factories import SERVICE, metadata
+from tests.functional.conftest import open_api
 
 pytestmark = pytest.mark.anyio
 
@@ -195,6 +197,29 @@ async def test_tokens_signed_before_rotation_still_verify(api):
     new_kid = await rotate(api)
     assert (await introspect(api, old_token))["active"] is True
     assert await published_kids(api) == {old_kid, new_kid}
+
+
+async def test_a_lost_key_encryption_key_is_replaced_by_rotating_under_a_new_one(
+    api, settings, clock
+):
+    """What docs/deployment.md promises: a server given another key-encryption key than
+    the signing key was stored with refuses to start; `appward keys rotate` under a new
+    one lets it start, and tokens signed before still verify (public keys are in clear)."""
+    old_token = await service_token(api)
+    new_kek = Fernet.generate_key().decode()
+    replaced = settings.model_copy(update={"key_encryption_key": new_kek})
+    refused = create_app(replaced, clock=clock)
+    with pytest.raises(RuntimeError, match="cannot decrypt the signing key"):
+        async with refused.router.lifespan_context(refused):
+            pass
+    async with api.app.state.appward.sessions()() as session:  # `appward keys rotate`
+        await rotate_signing_key(session, load_key_encryption(new_kek, settings.data_dir), clock)
+        await session.commit()
+    async with open_api(replaced, clock) as restarted:
+        assert (await introspect(restarted, old_token))["active"] is True
+        new_token = await service_token(restarted)
+        assert kid_of(new_token) != kid_of(old_token)
+        assert await published_kids(restarted) == {kid_of(old_token), kid_of(new_token)}
 
 
 # access_token_ttl_max plus key_reload_interval: a worker may sign with a retired key
