@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,13 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from appward.config import Settings
-from tests.conftest import settings_env
+from appward.migrations import upgrade
+from tests.conftest import FAST_ARGON2, POSTGRES_URL, settings_env
+from tests.conftest import _pg_execute as pg_execute
 
 APPWARD = Path(sys.executable).with_name("appward")
 HOST = "127.0.0.1"
-START_TIMEOUT = 20.0
+# Generous: on a loaded machine uvicorn's 5 s worker health check can kill and respawn a
+# worker still importing the app a few times before both serve.
+START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
 
@@ -95,6 +102,54 @@ def server(settings: Settings, workdir: Path) -> Iterator[tuple[str, dict[str, A
 
     Yields the base URL and the admin client's credentials.
     """
+    with serving(settings, workdir) as served:
+        yield served
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """As ``server``, but one per test module and database: for tests slow to set up
+    (a browser each) that keep apart by their own users and clients, not a clean slate.
+    PostgreSQL gets a schema of its own, so no other test's cleaning reaches it."""
+    root = tmp_path_factory.mktemp("module-server")
+    workdir = root / "work"
+    workdir.mkdir()
+    if request.param == "sqlite":
+        path = root / "appward.db"
+        shutil.copy(sqlite_template, path)
+        with serving(module_settings(f"sqlite+aiosqlite:///{path}", None, root), workdir) as s:
+            yield s
+        return
+    request.getfixturevalue("postgres_schema")  # skips or fails as the database fixture does
+    assert POSTGRES_URL
+    schema = f"appward_module_{os.getpid()}_{secrets.token_hex(3)}"
+    pg_execute(f"CREATE SCHEMA {schema}")
+    try:
+        upgrade(POSTGRES_URL, schema)
+        with serving(module_settings(POSTGRES_URL, schema, root), workdir) as served:
+            yield served
+    finally:
+        pg_execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def module_settings(url: str, schema: str | None, root: Path) -> Settings:
+    return Settings(
+        database_url=url,
+        database_schema=schema,
+        data_dir=root / "var",
+        key_encryption_key=Fernet.generate_key().decode(),
+        **FAST_ARGON2,  # type: ignore[arg-type]
+    )
+
+
+@contextlib.contextmanager
+def serving(settings: Settings, workdir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Migrates (a no-op when done), creates a bootstrap admin and serves the app with two
+    workers until the block ends. Yields the base URL and the admin's credentials."""
     env = environment(settings_env(settings))
     # The database is migrated already: upgrading again is a no-op that succeeds.
     assert appward(workdir, env, "db", "upgrade").strip() == "database is up to date"

@@ -1,12 +1,22 @@
-"""A real browser (Debian's Chromium, driven through chromedriver) signs in, reads the
-consent page and allows access, against a real server process."""
+"""A real browser (Debian's Chromium, driven through chromedriver) signs in, answers the
+consent page or skips it, against a real server process, and lands at the client.
+
+Chromium enforces CSP form-action on every redirect answering a form, so each way of
+signing in is walked to its end here: a flow that passes over HTTP can still be blocked
+in the browser. One server (per database) and one Chromium serve the whole module; each
+test keeps apart by its own user and client, and starts with no cookies.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -14,17 +24,19 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import HOST
 from tests.oauth_helpers import PASSWORD, pkce_pair
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+WAIT = 15
+ISSUER = "http://127.0.0.1:8000"  # the settings' default issuer
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         if os.environ.get("APPWARD_REQUIRE_BROWSER") == "1":
             pytest.fail("Chromium is required (APPWARD_REQUIRE_BROWSER=1) but not installed")
@@ -50,6 +62,7 @@ def browser() -> Iterator[Any]:
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(20)
     try:
@@ -59,103 +72,312 @@ def browser() -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def test_user_signs_in_and_allows_access_in_chromium(
-    server: tuple[str, dict[str, Any]], browser: Any, tmp_path: Path
-) -> None:
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
+@pytest.fixture
+def browser(chromium: Any) -> Any:
+    """The module's Chromium with no cookies (no session) and an empty console log."""
+    chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    chromium.get("about:blank")
+    chromium.get_log("browser")
+    return chromium
 
-    base_url, admin = server
-    callback = f"http://127.0.0.1:{free_port()}/callback"  # nothing listens: we read the URL
+
+@dataclass
+class Callbacks:
+    """A loopback HTTP server standing in for the clients: records each request's query
+    by path, so a test sees the browser really arrived there."""
+
+    base_url: str
+    seen: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def callbacks() -> Iterator[Callbacks]:
+    recorder: Callbacks
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            recorder.seen.setdefault(parts.path, []).append(query)
+            body = b"<!doctype html><title>Client</title><p id=client>back at the client"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the query holds codes: not for the test log
+
+    httpd = ThreadingHTTPServer((HOST, 0), Handler)
+    recorder = Callbacks(f"http://{HOST}:{httpd.server_address[1]}")
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield recorder
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@dataclass
+class Site:
+    """The served app with an admin token, making a user and a client per test."""
+
+    base_url: str
+    admin_auth: dict[str, str]
+    callbacks: Callbacks
+
+    def admin(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        with httpx.Client(base_url=self.base_url, timeout=10.0) as http:
+            response = http.post(path, json=body, headers=self.admin_auth)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def user(self) -> str:
+        username = f"user-{secrets.token_hex(4)}"
+        self.admin("/admin/v1/users", {"username": username, "password": PASSWORD})
+        return username
+
+    def client(self, **metadata: Any) -> App:
+        path = f"/cb/{secrets.token_hex(4)}"
+        callback = f"{self.callbacks.base_url}{path}"
+        created = self.admin(
+            "/admin/v1/clients",
+            {
+                "client_name": "Photo Printer",
+                "redirect_uris": [callback],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "scope": "photos",
+                "client_uri": "https://printer.example",
+                **metadata,
+            },
+        )
+        return App(self, created["client_id"], created["client_secret"], callback, path)
+
+
+@dataclass
+class App:
+    """One registered client: starts authorization requests, exchanges their codes."""
+
+    site: Site
+    client_id: str
+    client_secret: str
+    callback: str
+    path: str
+    verifier: str = ""
+
+    def authorize_url(self, **extra: str) -> str:
+        self.verifier, challenge = pkce_pair()
+        query = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.callback,
+            "scope": "photos",
+            "state": "browser-state",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            **extra,
+        }
+        return f"{self.site.base_url}/oauth2/authorize?{urlencode(query)}"
+
+    def arrived(self, browser: Any) -> dict[str, str]:
+        """Waits for the browser to reach the callback; returns the query the client got,
+        after checking it is an authorization response for our request."""
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        try:
+            WebDriverWait(browser, WAIT).until(lambda d: d.current_url.startswith(self.callback))
+        except TimeoutException:
+            pytest.fail(
+                f"never reached the client; stuck at {browser.current_url}\n"
+                f"console: {browser.get_log('browser')}\n{browser.page_source[:2000]}"
+            )
+        received = self.site.callbacks.seen.get(self.path, [])
+        assert len(received) == 1, received
+        result = received.pop()
+        assert result["state"] == "browser-state"
+        assert result["iss"] == ISSUER
+        assert "code" in result, result
+        return result
+
+    def exchange(self, code: str) -> dict[str, Any]:
+        with httpx.Client(base_url=self.site.base_url, timeout=10.0) as http:
+            tokens = http.post(
+                "/oauth2/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "code_verifier": self.verifier,
+                    "redirect_uri": self.callback,
+                },
+                auth=(self.client_id, self.client_secret),
+            )
+        assert tokens.status_code == 200, tokens.text
+        body: dict[str, Any] = tokens.json()
+        return body
+
+
+@pytest.fixture(scope="module")
+def site(module_server: tuple[str, dict[str, Any]], callbacks: Callbacks) -> Site:
+    base_url, admin = module_server
     with httpx.Client(base_url=base_url, timeout=10.0) as http:
         token = http.post(
             "/oauth2/token",
             data={"grant_type": "client_credentials"},
             auth=(admin["client_id"], admin["client_secret"]),
         ).json()["access_token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        http.post(
-            "/admin/v1/users", json={"username": "alice", "password": PASSWORD}, headers=auth
-        ).raise_for_status()
-        http.post(
-            "/admin/v1/scopes",
-            json={"name": "photos", "description": "See your photos"},
-            headers=auth,
-        ).raise_for_status()
-        client = http.post(
-            "/admin/v1/clients",
-            json={
-                "client_name": "Photo Printer",
-                "redirect_uris": [callback],
-                "grant_types": ["authorization_code", "refresh_token"],
-                "scope": "photos",
-                "client_uri": "https://printer.example",
-            },
-            headers=auth,
-        ).json()
+    result = Site(base_url, {"Authorization": f"Bearer {token}"}, callbacks)
+    result.admin("/admin/v1/scopes", {"name": "photos", "description": "See your photos"})
+    return result
 
-    verifier, challenge = pkce_pair()
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client["client_id"],
-            "redirect_uri": callback,
-            "scope": "photos",
-            "state": "browser-state",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-    )
-    browser.get(f"{base_url}/oauth2/authorize?{query}")
-    WebDriverWait(browser, 15).until(
+
+def sign_in(browser: Any, username: str, password: str = PASSWORD) -> None:
+    """Fills in and sends the sign-in form the browser is on (or about to be on)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, WAIT).until(
         expected_conditions.presence_of_element_located((By.ID, "username"))
     )
     assert "Sign in" in browser.title
-    browser.find_element(By.ID, "username").send_keys("alice")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    assert urlsplit(browser.current_url).path == "/login"
+    browser.find_element(By.ID, "username").clear()
+    browser.find_element(By.ID, "username").send_keys(username)
+    browser.find_element(By.ID, "password").send_keys(password)
+    # A click starts a navigation; callers wait for the next page rather than race it.
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    # A click starts a navigation; wait for the next page rather than race it.
-    wait = WebDriverWait(browser, 15)
+
+def consent_page(browser: Any) -> Any:
+    """Waits for the consent page; returns its client name element."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
     try:
-        wait.until(expected_conditions.presence_of_element_located((By.ID, "client-name")))
+        return WebDriverWait(browser, WAIT).until(
+            expected_conditions.presence_of_element_located((By.ID, "client-name"))
+        )
     except TimeoutException:
         pytest.fail(f"no consent page at {browser.current_url}:\n{browser.page_source[:3000]}")
-    assert browser.find_element(By.ID, "client-name").text == "Photo Printer"
+
+
+def allow(browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    consent_page(browser)
+    browser.find_element(By.ID, "allow").click()
+
+
+def consent_given(browser: Any, site: Site, app: App) -> str:
+    """A user who signed in and allowed ``app`` once; the browser then forgets them."""
+    username = site.user()
+    browser.get(app.authorize_url())
+    sign_in(browser, username)
+    allow(browser)
+    app.arrived(browser)
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    return username
+
+
+def test_user_signs_in_and_allows_access_in_chromium(
+    site: Site, browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    username = site.user()
+    app = site.client()
+    browser.get(app.authorize_url())
+    sign_in(browser, username)
+    assert consent_page(browser).text == "Photo Printer"
     assert "See your photos" in browser.find_element(By.ID, "scopes").text
     browser.save_screenshot(str(tmp_path / "consent.png"))
     browser.find_element(By.ID, "allow").click()
 
-    wait.until(lambda driver: driver.current_url.startswith(callback))
-    landed = urlsplit(browser.current_url)
-    assert f"{landed.scheme}://{landed.netloc}{landed.path}" == callback
-    result = {k: v[0] for k, v in parse_qs(landed.query).items()}
-    assert result["state"] == "browser-state"
-    assert result["iss"] == "http://127.0.0.1:8000"
-    with httpx.Client(base_url=base_url, timeout=10.0) as http:
-        tokens = http.post(
-            "/oauth2/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": result["code"],
-                "code_verifier": verifier,
-                "redirect_uri": callback,
-            },
-            auth=(client["client_id"], client["client_secret"]),
-        )
-    assert tokens.status_code == 200, tokens.text
-    assert tokens.json()["scope"] == "photos"
-    assert "refresh_token" in tokens.json()
+    tokens = app.exchange(app.arrived(browser)["code"])
+    assert tokens["scope"] == "photos"
+    assert "refresh_token" in tokens
 
 
-def test_error_page_is_shown_not_redirected_in_chromium(
-    server: tuple[str, dict[str, Any]], browser: Any
+def test_return_visit_signs_in_straight_to_the_client_in_chromium(site: Site, browser: Any) -> None:
+    """Consent remembered: the login form's answer redirects through /oauth2/authorize
+    to the client, and Chromium lets it (form-action names the client's origin)."""
+    app = site.client()
+    username = consent_given(browser, site, app)
+    browser.get(app.authorize_url())
+    sign_in(browser, username)
+    assert app.exchange(app.arrived(browser)["code"])["scope"] == "photos"
+
+
+def test_first_party_client_signs_in_straight_to_the_client_in_chromium(
+    site: Site, browser: Any
 ) -> None:
+    """skip_consent: no consent page ever. A wrong password first: the page re-rendered
+    with the message lets its form reach the client too."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    username = site.user()
+    app = site.client(skip_consent=True)
+    browser.get(app.authorize_url())
+    sign_in(browser, username, "wrong password!!")
+    message = WebDriverWait(browser, WAIT).until(
+        expected_conditions.presence_of_element_located((By.ID, "login-error"))
+    )
+    assert message.text == "Wrong username or password."
+    sign_in(browser, username)
+    assert app.exchange(app.arrived(browser)["code"])["scope"] == "photos"
+
+
+def test_prompt_none_with_a_session_answers_with_a_code_in_chromium(
+    site: Site, browser: Any
+) -> None:
+    app = site.client()
+    username = site.user()
+    browser.get(app.authorize_url())
+    sign_in(browser, username)
+    allow(browser)
+    app.arrived(browser)
+    # Signed in, consent given: straight back, no page of ours shown on the way.
+    browser.get(app.authorize_url(prompt="none"))
+    assert app.exchange(app.arrived(browser)["code"])["scope"] == "photos"
+
+
+def test_prompt_login_signs_in_again_then_reaches_the_client_in_chromium(
+    site: Site, browser: Any
+) -> None:
+    app = site.client()
+    username = site.user()
+    browser.get(app.authorize_url())
+    sign_in(browser, username)
+    allow(browser)
+    app.arrived(browser)
+    browser.get(app.authorize_url(prompt="login"))
+    sign_in(browser, username)  # the sign-in page again, though signed in
+    assert app.exchange(app.arrived(browser)["code"])["scope"] == "photos"
+
+
+def test_prompt_consent_asks_after_signing_in_in_chromium(site: Site, browser: Any) -> None:
+    """prompt=consent from a user not signed in, who consented before: asked again after
+    signing in, not skipped."""
+    app = site.client()
+    username = consent_given(browser, site, app)
+    browser.get(app.authorize_url(prompt="consent"))
+    sign_in(browser, username)
+    allow(browser)
+    assert app.exchange(app.arrived(browser)["code"])["scope"] == "photos"
+
+
+def test_error_page_is_shown_not_redirected_in_chromium(site: Site, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    base_url, _ = server
-    browser.get(f"{base_url}/oauth2/authorize?response_type=code&client_id=unknown")
-    assert urlsplit(browser.current_url).netloc == urlsplit(base_url).netloc
+    browser.get(f"{site.base_url}/oauth2/authorize?response_type=code&client_id=unknown")
+    assert urlsplit(browser.current_url).netloc == urlsplit(site.base_url).netloc
     assert "invalid_client" in browser.find_element(By.ID, "error").text

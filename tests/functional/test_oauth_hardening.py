@@ -102,6 +102,30 @@ async def test_prompt_login_requires_signing_in_again(setup):
     assert "code" in query_of(after.headers["location"])
 
 
+async def test_prompt_consent_survives_signing_in(setup):
+    """prompt=consent from a user not yet signed in: the consent page still comes after
+    the login, though consent was given before (OIDC Core §3.1.2.1)."""
+    api = setup
+    client = await register(api)
+    _, challenge = pkce_pair()
+    params = {
+        "response_type": "code",
+        "client_id": client["client_id"],
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    await browser(api).code_for(**params)  # consent given
+    api.http.cookies.clear()
+    b = browser(api)
+    sent = await b.authorize(prompt="consent", **params)
+    assert sent.headers["location"].startswith("/login")
+    asked = await b.follow(await b.login(await b.follow(sent), "alice", PASSWORD))
+    assert asked.status_code == 200
+    assert 'name="decision"' in asked.text
+    answered = query_of((await b.decide(asked, "allow")).headers["location"])
+    assert "code" in answered
+
+
 async def test_two_tabs_allowing_at_once_do_not_fail(setup):
     api = setup
     client = await register(api)

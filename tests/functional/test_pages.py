@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from appward.audit import Actor, AuditLog
 from appward.clients.secrets import Argon2Hasher
 from appward.clients.service import ClientService
-from tests.oauth_helpers import PASSWORD, Browser
+from appward.web.templates import content_security_policy
+from tests.oauth_helpers import PASSWORD, Browser, pkce_pair
 
 pytestmark = pytest.mark.anyio
 
@@ -108,3 +111,91 @@ async def test_repeated_failed_sign_ins_are_throttled(api, clock):
     assert "too many failed sign-ins" in throttled.text
     clock.advance(301)
     assert (await b.login(page, "hank", PASSWORD)).status_code == 303
+
+
+async def _gallery(api, **changes) -> dict:
+    response = await api.post(
+        "/admin/v1/clients",
+        {
+            "client_name": "Gallery",
+            "redirect_uris": ["https://gallery.example:8443/cb"],
+            **changes,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _authorize_next(**params: str) -> str:
+    return f"/oauth2/authorize?{urlencode(params)}"
+
+
+async def test_login_page_lets_its_form_redirect_on_to_the_requesting_client(api):
+    """Chromium applies form-action to the whole chain answering the login form (login ->
+    /oauth2/authorize -> client, when no consent page comes between): the login page of
+    an authorization request names that client's redirect origin, and nothing else; so
+    does the page re-rendered after a wrong password."""
+    await api.post("/admin/v1/users", {"username": "ivan", "password": PASSWORD})
+    client = await _gallery(api)
+    _, challenge = pkce_pair()
+    sent = await Browser(api.http).authorize(
+        response_type="code",
+        client_id=client["client_id"],
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    login_page = await api.http.get(sent.headers["location"])
+    assert login_page.status_code == 200
+    expected = "form-action 'self' https://gallery.example:8443;"
+    assert expected in login_page.headers["content-security-policy"]
+    retry = await Browser(api.http).login(login_page, "ivan", "wrong password!!")
+    assert retry.status_code == 401
+    assert expected in retry.headers["content-security-policy"]
+
+
+async def test_login_page_names_the_client_even_when_its_request_ends_in_an_error(api):
+    """An error after the redirect URI is established goes to that URI (RFC 6749
+    §4.1.2.1): the chain still ends there, so the login page names it."""
+    client = await _gallery(api)
+    page = await api.http.get(
+        "/login", params={"next": _authorize_next(client_id=client["client_id"])}
+    )
+    assert (
+        "form-action 'self' https://gallery.example:8443;"
+        in (page.headers["content-security-policy"])
+    )
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "/account",
+        "//evil.example/",
+        "https://evil.example/",
+        "/oauth2/authorize?",
+        "/oauth2/authorize?client_id=nobody&response_type=code",
+        "/oauth2/authorize?client_id={id}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb",
+        "/oauth2/authorize?client_id={id}&client_id={id}",
+        "/oauth2/authorize/../authorize?client_id={id}",
+        "/oauth2/authorizeX?client_id={id}",
+    ],
+)
+async def test_login_page_for_any_other_next_lets_its_form_go_only_to_itself(api, next_url):
+    """Nothing but a valid client's registered redirect URI widens form-action: a crafted
+    next (unknown client, unregistered redirect URI, not the authorize endpoint) cannot
+    add an origin of its choosing."""
+    client = await _gallery(api)
+    page = await api.http.get("/login", params={"next": next_url.format(id=client["client_id"])})
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == content_security_policy()
+
+
+async def test_login_page_of_a_disabled_client_lets_its_form_go_only_to_itself(api):
+    client = await _gallery(api)
+    disabled = await api.post(f"/admin/v1/clients/{client['client_id']}/disable")
+    assert disabled.status_code == 200, disabled.text
+    page = await api.http.get(
+        "/login",
+        params={"next": _authorize_next(client_id=client["client_id"], response_type="code")},
+    )
+    assert page.headers["content-security-policy"] == content_security_policy()

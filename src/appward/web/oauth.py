@@ -380,7 +380,9 @@ async def _authorize(
     if user_id is None or needs_fresh_login(request):
         if authz.prompt == "none":
             return _redirect_error(state, authz.redirect_uri, authz.state, LoginRequired())
-        query = urlencode({k: v for k, v in params.items() if k != "prompt"})
+        # prompt=login is met by the sign-in this sends the user to: kept, it would ask
+        # for yet another one on return, forever. prompt=consent must survive the trip.
+        query = urlencode({k: v for k, v in params.items() if not (k == "prompt" and v == "login")})
         login_url = f"/login?{urlencode({'next': f'/oauth2/authorize?{query}'})}"
         return RedirectResponse(login_url, status_code=303)
 
@@ -461,6 +463,37 @@ async def _consent_page(
     return render(
         request, "consent.html", context, headers={**NO_STORE, "Content-Security-Policy": csp}
     )
+
+
+async def login_redirect_source(session: AsyncSession, target: str) -> str | None:
+    """Returns the CSP source the login page's form-action must add so that signing in
+    can end at the client, or None when it must add nothing.
+
+    Chromium applies form-action to every redirect answering a form, not just to the
+    form's own action. When no consent page follows (consent remembered, a skip_consent
+    client, prompt=login), the login POST answers 303 /oauth2/authorize, which answers
+    303 to the client's redirect URI, and Chromium blocks that last hop unless the login
+    page names its origin. So ``target`` (the page's safe ``next``) is validated here as
+    the authorization endpoint will validate it: only a request naming an active client
+    and one of its registered redirect URIs adds anything, and then exactly that URI's
+    origin, the one the consent page names too and the only place /oauth2/authorize can
+    send the browser for this request (with a code or, RFC 6749 §4.1.2.1, an error). Any
+    other next (the account page, an unknown or disabled client, an unregistered
+    redirect URI) adds nothing, so a crafted link cannot widen the policy to an origin
+    of its choosing.
+    """
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path != "/oauth2/authorize":
+        return None
+    try:
+        params = parse_pairs(parse_qsl(parts.query, keep_blank_values=True))
+        redirect_uri = (await validate_authorization_request(session, params)).redirect_uri
+    except RedirectError as exc:
+        redirect_uri = exc.redirect_uri  # registered: the error is sent there
+    except AppwardError:
+        return None
+    source = _source_expression(redirect_uri)
+    return None if source == "'none'" else source
 
 
 def _source_expression(redirect_uri: str) -> str:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.errors import AppwardError, TemporarilyUnavailable, TooManyAttempts
 from appward.users.consent import ConsentService
 from appward.users.service import UserService
 from appward.web.deps import Session, State, source_ip
-from appward.web.oauth import read_form
+from appward.web.oauth import login_redirect_source, read_form
 from appward.web.responses import retry_after
 from appward.web.sessions import check_csrf, csrf_token, current_user_id, log_in, log_out
-from appward.web.templates import render
+from appward.web.templates import content_security_policy, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,12 +28,20 @@ def _safe_next(value: str | None) -> str:
     return "/account"
 
 
+async def _login_page_csp(session: AsyncSession, target: str) -> dict[str, str]:
+    """Returns the login page's CSP header for ``target``: see login_redirect_source."""
+    source = await login_redirect_source(session, target)
+    return {"Content-Security-Policy": content_security_policy(source)}
+
+
 @router.get("/login")
-async def login_form(request: Request, next: str | None = None) -> Response:
+async def login_form(request: Request, session: Session, next: str | None = None) -> Response:
+    target = _safe_next(next)
     return render(
         request,
         "login.html",
-        {"csrf": csrf_token(request), "next": _safe_next(next), "username": "", "message": None},
+        {"csrf": csrf_token(request), "next": target, "username": "", "message": None},
+        headers=await _login_page_csp(session, target),
     )
 
 
@@ -72,7 +81,10 @@ async def login(request: Request, state: State, session: Session) -> Response:
                 "message": exc.description,
             },
             status_code=exc.status_code,
-            headers={"Retry-After": str(retry_after(exc))},
+            headers={
+                **await _login_page_csp(session, target),
+                "Retry-After": str(retry_after(exc)),
+            },
         )
     if user is None:
         state.login_throttle.failed(username, address, now)
@@ -86,6 +98,7 @@ async def login(request: Request, state: State, session: Session) -> Response:
                 "message": "Wrong username or password.",
             },
             status_code=401,
+            headers=await _login_page_csp(session, target),
         )
     state.login_throttle.succeeded(username)
     log_in(request, user.id)

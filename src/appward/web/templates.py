@@ -19,8 +19,9 @@ _env = Environment(
 def content_security_policy(form_redirects_to: str | None = None) -> str:
     """Pages may not be framed (clickjacking on consent) and load nothing from elsewhere.
 
-    Browsers apply form-action to the redirect that answers a form too, so the consent
-    form must also name where its answer sends the user: the client's redirect URI.
+    Browsers apply form-action to the redirects that answer a form too, so the consent
+    form, and the login form when signing in can redirect on to the client, must also
+    name where their answer sends the user: the client's redirect URI's origin.
     """
     targets = "'self'"
     if form_redirects_to:
