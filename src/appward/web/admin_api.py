@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response, Security
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from appward.audit import AuditEvent, AuditFilter
@@ -21,8 +21,15 @@ from appward.scopes import Scope
 from appward.web.deps import Audit, Clients, InitialAccessTokens, Scopes, Users
 from appward.web.json_body import parse_json
 from appward.web.oauth import read_limited
+from appward.web.openapi import ADMIN_TOKEN, problem_responses
 
-router = APIRouter(prefix="/admin/v1", tags=["admin"])
+# ADMIN_TOKEN only documents the bearer scheme: deps.current_admin checks the token.
+router = APIRouter(
+    prefix="/admin/v1",
+    tags=["admin"],
+    dependencies=[Security(ADMIN_TOKEN)],
+    responses=problem_responses(401, 403),
+)
 
 _REF = "#/components/schemas/{model}"
 MAX_BODY_BYTES = 256 * 1024
@@ -31,6 +38,8 @@ M = TypeVar("M", bound=BaseModel)
 
 def _metadata_body(description: str) -> dict[str, Any]:
     schema = ClientMetadata.model_json_schema(ref_template=_REF)
+    # The model's docstring is for programmers; the document gets the caller's view.
+    schema["description"] = "RFC 7591 §2 client metadata and Appward's token policy for the client."
     schema["properties"]["owner"] = {"type": "string", "description": "Who owns the client."}
     return {
         "requestBody": {
@@ -39,6 +48,17 @@ def _metadata_body(description: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     }
+
+
+# Read from the headers by the handler, which answers 428 without it: FastAPI's own
+# required header would answer 400 instead.
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": True,
+    "description": 'The ETag from reading the client, such as "3"; * for any revision.',
+    "schema": {"type": "string"},
+}
 
 
 # --- wire shapes ---
@@ -259,6 +279,11 @@ NO_STORE = {"Cache-Control": "no-store"}
     response_model=ClientCreatedOut,
     openapi_extra=_metadata_body("RFC 7591 client metadata, plus an optional owner."),
     summary="Register a client",
+    description=(
+        "Creates a client from RFC 7591 metadata (plus an optional owner) and returns it with its "
+        "first secret, shown only this once, for secret-based methods."
+    ),
+    responses=problem_responses(400),
 )
 async def create_client(request: Request, response: Response, clients: Clients) -> Any:
     change = await clients.create(await _json_object(request), registration_source="admin")
@@ -268,7 +293,16 @@ async def create_client(request: Request, response: Response, clients: Clients) 
     return change_out(change)
 
 
-@router.get("/clients", response_model=ClientList, summary="List clients")
+@router.get(
+    "/clients",
+    response_model=ClientList,
+    summary="List clients",
+    description=(
+        "Lists clients, oldest first, filtered by name, status or registration source; follow "
+        "next_cursor for the next page."
+    ),
+    responses=problem_responses(400),
+)
 async def list_clients(
     clients: Clients,
     name: Annotated[str | None, Query(max_length=200, description="Substring of the name")] = None,
@@ -285,7 +319,16 @@ async def list_clients(
     return {"items": [client_out(c) for c in page.items], "next_cursor": page.next_cursor}
 
 
-@router.get("/clients/{client_id}", response_model=ClientOut, summary="Read a client")
+@router.get(
+    "/clients/{client_id}",
+    response_model=ClientOut,
+    summary="Read a client",
+    description=(
+        "Returns the client's record and metadata; the ETag header is its revision, for If-Match "
+        "on a later update."
+    ),
+    responses=problem_responses(404),
+)
 async def read_client(client_id: str, response: Response, clients: Clients) -> Any:
     client = await clients.get(client_id)
     response.headers["ETag"] = _etag(client)
@@ -295,19 +338,26 @@ async def read_client(client_id: str, response: Response, clients: Clients) -> A
 @router.patch(
     "/clients/{client_id}",
     response_model=ClientCreatedOut,
-    openapi_extra=_metadata_body(
-        "A JSON merge patch (RFC 7396) of metadata fields; null resets a field to its default."
+    openapi_extra={
+        **_metadata_body(
+            "A JSON merge patch (RFC 7396) of metadata fields; null resets a field to its default."
+        ),
+        "parameters": [IF_MATCH],
+    },
+    summary="Update a client",
+    description=(
+        "Applies a JSON merge patch (RFC 7396) to the client's metadata, on the condition in If- "
+        "Match; a change to a secret-based method returns the new secret once."
     ),
-    summary="Update a client (If-Match required)",
+    responses=problem_responses(400, 404, 412, 428),
 )
 async def update_client(
     client_id: str,
     request: Request,
     response: Response,
     clients: Clients,
-    if_match: Annotated[str | None, Header()] = None,
 ) -> Any:
-    expected = _expected_revision(if_match)
+    expected = _expected_revision(request.headers.get("if-match"))
     change = await clients.update(
         client_id, await _json_object(request), expected_revision=expected
     )
@@ -316,20 +366,42 @@ async def update_client(
     return change_out(change)
 
 
-@router.delete("/clients/{client_id}", status_code=204, summary="Delete a client")
+@router.delete(
+    "/clients/{client_id}",
+    status_code=204,
+    summary="Delete a client",
+    description=(
+        "Deletes the client: its secrets are revoked at once and its client_id is never reused."
+    ),
+    responses=problem_responses(404, 412),
+)
 async def delete_client(client_id: str, clients: Clients) -> Response:
     await clients.delete(client_id)
     return Response(status_code=204)
 
 
-@router.post("/clients/{client_id}/disable", response_model=ClientOut, summary="Disable")
+@router.post(
+    "/clients/{client_id}/disable",
+    response_model=ClientOut,
+    summary="Disable a client",
+    description=(
+        "The client can no longer authenticate, nor use its tokens, until it is enabled again."
+    ),
+    responses=problem_responses(404, 412),
+)
 async def disable_client(client_id: str, response: Response, clients: Clients) -> Any:
     client = await clients.set_status(client_id, "disabled")
     response.headers["ETag"] = _etag(client)
     return client_out(client)
 
 
-@router.post("/clients/{client_id}/enable", response_model=ClientOut, summary="Enable")
+@router.post(
+    "/clients/{client_id}/enable",
+    response_model=ClientOut,
+    summary="Enable a client",
+    description="Lets a disabled client authenticate again.",
+    responses=problem_responses(404, 412),
+)
 async def enable_client(client_id: str, response: Response, clients: Clients) -> Any:
     client = await clients.set_status(client_id, "active")
     response.headers["ETag"] = _etag(client)
@@ -345,6 +417,11 @@ async def enable_client(client_id: str, response: Response, clients: Clients) ->
     response_model=IssuedSecretOut,
     summary="Add a secret (rotation)",
     openapi_extra=_body_of(NewSecret),
+    description=(
+        "Adds a secret, shown only this once, while the others keep working; expire_others_in "
+        "gives them that many seconds of grace."
+    ),
+    responses=problem_responses(400, 404),
 )
 async def add_secret(client_id: str, request: Request, response: Response, clients: Clients) -> Any:
     body = await _parse(request, NewSecret)
@@ -355,14 +432,24 @@ async def add_secret(client_id: str, request: Request, response: Response, clien
     return issued_secret_out(issued, clients.clock.now())
 
 
-@router.get("/clients/{client_id}/secrets", response_model=SecretList, summary="List secrets")
+@router.get(
+    "/clients/{client_id}/secrets",
+    response_model=SecretList,
+    summary="List secrets",
+    description="Lists the client's secrets (never their values) with their expiry and last use.",
+    responses=problem_responses(404),
+)
 async def list_secrets(client_id: str, clients: Clients) -> Any:
     now = clients.clock.now()
     return {"items": [secret_out(s, now) for s in await clients.list_secrets(client_id)]}
 
 
 @router.delete(
-    "/clients/{client_id}/secrets/{secret_id}", status_code=204, summary="Revoke a secret"
+    "/clients/{client_id}/secrets/{secret_id}",
+    status_code=204,
+    summary="Revoke a secret",
+    description="Revokes one secret of the client at once.",
+    responses=problem_responses(404),
 )
 async def revoke_secret(client_id: str, secret_id: str, clients: Clients) -> Response:
     await clients.revoke_secret(client_id, secret_id)
@@ -388,18 +475,36 @@ def scope_out(scope: Scope) -> ScopeOut:
     response_model=ScopeOut,
     summary="Create a scope",
     openapi_extra=_body_of(ScopeIn),
+    description=(
+        "Creates a scope that clients may then be allowed; an admin-only one is never granted to "
+        "a self-registered client."
+    ),
+    responses=problem_responses(
+        400, described={409: "A scope of that name exists already (conflict)"}
+    ),
 )
 async def create_scope(request: Request, scopes: Scopes) -> Any:
     body = await _parse(request, ScopeIn)
     return scope_out(await scopes.create(body.name, body.description, admin_only=body.admin_only))
 
 
-@router.get("/scopes", response_model=ScopeList, summary="List scopes")
+@router.get(
+    "/scopes",
+    response_model=ScopeList,
+    summary="List scopes",
+    description="Lists every scope, the built-in appward:admin included.",
+)
 async def list_scopes(scopes: Scopes) -> Any:
     return {"items": [scope_out(s) for s in await scopes.all()]}
 
 
-@router.get("/scopes/{name}", response_model=ScopeOut, summary="Read a scope")
+@router.get(
+    "/scopes/{name}",
+    response_model=ScopeOut,
+    summary="Read a scope",
+    description="Returns one scope.",
+    responses=problem_responses(404),
+)
 async def read_scope(name: str, scopes: Scopes) -> Any:
     return scope_out(await scopes.get(name))
 
@@ -409,6 +514,8 @@ async def read_scope(name: str, scopes: Scopes) -> Any:
     response_model=ScopeOut,
     summary="Update a scope",
     openapi_extra=_body_of(ScopePatch),
+    description="Changes a scope's description or its admin-only flag.",
+    responses=problem_responses(400, 404),
 )
 async def update_scope(name: str, request: Request, scopes: Scopes) -> Any:
     body = await _parse(request, ScopePatch)
@@ -417,7 +524,17 @@ async def update_scope(name: str, request: Request, scopes: Scopes) -> Any:
     )
 
 
-@router.delete("/scopes/{name}", status_code=204, summary="Delete an unused scope")
+@router.delete(
+    "/scopes/{name}",
+    status_code=204,
+    summary="Delete an unused scope",
+    description=(
+        "Deletes a scope that no client is allowed; the built-in appward:admin cannot be deleted."
+    ),
+    responses=problem_responses(
+        404, described={409: "The scope is built in, or still allowed for some client (conflict)"}
+    ),
+)
 async def delete_scope(name: str, scopes: Scopes) -> Response:
     await scopes.delete(name)
     return Response(status_code=204)
@@ -449,6 +566,10 @@ class UserList(BaseModel):
     response_model=UserOut,
     summary="Create an end user",
     openapi_extra=_body_of(UserIn),
+    description="Creates an end user who can sign in at the authorization endpoint.",
+    responses=problem_responses(
+        400, described={409: "A user of that name exists already (conflict)"}
+    ),
 )
 async def create_user(request: Request, users: Users) -> Any:
     body = await _parse(request, UserIn)
@@ -456,7 +577,12 @@ async def create_user(request: Request, users: Users) -> Any:
     return UserOut(id=user.id, username=user.username, created_at=user.created_at)
 
 
-@router.get("/users", response_model=UserList, summary="List end users")
+@router.get(
+    "/users",
+    response_model=UserList,
+    summary="List end users",
+    description="Lists the end users (never their passwords).",
+)
 async def list_users(users: Users) -> Any:
     return {
         "items": [
@@ -482,7 +608,16 @@ def audit_out(event: AuditEvent) -> AuditEventOut:
     )
 
 
-@router.get("/audit-events", response_model=AuditList, summary="Search the audit log")
+@router.get(
+    "/audit-events",
+    response_model=AuditList,
+    summary="Search the audit log",
+    description=(
+        "Lists audit events, newest first, filtered by client, actor, action and time; follow "
+        "next_cursor for the next page."
+    ),
+    responses=problem_responses(400),
+)
 async def list_audit_events(
     audit: Audit,
     client_id: str | None = None,
@@ -547,7 +682,12 @@ def issued_initial_access_token_out(issued: IssuedInitialAccessToken) -> dict[st
     status_code=201,
     response_model=IssuedInitialAccessTokenOut,
     openapi_extra=_body_of(InitialAccessTokenIn),
-    summary="Create an initial access token for Dynamic Client Registration",
+    summary="Create an initial access token",
+    description=(
+        "Creates an initial access token for Dynamic Client Registration (RFC 7591 §3), shown "
+        "only this once, limiting what the clients registered with it may have."
+    ),
+    responses=problem_responses(400),
 )
 async def create_initial_access_token(
     request: Request, response: Response, tokens: InitialAccessTokens
@@ -562,6 +702,7 @@ async def create_initial_access_token(
     "/initial-access-tokens",
     response_model=InitialAccessTokenList,
     summary="List initial access tokens",
+    description="Lists initial access tokens (never their values) with their use counts.",
 )
 async def list_initial_access_tokens(tokens: InitialAccessTokens) -> Any:
     return {"items": [describe_initial_access_token(t) for t in await tokens.all()]}
@@ -571,6 +712,8 @@ async def list_initial_access_tokens(tokens: InitialAccessTokens) -> Any:
     "/initial-access-tokens/{token_id}",
     status_code=204,
     summary="Revoke an initial access token",
+    description="Revokes an initial access token: no more registrations with it.",
+    responses=problem_responses(404),
 )
 async def revoke_initial_access_token(token_id: str, tokens: InitialAccessTokens) -> Response:
     await tokens.revoke(token_id)

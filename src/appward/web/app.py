@@ -9,11 +9,9 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Receive, Scope, Send
@@ -36,6 +34,7 @@ from appward.tokens.keys import (
 from appward.users.throttle import LoginThrottle
 from appward.web import admin_api, oauth, pages, registration
 from appward.web.fastpath import serve_form_endpoint
+from appward.web.openapi import add_api_docs, openapi_document
 from appward.web.responses import (
     handle_appward_error,
     handle_http_error,
@@ -105,6 +104,9 @@ def create_app(
         summary="OAuth 2.0 authorization server built around client management",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by add_api_docs from the app's own copy of the assets, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.appward = state
     app.add_middleware(
@@ -119,73 +121,13 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(admin_api.router)
     app.include_router(registration.router)
+    add_api_docs(app)
     app.add_exception_handler(AppwardError, handle_appward_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(Exception, handle_unexpected_error)
-    app.openapi = lambda: _openapi_with_form_endpoints(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
-
-
-def _openapi_with_form_endpoints(app: FastAPI) -> dict[str, Any]:
-    """The generated document, plus the form-based OAuth endpoints served as plain routes."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, summary=app.summary, routes=app.routes
-        )
-        for path, summary, fields in FORM_ENDPOINTS:
-            schema["paths"][path] = {
-                "post": {
-                    "tags": ["oauth"],
-                    "summary": summary,
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/x-www-form-urlencoded": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {f: {"type": "string"} for f in fields},
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": {"description": "Success (JSON; Cache-Control: no-store)"},
-                        "400": {"description": "RFC 6749 §5.2 error"},
-                        "401": {"description": "invalid_client"},
-                    },
-                }
-            }
-        app.openapi_schema = schema
-    return app.openapi_schema
-
-
-FORM_ENDPOINTS = (
-    (
-        "/oauth2/token",
-        "Token endpoint (RFC 6749 §3.2): client_credentials, authorization_code, refresh_token",
-        (
-            "grant_type",
-            "scope",
-            "code",
-            "redirect_uri",
-            "code_verifier",
-            "refresh_token",
-            "client_id",
-            "client_secret",
-        ),
-    ),
-    (
-        "/oauth2/introspect",
-        "Token introspection (RFC 7662)",
-        ("token", "token_type_hint", "client_id", "client_secret"),
-    ),
-    (
-        "/oauth2/revoke",
-        "Token revocation (RFC 7009)",
-        ("token", "token_type_hint", "client_id", "client_secret"),
-    ),
-)
 
 
 class AppwardApp(FastAPI):
