@@ -324,7 +324,7 @@ async def list_clients(
     response_model=ClientOut,
     summary="Read a client",
     description=(
-        "Returns the client's record and metadata; the ETag header is its revision, for If-Match "
+        "The client's record and metadata; the ETag header is its revision, for If-Match "
         "on a later update."
     ),
     responses=problem_responses(404),
@@ -502,7 +502,7 @@ async def list_scopes(scopes: Scopes) -> Any:
     "/scopes/{name}",
     response_model=ScopeOut,
     summary="Read a scope",
-    description="Returns one scope.",
+    description="One scope, with its description and admin-only flag.",
     responses=problem_responses(404),
 )
 async def read_scope(name: str, scopes: Scopes) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,7 +190,12 @@ def _tokens(state: AppState, session: AsyncSession) -> TokenService:
 # --- discovery ---
 
 
-@router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
+@router.get(
+    "/.well-known/oauth-authorization-server",
+    summary="Server metadata (RFC 8414)",
+    description="The endpoints, grant types, authentication methods and public scopes of "
+    "this server, for clients to configure themselves.",
+)
 async def server_metadata(state: State, session: Session) -> JSONResponse:
     issuer = state.settings.issuer
     # Admin-only scopes are not advertised: no client discovers them from here.
@@ -226,7 +231,11 @@ async def server_metadata(state: State, session: Session) -> JSONResponse:
     )
 
 
-@router.get("/oauth2/jwks", summary="Public signing keys (RFC 7517)")
+@router.get(
+    "/oauth2/jwks",
+    summary="Public signing keys (RFC 7517)",
+    description="The JWK Set that verifies the access tokens this server signs.",
+)
 async def jwks(state: State) -> JSONResponse:
     return JSONResponse(state.key_ring().jwks, headers={"Cache-Control": "public, max-age=300"})
 
@@ -334,7 +343,33 @@ async def revoke(request: FormRequest, state: AppState, session: AsyncSession) -
 # --- authorization endpoint ---
 
 
-@router.get("/oauth2/authorize", summary="Authorization endpoint (RFC 6749 §3.1)")
+@router.get(
+    "/oauth2/authorize",
+    summary="Authorization endpoint (RFC 6749 §3.1)",
+    description="The browser's way in to the authorization code flow (with PKCE): signs the "
+    "user in, asks for consent, then redirects to the client with a code or an error.",
+    response_class=HTMLResponse,
+    responses={
+        200: {"description": "The consent page"},
+        303: {"description": "To the login page, or back to the client's redirect URI"},
+        400: {
+            "description": "An error page, when the client or redirect URI is invalid",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+    },
+    # Read from the raw query string (a repeated parameter is an error), so listed here.
+    openapi_extra={
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": name in ("response_type", "client_id"),
+                "schema": {"type": "string"},
+            }
+            for name in PARAMETERS
+        ]
+    },
+)
 async def authorize(request: Request, state: State, session: Session) -> Response:
     try:
         params = parse_pairs(parse_qsl(request.url.query, keep_blank_values=True))

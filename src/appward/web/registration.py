@@ -6,15 +6,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Security
 from fastapi.responses import JSONResponse, Response
 
 from appward.audit import Actor, AuditLog
+from appward.clients.metadata import ClientMetadata
 from appward.errors import InvalidClientMetadata, InvalidRequest
 from appward.rate_limit import address_key
-from appward.registration.service import Registration, RegistrationService, registration_metadata
+from appward.registration.service import (
+    DCR_FIELDS,
+    Registration,
+    RegistrationService,
+    registration_metadata,
+)
 from appward.web.deps import Session, State, build_client_service, source_ip
 from appward.web.json_body import parse_json
+from appward.web.openapi import (
+    INITIAL_ACCESS_TOKEN,
+    REGISTRATION_ACCESS_TOKEN,
+    oauth_error_responses,
+)
 from appward.web.responses import NO_STORE
 
 router = APIRouter(tags=["dynamic client registration"])
@@ -96,13 +107,135 @@ async def count_request(request: Request, state: State) -> None:
 
 
 Limited = Depends(count_request)
+# Both only document their bearer scheme; the registration service checks the token.
+InitialAccessToken = Security(INITIAL_ACCESS_TOKEN)
+RegistrationAccessToken = Security(REGISTRATION_ACCESS_TOKEN)
+
+
+# --- the OpenAPI description of the bodies, which are read raw (see _json_metadata) ---
+
+FIELD_DESCRIPTIONS = {
+    "redirect_uris": "Redirection URIs for the authorization code flow (RFC 6749 §3.1.2).",
+    "token_endpoint_auth_method": "How the client authenticates at the token endpoint.",
+    "grant_types": "Grant types the client may use.",
+    "response_types": "Response types the client may use; derived from grant_types if left out.",
+    "client_name": "Name shown to end users; client_name#<language tag> localizes it.",
+    "client_uri": "Home page of the client.",
+    "logo_uri": "Logo of the client.",
+    "scope": "Space-separated scopes the client may request.",
+    "contacts": "E-mail addresses of the people responsible for the client.",
+    "tos_uri": "Terms of service of the client.",
+    "policy_uri": "Privacy policy of the client.",
+    "jwks_uri": "URL of the client's public keys (JWK Set).",
+    "jwks": "The client's public keys (JWK Set), when not at jwks_uri.",
+    "software_id": "Identifier of the client software, the same for every instance.",
+    "software_version": "Version of the client software.",
+    "application_type": "web or native (OpenID Connect Dynamic Client Registration §2).",
+    "tls_client_auth_subject_dn": "Subject DN of the client's certificate (RFC 8705 §2.1.2).",
+    "tls_client_auth_san_dns": "DNS name in the client certificate's SAN (RFC 8705 §2.1.2).",
+    "tls_client_auth_san_uri": "URI in the client certificate's SAN (RFC 8705 §2.1.2).",
+    "tls_client_auth_san_ip": "IP address in the client certificate's SAN (RFC 8705 §2.1.2).",
+    "tls_client_auth_san_email": "E-mail in the client certificate's SAN (RFC 8705 §2.1.2).",
+}
+LOCALIZED_NAMES = {"^client_name#.+$": {"type": "string", "maxLength": 200}}
+
+
+def _metadata_schema() -> dict[str, Any]:
+    """RFC 7591 §2 client metadata as DCR takes it: the wire fields of ClientMetadata."""
+    model = ClientMetadata.model_json_schema()
+    properties: dict[str, Any] = {
+        name: {**model["properties"][name], "description": FIELD_DESCRIPTIONS[name]}
+        for name in DCR_FIELDS
+    }
+    properties["software_statement"] = {
+        "type": "string",
+        "description": "A JWT from a trusted publisher whose claims vouch for the metadata "
+        "(RFC 7591 §2.3).",
+    }
+    return {
+        "type": "object",
+        "properties": properties,
+        "patternProperties": LOCALIZED_NAMES,
+        # RFC 7591 §2: the server ignores metadata it does not understand.
+        "additionalProperties": True,
+    }
+
+
+def _request_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": description,
+        "content": {JSON_TYPE: {"schema": schema}},
+    }
+
+
+REGISTRATION_REQUEST = _metadata_schema()
+UPDATE_REQUEST: dict[str, Any] = {
+    **REGISTRATION_REQUEST,
+    "required": ["client_id"],
+    "properties": {
+        "client_id": {"type": "string", "description": "This registration's client_id."},
+        "client_secret": {
+            "type": "string",
+            "description": "Left out, or the client's current secret (RFC 7592 §2.2).",
+        },
+        **REGISTRATION_REQUEST["properties"],
+    },
+}
+CLIENT_INFORMATION: dict[str, Any] = {
+    "type": "object",
+    "description": "The registered metadata, as stored, with the client's credentials "
+    "(RFC 7591 §3.2.1, RFC 7592 §3).",
+    "required": ["client_id", "client_id_issued_at", "registration_client_uri"],
+    "properties": {
+        "client_id": {"type": "string"},
+        "client_id_issued_at": {"type": "integer", "description": "Epoch seconds."},
+        "client_secret": {
+            "type": "string",
+            "description": "Shown once, now, for a secret-based auth method.",
+        },
+        "client_secret_expires_at": {
+            "type": "integer",
+            "description": "Epoch seconds; 0 means no expiry.",
+        },
+        "registration_access_token": {
+            "type": "string",
+            "description": "For the RFC 7592 endpoints; a new one after each update.",
+        },
+        "registration_client_uri": {"type": "string", "description": "This registration."},
+        **REGISTRATION_REQUEST["properties"],
+    },
+    "patternProperties": LOCALIZED_NAMES,
+}
+
+
+def _client_information(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON_TYPE: {"schema": CLIENT_INFORMATION}}}
 
 
 @router.post(
     "/oauth2/register",
     status_code=201,
     summary="Register a client (RFC 7591)",
-    dependencies=[Limited],
+    description="A client registers itself with its metadata. Depending on the server's "
+    "policy this needs an initial access token (Bearer) or a software statement, or "
+    "neither.",
+    dependencies=[Limited, InitialAccessToken],
+    responses={
+        201: _client_information("Registered"),
+        **oauth_error_responses(
+            400,
+            401,
+            413,
+            429,
+            described={404: "Dynamic Client Registration is not enabled on this server"},
+        ),
+    },
+    openapi_extra={
+        # The token is optional where the policy admits registrations without one.
+        "security": [{}],
+        "requestBody": _request_body(REGISTRATION_REQUEST, "RFC 7591 §2 client metadata."),
+    },
 )
 async def register(request: Request, state: State, registrations: Registrations) -> JSONResponse:
     registration = await registrations.register(
@@ -112,7 +245,15 @@ async def register(request: Request, state: State, registrations: Registrations)
 
 
 @router.get(
-    "/oauth2/register/{client_id}", summary="Read a registration (RFC 7592)", dependencies=[Limited]
+    "/oauth2/register/{client_id}",
+    summary="Read a registration (RFC 7592)",
+    description="The client's registered metadata, for the holder of its "
+    "registration access token.",
+    dependencies=[Limited, RegistrationAccessToken],
+    responses={
+        200: _client_information("The registration"),
+        **oauth_error_responses(401, 429),
+    },
 )
 async def read_registration(
     client_id: str, request: Request, state: State, registrations: Registrations
@@ -124,7 +265,18 @@ async def read_registration(
 @router.put(
     "/oauth2/register/{client_id}",
     summary="Replace a registration (RFC 7592)",
-    dependencies=[Limited],
+    description="Replaces the client's metadata with the body (fields left out go back to "
+    "their defaults) and rotates the registration access token.",
+    dependencies=[Limited, RegistrationAccessToken],
+    responses={
+        200: _client_information("The registration as replaced, with a new access token"),
+        **oauth_error_responses(400, 401, 413, 429, 503),
+    },
+    openapi_extra={
+        "requestBody": _request_body(
+            UPDATE_REQUEST, "The full RFC 7591 §2 client metadata, with its client_id."
+        ),
+    },
 )
 async def replace_registration(
     client_id: str, request: Request, state: State, registrations: Registrations
@@ -141,7 +293,10 @@ async def replace_registration(
     "/oauth2/register/{client_id}",
     status_code=204,
     summary="Delete a registration (RFC 7592)",
-    dependencies=[Limited],
+    description="Deletes the client: its secrets, tokens and registration access token "
+    "stop working at once.",
+    dependencies=[Limited, RegistrationAccessToken],
+    responses=oauth_error_responses(401, 429),
 )
 async def delete_registration(
     client_id: str, request: Request, registrations: Registrations
