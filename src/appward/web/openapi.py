@@ -69,6 +69,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details, with Appward's error code and the fields at fault.",
     "required": ["type", "title", "status", "detail"],
+    "additionalProperties": False,
     "properties": {
         "type": {
             "type": "string",
@@ -91,6 +92,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": ["field", "message"],
+                "additionalProperties": False,
                 "properties": {
                     "field": {"type": "string", "examples": ["redirect_uris.0"]},
                     "message": {"type": "string"},
@@ -105,6 +107,7 @@ OAUTH_ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "An OAuth error response (RFC 6749 §5.2, RFC 7591 §3.2.2).",
     "required": ["error"],
+    "additionalProperties": False,
     "properties": {
         "error": {"type": "string", "examples": ["invalid_client_metadata"]},
         "error_description": {"type": "string"},
