@@ -169,7 +169,8 @@ class Settings(BaseSettings):
             "redis://host:port/db. Needed when several hosts serve one database: credential "
             "changes reach the other hosts' credential caches through it (the workers of one "
             "host hear of them through the epoch file in data_dir), and the registration "
-            "rate limit becomes one count for all workers and hosts instead of one per worker."
+            "rate limit and the sign-in failure counts become one count for all workers and "
+            "hosts instead of one per worker."
         ),
     )
     key_reload_interval: int = Field(
@@ -193,6 +194,26 @@ class Settings(BaseSettings):
         description="Take the caller's address from the rightmost X-Forwarded-For entry "
         "(behind a proxy that adds it): the audit log's source IP, sign-in throttling per "
         "address and the registration rate limit per source IP all use it.",
+    )
+    login_failures_per_address: int = Field(
+        10,
+        ge=1,
+        description="Failed sign-ins from one source IP (IPv6: one /64) per window before "
+        "sign-in from it is refused (429) until the window ends; shared through Redis when "
+        "APPWARD_REDIS_URL is set.",
+    )
+    login_failures_per_username: int = Field(
+        100,
+        ge=1,
+        description="Failed sign-ins for one username, from any address, per window before "
+        "sign-in as that user is refused. Higher than the per-address limit, so one "
+        "address cannot lock a user out for everyone else; a success clears the count.",
+    )
+    login_failure_window: int = Field(
+        300,
+        ge=1,
+        le=86400,
+        description="Seconds of the fixed window the sign-in failure limits count in.",
     )
 
     dcr_modes: str = Field(

@@ -1,5 +1,10 @@
-"""Fixed-window request limits per key (e.g. per source IP): in memory for one process,
-or in Redis so that every worker and host shares one count."""
+"""Fixed-window limits per key (e.g. per source IP): in memory for one process, or in
+Redis so that every worker and host shares one count.
+
+Two ways to use a limiter: ``hit`` counts a request and refuses it once over the limit
+(every registration request counts); ``check`` refuses without counting, and ``add``
+counts without refusing, for limits on outcomes (only a failed sign-in counts, and it
+is known only after the password check that ``check`` guards)."""
 
 from __future__ import annotations
 
@@ -19,8 +24,22 @@ MAX_TRACKED_KEYS = 100_000
 
 
 class RateLimiter(Protocol):
+    name: str
+    limit: int
+    window: int
+
     async def hit(self, key: str, now: datetime) -> None:
         """Counts one request for ``key``. Raises TooManyAttempts once over the limit."""
+
+    async def check(self, key: str, now: datetime) -> None:
+        """Raises TooManyAttempts if ``key`` has used up its limit in this window. Counts
+        nothing, and stores nothing for a key not seen before."""
+
+    async def add(self, key: str, now: datetime) -> int:
+        """Counts one for ``key``, never refusing. Returns the count in this window."""
+
+    async def reset(self, key: str, now: datetime) -> None:
+        """Forgets this window's count for ``key``."""
 
     async def close(self) -> None:
         """Releases what the limiter holds (a Redis connection pool)."""
@@ -38,21 +57,38 @@ def _refuse(what: str, wait: int) -> TooManyAttempts:
 
 
 class MemoryRateLimiter:
-    """Counts in this process only: with several workers, each allows ``limit``."""
+    """Counts in this process only: with several workers, each allows ``limit``. Holds
+    at most MAX_TRACKED_KEYS keys, forgetting the least recently counted first."""
 
     def __init__(self, name: str, *, limit: int, window: int = 60) -> None:
         self.name, self.limit, self.window = name, limit, window
         self._counts: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
+    @property
+    def tracked_keys(self) -> int:
+        return len(self._counts)
+
     async def hit(self, key: str, now: datetime) -> None:
+        if await self.add(key, now) > self.limit:
+            raise _refuse(self.name, _window(now, self.window)[1])
+
+    async def check(self, key: str, now: datetime) -> None:
         number, left = _window(now, self.window)
+        seen_window, count = self._counts.get(key, (number, 0))
+        if seen_window == number and count >= self.limit:
+            raise _refuse(self.name, left)
+
+    async def add(self, key: str, now: datetime) -> int:
+        number, _ = _window(now, self.window)
         seen_window, count = self._counts.pop(key, (number, 0))
         count = count + 1 if seen_window == number else 1
         self._counts[key] = (number, count)
         while len(self._counts) > MAX_TRACKED_KEYS:
-            self._counts.popitem(last=False)  # the least recently seen key
-        if count > self.limit:
-            raise _refuse(self.name, left)
+            self._counts.popitem(last=False)  # the least recently counted key
+        return count
+
+    async def reset(self, key: str, now: datetime) -> None:
+        self._counts.pop(key, None)
 
     async def close(self) -> None:
         self._counts.clear()
@@ -61,25 +97,50 @@ class MemoryRateLimiter:
 class RedisRateLimiter:
     """One count per key and window in Redis (INCR with an expiry), shared by every
     process. If Redis cannot be reached the request is let through and logged: a
-    registration endpoint that fails closed on a cache outage is a worse outage."""
+    registration endpoint or a sign-in page that fails closed on a cache outage is a
+    worse outage."""
 
     def __init__(self, name: str, redis_url: str, *, limit: int, window: int = 60) -> None:
         self.name, self.limit, self.window = name, limit, window
         self._redis = aioredis.from_url(redis_url)
 
+    def _key(self, key: str, number: int) -> str:
+        return f"appward:rate:{self.name}:{number}:{key}"
+
     async def hit(self, key: str, now: datetime) -> None:
+        if await self.add(key, now) > self.limit:
+            raise _refuse(self.name, _window(now, self.window)[1])
+
+    async def check(self, key: str, now: datetime) -> None:
         number, left = _window(now, self.window)
-        redis_key = f"appward:rate:{self.name}:{number}:{key}"
+        try:
+            count = await self._redis.get(self._key(key, number))
+        except (aioredis.RedisError, OSError) as exc:
+            self._unavailable(exc)
+            return
+        if count is not None and int(count) >= self.limit:
+            raise _refuse(self.name, left)
+
+    async def add(self, key: str, now: datetime) -> int:
+        redis_key = self._key(key, _window(now, self.window)[0])
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.incr(redis_key)
                 pipe.expire(redis_key, self.window * 2)
                 count, _ = await pipe.execute()
         except (aioredis.RedisError, OSError) as exc:
-            log.warning("rate limit %s not applied: Redis unavailable (%s)", self.name, exc)
-            return
-        if int(count) > self.limit:
-            raise _refuse(self.name, left)
+            self._unavailable(exc)
+            return 0
+        return int(count)
+
+    async def reset(self, key: str, now: datetime) -> None:
+        try:
+            await self._redis.delete(self._key(key, _window(now, self.window)[0]))
+        except (aioredis.RedisError, OSError) as exc:
+            self._unavailable(exc)
+
+    def _unavailable(self, exc: Exception) -> None:
+        log.warning("rate limit %s not applied: Redis unavailable (%s)", self.name, exc)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -102,8 +163,8 @@ def address_key(address: str | None) -> str:
 
 
 def rate_limiter(
-    name: str, *, limit: int, redis_url: str | None
+    name: str, *, limit: int, redis_url: str | None, window: int = 60
 ) -> MemoryRateLimiter | RedisRateLimiter:
     if redis_url:
-        return RedisRateLimiter(name, redis_url, limit=limit)
-    return MemoryRateLimiter(name, limit=limit)
+        return RedisRateLimiter(name, redis_url, limit=limit, window=window)
+    return MemoryRateLimiter(name, limit=limit, window=window)

@@ -59,3 +59,31 @@ async def test_an_unreachable_redis_lets_requests_through(caplog):
 )
 def test_ipv6_addresses_are_counted_per_64(address, key):
     assert rate_limit.address_key(address) == key
+
+
+async def test_check_refuses_at_the_limit_without_counting_or_storing():
+    limiter = MemoryRateLimiter("login-addresses", limit=2, window=300)
+    for _ in range(5):
+        await limiter.check("10.0.0.1", START)
+    assert limiter.tracked_keys == 0
+    assert await limiter.add("10.0.0.1", START) == 1
+    await limiter.check("10.0.0.1", START)
+    assert await limiter.add("10.0.0.1", START) == 2
+    with pytest.raises(TooManyAttempts) as refused:
+        await limiter.check("10.0.0.1", START)
+    assert refused.value.retry_after == 290
+    await limiter.check("10.0.0.1", START + timedelta(seconds=290))  # the next window
+    await limiter.reset("10.0.0.1", START)
+    await limiter.check("10.0.0.1", START)
+    assert limiter.tracked_keys == 0
+
+
+async def test_an_unreachable_redis_lets_sign_ins_through(caplog):
+    limiter = RedisRateLimiter("login-addresses", "redis://127.0.0.1:1/0", limit=1)
+    try:
+        assert await limiter.add("10.0.0.1", START) == 0
+        await limiter.check("10.0.0.1", START)
+        await limiter.reset("10.0.0.1", START)
+    finally:
+        await limiter.close()
+    assert "not applied" in caplog.text

@@ -65,7 +65,20 @@ def create_app(
             max_entries=settings.credential_cache_size,
             epoch=epoch,
         ),
-        login_throttle=LoginThrottle(),
+        login_throttle=LoginThrottle(
+            by_address=rate_limiter(
+                "login-addresses",
+                limit=settings.login_failures_per_address,
+                window=settings.login_failure_window,
+                redis_url=settings.redis_url,
+            ),
+            by_username=rate_limiter(
+                "login-usernames",
+                limit=settings.login_failures_per_username,
+                window=settings.login_failure_window,
+                redis_url=settings.redis_url,
+            ),
+        ),
         epoch=epoch,
         cipher=load_key_encryption(settings.key_encryption_key, settings.data_dir),
         registration_limiter=rate_limiter(
@@ -98,6 +111,7 @@ def create_app(
                     await task
             await state.engine.dispose()
             await state.registration_limiter.close()
+            await state.login_throttle.close()
 
     app = AppwardApp(
         title="Appward",

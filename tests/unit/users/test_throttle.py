@@ -2,28 +2,63 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from appward import rate_limit
 from appward.errors import TooManyAttempts
-from appward.users.throttle import LoginThrottle
+from appward.rate_limit import MemoryRateLimiter
+from appward.users.throttle import LoginThrottle, username_key
 
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
+pytestmark = pytest.mark.anyio
+NOW = datetime(2026, 6, 1, tzinfo=UTC)  # the start of a five-minute window
 
 
-def test_one_address_guessing_many_usernames_is_throttled():
-    throttle = LoginThrottle(max_failures=3)
+def throttle(per_address: int = 10, per_username: int = 100) -> LoginThrottle:
+    return LoginThrottle(
+        by_address=MemoryRateLimiter("login-addresses", limit=per_address, window=300),
+        by_username=MemoryRateLimiter("login-usernames", limit=per_username, window=300),
+    )
+
+
+async def test_one_address_guessing_many_usernames_is_throttled():
+    t = throttle(per_address=3)
     for i in range(3):
-        throttle.failed(f"user{i}", "127.0.0.5", NOW)
-    with pytest.raises(TooManyAttempts):
-        throttle.check("someone-else", "127.0.0.5", NOW)
-    throttle.check("someone-else", "127.0.0.6", NOW)  # another address is not affected
+        await t.failed(f"user{i}", "127.0.0.5", NOW)
+    with pytest.raises(TooManyAttempts) as refused:
+        await t.check("someone-else", "127.0.0.5", NOW)
+    assert refused.value.detail == "throttled on address"
+    await t.check("someone-else", "127.0.0.6", NOW)  # another address is not affected
 
 
-def test_failures_age_out_of_the_window_and_success_clears_the_username():
-    throttle = LoginThrottle(max_failures=2, window=timedelta(minutes=5))
-    throttle.failed("amy", None, NOW)
-    throttle.failed("amy", None, NOW)
-    with pytest.raises(TooManyAttempts, match="try again in 5 minute"):
-        throttle.check("amy", None, NOW)
-    throttle.check("amy", None, NOW + timedelta(minutes=5))
-    throttle.failed("amy", None, NOW)
-    throttle.succeeded("AMY")
-    throttle.check("amy", None, NOW)
+async def test_failures_age_out_of_the_window_and_success_clears_the_username():
+    t = throttle(per_address=100, per_username=2)
+    await t.failed("amy", None, NOW)
+    await t.failed("amy", None, NOW)
+    with pytest.raises(TooManyAttempts, match="try again in 5 minute") as refused:
+        await t.check("AMY", None, NOW)
+    assert refused.value.detail == "throttled on username"
+    assert refused.value.retry_after == 300
+    await t.check("amy", None, NOW + timedelta(minutes=5))
+    await t.failed("amy", None, NOW)
+    await t.succeeded("Amy", NOW)
+    await t.check("amy", None, NOW)
+    await t.check("amy", None, NOW)
+
+
+async def test_checks_store_nothing_and_failures_stay_within_the_bound(monkeypatch):
+    """20,000 distinct 10 kB usernames from 20,000 addresses: the checks store nothing,
+    and the failures are held under fixed-size keys, at most MAX_TRACKED_KEYS of them."""
+    monkeypatch.setattr(rate_limit, "MAX_TRACKED_KEYS", 1000)
+    t = throttle()
+    for i in range(20_000):
+        await t.check(f"{i:05d}" + "x" * 10_000, f"10.0.{i // 250}.{i % 250}", NOW)
+    assert t.by_address.tracked_keys == t.by_username.tracked_keys == 0
+    for i in range(20_000):
+        await t.failed(f"{i:05d}" + "x" * 10_000, f"10.0.{i // 250}.{i % 250}", NOW)
+    assert t.by_address.tracked_keys == t.by_username.tracked_keys == 1000
+    assert {len(k) for k in t.by_username._counts} == {32}
+
+
+def test_username_keys_are_fixed_size_case_folded_digests():
+    assert username_key("Alice") == username_key("alice")
+    assert username_key("alice") != username_key("alice2")
+    assert len(username_key("a" * 16_000)) == len(username_key("a")) == 32
+    assert "alice" not in username_key("alice")
