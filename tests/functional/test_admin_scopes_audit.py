@@ -169,3 +169,15 @@ async def test_users_created_through_the_admin_api_are_audited(api):
     assert [(e["target"], e["actor"]) for e in events] == [("alice", f"client:{api.admin_id}")]
     assert events[0]["source_ip"] == "127.0.0.9"
     assert password not in json.dumps(events)
+
+
+async def test_usernames_differing_only_in_case_are_one_name(api):
+    password = "correct horse battery"
+    created = await api.post("/admin/v1/users", {"username": "Alice", "password": password})
+    assert created.status_code == 201, created.text
+    for spelling in ("alice", "ALICE", "aLiCe"):
+        refused = await api.post("/admin/v1/users", {"username": spelling, "password": password})
+        assert refused.status_code == 409, refused.text
+        assert "'Alice' exists already" in refused.json()["detail"]
+    users = (await api.get("/admin/v1/users")).json()["items"]
+    assert [u["username"] for u in users] == ["Alice"]  # stored as given

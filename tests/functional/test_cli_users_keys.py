@@ -50,3 +50,13 @@ def test_keys_rotate_adds_a_signing_key(settings):
     second = run(settings, "keys", "rotate")
     assert first.exit_code == second.exit_code == 0
     assert first.stdout != second.stdout
+
+
+def test_users_create_refuses_a_name_differing_only_in_case(settings):
+    first = run(settings, "users", "create", "Carol", "--password-stdin", stdin="long enough pw\n")
+    assert first.exit_code == 0, first.output
+    again = run(settings, "users", "create", "carol", "--password-stdin", stdin="long enough pw\n")
+    assert again.exit_code == 2
+    assert again.stderr.startswith("appward: conflict:")
+    listed = json.loads(run(settings, "users", "list", "--json").stdout)
+    assert [u["username"] for u in listed["items"]] == ["Carol"]

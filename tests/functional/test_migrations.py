@@ -50,3 +50,46 @@ def test_embedded_database_uses_wal_and_foreign_keys(tmp_path, kind):
             await engine.dispose()
 
     assert asyncio.run(pragmas()) == ("wal", 1)
+
+
+def test_usernames_differing_only_in_case_stop_the_upgrade_until_resolved(database):
+    """0004 makes usernames unique regardless of case: accounts that already clash are
+    named, nothing is changed, and the upgrade goes through once they are resolved."""
+    config = alembic_config(database.url, database.schema)
+    command.downgrade(config, "0003")
+
+    async def execute(*statements: str) -> list[tuple[object, ...]]:
+        engine = create_engine(database.url, schema=database.schema)
+        try:
+            async with engine.begin() as conn:
+                for statement in statements:
+                    result = await conn.execute(text(statement))
+                return [tuple(r) for r in result] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    values = ", ".join(
+        f"({i}, '{name}', 'x', '2026-06-01 12:00:00+00:00')"
+        for i, name in enumerate(("Alice", "alice", "bob", "ALICE", "Dan", "dan"), start=1)
+    )
+    asyncio.run(
+        execute(f"INSERT INTO users (id, username, password_hash, created_at) VALUES {values}")
+    )
+    with pytest.raises(RuntimeError) as stopped:
+        command.upgrade(config, "head")
+    message = str(stopped.value)
+    assert "2 group(s)" in message
+    assert "Alice (id 1), alice (id 2), ALICE (id 4); Dan (id 5), dan (id 6)" in message
+    assert "Nothing was changed" in message
+    assert asyncio.run(execute("SELECT version_num FROM alembic_version")) == [("0003",)]
+
+    asyncio.run(
+        execute(
+            "DELETE FROM users WHERE id IN (2, 4)",
+            "UPDATE users SET username = 'dan2' WHERE id = 6",
+        )
+    )
+    command.upgrade(config, "head")
+    command.check(config)
+    names = asyncio.run(execute("SELECT username FROM users ORDER BY id"))
+    assert names == [("Alice",), ("bob",), ("Dan",), ("dan2",)]

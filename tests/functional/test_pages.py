@@ -199,3 +199,19 @@ async def test_login_page_of_a_disabled_client_lets_its_form_go_only_to_itself(a
         params={"next": _authorize_next(client_id=client["client_id"], response_type="code")},
     )
     assert page.headers["content-security-policy"] == content_security_policy()
+
+
+async def test_sign_in_finds_the_account_whatever_the_case(api):
+    await api.post("/admin/v1/users", {"username": "Iris", "password": PASSWORD})
+    for spelling in ("Iris", "iris", "IRIS"):
+        b = Browser(api.http)
+        response = await b.login(await api.http.get("/login"), spelling, PASSWORD)
+        assert response.status_code == 303, spelling
+        account = await api.http.get("/account")
+        assert "Iris" in account.text
+        api.http.cookies.clear()
+    # A lookalike outside the allowed characters (the Kelvin sign lowers to "k" in
+    # Python) is no spelling of anyone's name.
+    await api.post("/admin/v1/users", {"username": "kim", "password": PASSWORD})
+    b = Browser(api.http)
+    assert (await b.login(await api.http.get("/login"), "\u212aim", PASSWORD)).status_code == 401

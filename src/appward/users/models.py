@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appward.db import Base, UTCDateTime
 
 
 class User(Base):
+    """An end user. The username is kept as given but unique, and matched, regardless of
+    case: ``Alice`` and ``alice`` are one account (migration 0004)."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(100), unique=True)
+    username: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username}>"
+
+
+# An index on an expression, which SQLite (3.9+) and PostgreSQL both have; lookups by
+# lower(username) use it.
+Index("uq_users_lower_username", func.lower(User.username), unique=True)
 
 
 class Consent(Base):

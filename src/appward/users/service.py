@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.audit import AuditLog
@@ -42,12 +43,18 @@ class UserService:
                 f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters",
                 fields=[FieldError("password", f"{MIN_PASSWORD}-{MAX_PASSWORD} characters")],
             )
-        if await self.session.scalar(select(User.id).where(User.username == username)):
-            raise Conflict(f"user {username!r} exists already")
+        taken = await self._find(username)
+        if taken is not None:
+            raise Conflict(f"user {taken.username!r} exists already (usernames ignore case)")
         hashed = await anyio.to_thread.run_sync(self.verifier.hasher.hash, password)
         user = User(username=username, password_hash=hashed, created_at=self.clock.now())
-        self.session.add(user)
-        await self.session.flush()
+        try:
+            # A savepoint: a concurrent create of the same name may commit first, and the
+            # unique index on lower(username) then refuses this one.
+            async with self.session.begin_nested():
+                self.session.add(user)
+        except IntegrityError:
+            raise Conflict(f"user {username!r} exists already (usernames ignore case)") from None
         await self.audit.record(EventTag.USER_CREATED, target=username)
         return user
 
@@ -65,13 +72,23 @@ class UserService:
         An unknown username costs one argon2 verification too, so response time does not
         tell which usernames exist.
         """
-        user = await self.session.scalar(select(User).where(User.username == username))
+        # A name no account can have is not looked up (nor is a 16 kB one sent to the
+        # database), and the lookup stays within the ASCII that lower() folds alike in
+        # Python, SQLite and PostgreSQL.
+        user = await self._find(username) if USERNAME.fullmatch(username) else None
         if len(password) > MAX_PASSWORD:
             return None
         hashed = user.password_hash if user is not None else await self._decoy_hash()
         matches = await self.verifier.verify(hashed, password)
         if user is None or not matches or user.disabled_at is not None:
             return None
+        return user
+
+    async def _find(self, username: str) -> User | None:
+        """Returns the user of this name in any case (``Alice`` is ``alice``), or None."""
+        user: User | None = await self.session.scalar(
+            select(User).where(func.lower(User.username) == username.lower())
+        )
         return user
 
     async def _decoy_hash(self) -> str:
