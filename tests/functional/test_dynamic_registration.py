@@ -875,7 +875,7 @@ async def forget_rate_counts(redis_url: str) -> None:
     # Every test runs at the same frozen time, so in the same window: start from zero.
     redis = Redis.from_url(redis_url)
     try:
-        async for key in redis.scan_iter(match="appward:rate:*"):
+        async for key in redis.scan_iter(match="appward:rate:registrations:*"):
             await redis.delete(key)
     finally:
         await redis.aclose()

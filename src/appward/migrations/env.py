@@ -34,10 +34,12 @@ async def _run_online() -> None:
     engine = create_engine(
         config.attributes["database_url"], schema=config.attributes.get("database_schema")
     )
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()  # also when a migration stops: no connection is left open
 
 
 if context.is_offline_mode():
