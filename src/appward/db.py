@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private_database_file(Path(database))
         connect_args["timeout"] = 30
     elif schema:
         connect_args["server_settings"] = {"search_path": schema}
@@ -84,6 +85,17 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
         event.listen(engine.sync_engine, "before_cursor_execute", _begin_sqlite_write)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable_text)
     return engine
+
+
+def _create_private_database_file(path: Path) -> None:
+    """Creates the SQLite file (an empty file is an empty database) readable by its owner
+    only, in a directory of mode 0700 if that is new: SQLite would make it 0644, and gives
+    its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _refuse_unstorable_text(
