@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from appward.audit import Actor, AuditEvent, AuditFilter, AuditLog
 from appward.auth import SecretVerifier
@@ -94,6 +95,18 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+async def _reach_database(engine: AsyncEngine, url: str) -> None:
+    """Opens the engine's first connection (the pool keeps it for the work that follows),
+    so a database that cannot be reached is one line and exit code 2, not a traceback."""
+    try:
+        async with engine.connect():
+            pass
+    except Exception as exc:  # noqa: BLE001 (anything that stops a connection: refused, DNS, auth)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        masked = make_url(url).render_as_string(hide_password=True)
+        _fail(f"cannot reach the database at {masked}: {reason}")
+
+
 def _run(work: Callable[[Services], Awaitable[T]]) -> T:
     """Runs ``work`` in one transaction; a domain error becomes one line and exit code 2."""
     settings = _settings()
@@ -101,6 +114,7 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
     async def unit_of_work() -> T:
         engine = create_engine(settings.database_url, schema=settings.database_schema)
         try:
+            await _reach_database(engine, settings.database_url)
             async with create_sessionmaker(engine)() as session:
                 clock = SystemClock()
                 hasher = Argon2Hasher(settings.argon2)
@@ -274,6 +288,7 @@ def _ensure_signing_key(settings: Settings) -> None:
     async def ensure() -> None:
         engine = create_engine(settings.database_url, schema=settings.database_schema)
         try:
+            await _reach_database(engine, settings.database_url)
             async with create_sessionmaker(engine).begin() as session:
                 cipher = load_key_encryption(settings.key_encryption_key, settings.data_dir)
                 await ensure_signing_key(session, cipher, SystemClock())
@@ -289,6 +304,15 @@ def db_upgrade() -> None:
     from appward.migrations import upgrade
 
     settings = _settings()
+
+    async def reach() -> None:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        try:
+            await _reach_database(engine, settings.database_url)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(reach())
     upgrade(settings.database_url, settings.database_schema)
     typer.echo("database is up to date")
 

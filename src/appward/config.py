@@ -44,6 +44,14 @@ class SecretPolicy:
     last_used_resolution: int = 60  # seconds between two writes of a secret's last_used_at
 
 
+@dataclass(frozen=True, slots=True)
+class HeadLimits:
+    """How much of a request's head (request line and header fields) the server reads."""
+
+    max_bytes: int
+    max_fields: int
+
+
 DCR_MODES = ("open", "initial_access_token", "software_statement")
 
 
@@ -188,6 +196,19 @@ class Settings(BaseSettings):
     )
     credential_cache_size: int = Field(
         10000, ge=1, description="Most verified client credentials remembered per process."
+    )
+    max_header_bytes: int = Field(
+        16384,
+        ge=1024,
+        le=1024 * 1024,
+        description="Most bytes of a request's head (request line and header fields) "
+        "`appward serve` reads; a longer URL gets 414, more header bytes 431.",
+    )
+    max_headers: int = Field(
+        100,
+        ge=8,
+        le=10000,
+        description="Most header fields in one request `appward serve` accepts; more get 431.",
     )
     trust_forwarded_for: bool = Field(
         False,
@@ -372,6 +393,10 @@ class Settings(BaseSettings):
             rate_limit_per_minute=self.dcr_rate_limit,
             publishers=self.dcr_software_statement_publishers,
         )
+
+    @property
+    def head_limits(self) -> HeadLimits:
+        return HeadLimits(self.max_header_bytes, self.max_headers)
 
     @property
     def secret_policy(self) -> SecretPolicy:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,7 +74,7 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private_database_file(Path(database))
         connect_args["timeout"] = 30
     elif schema:
         connect_args["server_settings"] = {"search_path": schema}
@@ -80,8 +82,19 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
     engine = create_async_engine(url, echo=echo, connect_args=connect_args, hide_parameters=True)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        event.listen(engine.sync_engine, "begin", _defer_sqlite_begin)
+        event.listen(engine.sync_engine, "before_cursor_execute", _begin_sqlite_write)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable_text)
     return engine
+
+
+def _create_private_database_file(path: Path) -> None:
+    """Creates the SQLite file (an empty file is an empty database) readable by its owner
+    only, in a directory of mode 0700 if that is new: SQLite would make it 0644, and gives
+    its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _refuse_unstorable_text(
@@ -103,7 +116,44 @@ def _holds_unstorable_text(value: Any) -> bool:
     return False
 
 
+# SQLite transactions, the way the code's row locks need them. Left to itself, Python's
+# sqlite3 runs reads outside any transaction and opens a deferred one at the first write,
+# and SQLite ignores FOR UPDATE: a "locked" read of a client could be stale by the time
+# its secret is written (a secret added while the client is deleted outlived the delete).
+# So the driver's own transaction handling is off (isolation_level=None) and a write
+# transaction starts with BEGIN IMMEDIATE, which takes SQLite's one write lock up front,
+# at the first statement that writes or locks (SELECT ... FOR UPDATE): from there to the
+# commit every read is current and no other writer can come in between, as a row lock
+# guarantees on PostgreSQL. Reads before that take no lock, as on PostgreSQL (READ
+# COMMITTED), so read-only requests are not serialised behind writers. Other writers wait
+# for the lock (busy_timeout) instead of failing.
+_WRITE_PENDING = "appward_sqlite_write_pending"
+
+
+def _defer_sqlite_begin(conn: Any) -> None:
+    """SQLAlchemy began a transaction: SQLite's starts with its first write or lock."""
+    conn.info[_WRITE_PENDING] = True
+
+
+def _begin_sqlite_write(
+    conn: Any, cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool
+) -> None:
+    if not conn.info.get(_WRITE_PENDING) or not _writes_or_locks(statement, context):
+        return
+    conn.info[_WRITE_PENDING] = False
+    cursor.execute("BEGIN IMMEDIATE")
+
+
+def _writes_or_locks(statement: str, context: Any) -> bool:
+    if statement.lstrip()[:6].upper() not in ("SELECT", "PRAGMA"):
+        return True  # INSERT, UPDATE, DELETE, DDL, SAVEPOINT, WITH ...: all of them write
+    compiled = getattr(context, "compiled", None)
+    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
+
+
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # No implicit BEGIN from the driver: _begin_sqlite_write starts transactions.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

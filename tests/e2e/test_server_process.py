@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import select
 import socket
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,81 @@ def test_pipelined_requests_are_answered_whole_and_in_order(
     assert "keys" in keys
     assert metadata["issuer"]
     assert all(b"server:" not in head.lower() for head, _ in answers)
+
+
+def _answer_to(base_url: str, request: bytes) -> bytes:
+    """Sends ``request`` on a new connection; returns everything read until the server
+    closes it (an over-limit head must be refused at once, then the connection closed)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _status(answer: bytes) -> bytes:
+    return answer.split(b"\r\n", 1)[0]
+
+
+def test_request_heads_over_the_limits_are_refused_on_every_route(
+    server: tuple[str, dict[str, Any]],
+) -> None:
+    """APPWARD_MAX_HEADER_BYTES (16 KiB) and APPWARD_MAX_HEADERS (100) hold for the pages
+    and for the token endpoint's fast path alike: 431, or 414 for the URL."""
+    base_url, admin = server
+    big = b"X-Filler: " + b"a" * (20 * 1024) + b"\r\n"
+    many = b"".join(b"X-Field-%d: 1\r\n" % i for i in range(200))
+    form = b"grant_type=client_credentials"
+    token_head = (
+        b"POST /oauth2/token HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: %d\r\n" % len(form)
+    )
+    for request in (
+        b"GET /login HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n",
+        token_head + big + b"\r\n" + form,
+        b"GET /login HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n",
+        token_head + many + b"\r\n" + form,
+    ):
+        answer = _answer_to(base_url, request)
+        assert _status(answer) == b"HTTP/1.1 431 Request Header Fields Too Large", answer[:200]
+        assert answer.endswith(b"\r\n\r\nrequest header fields too large\n")
+
+    long_url = b"GET /login?next=" + b"a" * (20 * 1024) + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert _status(_answer_to(base_url, long_url)).startswith(b"HTTP/1.1 414 ")
+
+    # Within the limits: a sizeable head, and ordinary requests on one kept-alive connection.
+    roomy = {f"X-Field-{i}": "b" * 100 for i in range(80)}
+    with httpx.Client(base_url=base_url, timeout=10.0) as http:
+        assert http.get("/login", headers=roomy).status_code == 200
+        for _ in range(3):
+            token = http.post(
+                "/oauth2/token",
+                data={"grant_type": "client_credentials"},
+                auth=(admin["client_id"], admin["client_secret"]),
+            )
+            assert token.status_code == 200, token.text
+
+
+def test_a_header_sent_a_little_at_a_time_is_counted_as_it_arrives(
+    server: tuple[str, dict[str, Any]],
+) -> None:
+    """httptools keeps an unfinished header in its own buffer: one that never ends, sent
+    in small pieces, must still be refused once the head passes the limit."""
+    base_url, _ = server
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+        sent = 0
+        # Up to 4x the limit, one small piece per read; stop as soon as there is an answer.
+        while sent < 64 * 1024 and not select.select([sock], [], [], 0.005)[0]:
+            sock.sendall(b"a" * 256)
+            sent += 256
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert _status(answer) == b"HTTP/1.1 431 Request Header Fields Too Large"
+    assert sent < 20 * 1024  # refused near the limit, not after the whole header

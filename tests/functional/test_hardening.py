@@ -271,3 +271,21 @@ def test_settings_repr_hides_keys_and_database_url(settings):
     text = repr(settings)
     assert settings.key_encryption_key not in text
     assert "database_url" not in text
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:443"])
+async def test_trailing_slash_redirect_does_not_follow_the_host_header(api, host):
+    """The Location of the trailing-slash redirect names no host taken from the request:
+    a forged Host header must not turn /login/ into a redirect to another site."""
+    response = await api.http.get("/login/?next=/account", headers={"Host": host})
+    assert response.status_code == 307
+    location = response.headers["location"]
+    assert "evil.example" not in location
+    assert location == "/login?next=/account"
+    assert (await api.http.get(location)).status_code == 200
+
+
+async def test_double_slash_path_is_no_redirect_to_another_host(api):
+    response = await api.http.get("//evil.example/")
+    assert response.status_code == 404
+    assert "location" not in response.headers

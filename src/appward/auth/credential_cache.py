@@ -127,7 +127,7 @@ class EpochFile:
         return self._view
 
     def _open(self) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as keys.py's
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         if os.fstat(fd).st_size < self.SIZE:
             # Grows a new file to its size; never shortens, so a bump written by another

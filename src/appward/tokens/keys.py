@@ -65,7 +65,8 @@ def load_key_encryption(configured: str | None, data_dir: Path) -> Fernet:
 def generated_key_file(path: Path, generate: Callable[[], bytes]) -> bytes:
     """Returns the key in ``path``, creating it (mode 0600, never overwritten) if absent."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The data dir holds keys and the embedded database: no one else's to list.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process created it first

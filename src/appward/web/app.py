@@ -12,9 +12,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import Receive, Scope, Send
+from starlette.responses import RedirectResponse
+from starlette.routing import Match, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appward.auth import CredentialCache, SecretVerifier
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
@@ -121,7 +124,11 @@ def create_app(
         # Served by add_api_docs from the app's own copy of the assets, not from a CDN.
         docs_url=None,
         redoc_url=None,
+        # Starlette's own redirect builds its Location from the Host header (an open
+        # redirect through a forged Host); ours is relative (_redirect_slashes).
+        redirect_slashes=False,
     )
+    app.router.default = _redirect_slashes(app.router)
     app.state.appward = state
     app.add_middleware(
         SessionMiddleware,
@@ -154,6 +161,29 @@ class AppwardApp(FastAPI):
             scope, receive, send, oauth.FORM_ENDPOINT_HANDLERS, self.state.appward
         ):
             await super().__call__(scope, receive, send)
+
+
+def _redirect_slashes(router: Router) -> ASGIApp:
+    """The router's answer when no route matches: a path that matches once its trailing
+    slash is dropped (or added) is redirected there, like Starlette's redirect_slashes,
+    but with a relative Location (path and query only) that names no host, so a forged
+    Host header cannot send the user elsewhere; anything else is a 404."""
+
+    async def default(scope: Scope, receive: Receive, send: Send) -> None:
+        route_path = get_route_path(scope)
+        if scope["type"] == "http" and route_path != "/":
+            path: str = scope["path"]
+            other = {**scope, "path": path.rstrip("/") if path.endswith("/") else path + "/"}
+            if any(route.matches(other)[0] is not Match.NONE for route in router.routes):
+                # One leading slash: "//host/..." would be a network-path reference.
+                location = "/" + other["path"].lstrip("/")
+                if scope.get("query_string"):
+                    location += "?" + scope["query_string"].decode("latin-1")
+                await RedirectResponse(location)(scope, receive, send)
+                return
+        await router.not_found(scope, receive, send)
+
+    return default
 
 
 def _settle_garbage_collector() -> None:
