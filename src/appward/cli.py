@@ -281,6 +281,9 @@ def serve(
         proxy_headers=False,
         server_header=False,  # no need to advertise the server software
         http="appward.web.http_protocol:CoalescingHttpProtocol",
+        # A worker still importing the app on a loaded host can take longer than uvicorn's
+        # 5 s health check, which then kills and restarts it in a loop.
+        timeout_worker_healthcheck=30,
     )
 
 
