@@ -9,10 +9,7 @@ test keeps apart by its own user and client, and starts with no cookies.
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,61 +21,28 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.e2e.conftest import HOST
+from tests.e2e.conftest import HOST, chromium
 from tests.oauth_helpers import PASSWORD, pkce_pair
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 WAIT = 15
 ISSUER = "http://127.0.0.1:8000"  # the settings' default issuer
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        if os.environ.get("APPWARD_REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium is required (APPWARD_REQUIRE_BROWSER=1) but not installed")
-        pytest.skip(
-            "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="appward-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    try:
+def chromium_driver() -> Iterator[Any]:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
-def browser(chromium: Any) -> Any:
+def browser(chromium_driver: Any) -> Any:
     """The module's Chromium with no cookies (no session) and an empty console log."""
-    chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
-    chromium.get("about:blank")
-    chromium.get_log("browser")
-    return chromium
+    chromium_driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    chromium_driver.get("about:blank")
+    chromium_driver.get_log("browser")
+    return chromium_driver
 
 
 @dataclass

@@ -37,6 +37,20 @@ async def bearer_get(api, token: str, url: str = "/admin/v1/clients"):
     return await api.http.get(url, headers={"Authorization": f"Bearer {token}"})
 
 
+async def redeem(api, client: dict, code: str, verifier: str, redirect_uri: str = REDIRECT):
+    """The code exchange, authenticated as the client registered (Basic, or public)."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "code_verifier": verifier,
+        "redirect_uri": redirect_uri,
+    }
+    if client.get("client_secret"):
+        headers = basic(client["client_id"], client["client_secret"])
+        return await api.http.post("/oauth2/token", data=form, headers=headers)
+    return await api.http.post("/oauth2/token", data={**form, "client_id": client["client_id"]})
+
+
 # --- registration: no public client may hold the scope ---
 
 
@@ -145,16 +159,7 @@ async def test_authorize_without_a_scope_leaves_the_admin_scope_out(api_with_use
         code_challenge=challenge,
         code_challenge_method="S256",
     )
-    token = await api.http.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": result["code"],
-            "code_verifier": verifier,
-            "redirect_uri": REDIRECT,
-        },
-        headers=basic(client["client_id"], client["client_secret"]),
-    )
+    token = await redeem(api, client, result["code"], verifier)
     assert token.status_code == 200, token.text
     assert token.json()["scope"] == "profile"
     denied = await bearer_get(api, token.json()["access_token"])
@@ -209,16 +214,7 @@ async def test_a_legacy_public_admin_client_gets_no_admin_token_through_authoriz
     assert refused["error"] == "invalid_scope"
 
     result = await Browser(api.http).code_for(**params)
-    token = await api.http.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "client_id": client["client_id"],
-            "code": result["code"],
-            "code_verifier": verifier,
-            "redirect_uri": LOOPBACK,
-        },
-    )
+    token = await redeem(api, client, result["code"], verifier, LOOPBACK)
     assert token.status_code == 200, token.text
     assert token.json()["scope"] == "profile"
     assert (await bearer_get(api, token.json()["access_token"])).status_code == 403
@@ -238,16 +234,7 @@ async def test_a_user_token_never_passes_the_admin_check_whatever_its_scope(api_
         code_challenge=challenge,
         code_challenge_method="S256",
     )
-    issued = await api.http.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": result["code"],
-            "code_verifier": verifier,
-            "redirect_uri": REDIRECT,
-        },
-        headers=basic(client["client_id"], client["client_secret"]),
-    )
+    issued = await redeem(api, client, result["code"], verifier)
     assert issued.status_code == 200, issued.text
     state = api.app.state.appward
     async with state.sessions()() as session:
