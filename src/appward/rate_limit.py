@@ -41,6 +41,9 @@ class RateLimiter(Protocol):
     async def reset(self, key: str, now: datetime) -> None:
         """Forgets this window's count for ``key``."""
 
+    async def subtract(self, key: str, now: datetime) -> None:
+        """Takes one back off this window's count for ``key`` (never below zero)."""
+
     async def close(self) -> None:
         """Releases what the limiter holds (a Redis connection pool)."""
 
@@ -90,8 +93,23 @@ class MemoryRateLimiter:
     async def reset(self, key: str, now: datetime) -> None:
         self._counts.pop(key, None)
 
+    async def subtract(self, key: str, now: datetime) -> None:
+        number, _ = _window(now, self.window)
+        seen_window, count = self._counts.get(key, (number, 0))
+        if seen_window == number and count > 0:
+            self._counts[key] = (number, count - 1)
+
     async def close(self) -> None:
         self._counts.clear()
+
+
+# DECR only a count that exists and is above zero, in one step: a missing key must not
+# come back as -1 (with no expiry).
+_SUBTRACT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
 
 class RedisRateLimiter:
@@ -136,6 +154,13 @@ class RedisRateLimiter:
     async def reset(self, key: str, now: datetime) -> None:
         try:
             await self._redis.delete(self._key(key, _window(now, self.window)[0]))
+        except (aioredis.RedisError, OSError) as exc:
+            self._unavailable(exc)
+
+    async def subtract(self, key: str, now: datetime) -> None:
+        try:
+            redis_key = self._key(key, _window(now, self.window)[0])
+            await self._redis.eval(_SUBTRACT, 1, redis_key)  # type: ignore[misc]
         except (aioredis.RedisError, OSError) as exc:
             self._unavailable(exc)
 

@@ -3,6 +3,7 @@ username, shared through Redis, usernames counted case-insensitively."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import secrets
 import tracemalloc
@@ -164,6 +165,72 @@ async def test_redis_checks_store_nothing(redis_url):
             await limiter.check(key, now)
         await other.reset(key, now)
         await limiter.check(key, now)
+        # Taking an attempt back never goes below zero, nor creates a key.
+        await limiter.subtract(key, now)
+        assert await limiter._redis.keys(f"appward:rate:login-usernames:*:{key}") == []
+        assert await limiter.add(key, now) == 1
+        await other.subtract(key, now)
+        assert await limiter.add(key, now) == 1
     finally:
         await limiter.close()
         await other.close()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # no storage involved
+async def test_guesses_sent_all_at_once_are_held_to_the_limit(settings, clock):
+    """An attacker's probe sent 60 guesses at once against a limit of 10 and had every
+    password checked: each attempt now counts the moment it arrives."""
+    async with server(settings, clock) as api:
+        await api.post("/admin/v1/users", {"username": "ivy", "password": PASSWORD})
+        page = await api.http.get("/login")
+        fields = hidden_fields(page.text)
+
+        async def guess() -> int:
+            response = await api.http.post(
+                "/login",
+                data={**fields, "username": "ivy", "password": WRONG},
+                headers={"X-Forwarded-For": "203.0.113.50"},
+            )
+            return response.status_code
+
+        statuses = await asyncio.gather(*(guess() for _ in range(30)))
+    assert sorted(statuses) == [401] * 10 + [429] * 20
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # no storage involved
+async def test_signing_in_often_from_one_address_is_not_throttled(settings, clock):
+    """Successes do not count: an office behind one address signs in all day."""
+    async with server(settings, clock) as api:
+        await api.post("/admin/v1/users", {"username": "ivy", "password": PASSWORD})
+        for _ in range(15):
+            assert (await sign_in(api, "ivy", PASSWORD, "203.0.113.60")).status_code == 303
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # no storage involved
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param(lambda i: [f"198.51.100.{i}", "203.0.113.9"], id="own-header-line"),
+        pytest.param(lambda i: [f"198.51.100.{i},"], id="trailing-comma"),
+        pytest.param(lambda i: [f"name-{i}"], id="not-an-address"),
+    ],
+)
+async def test_a_forged_forwarded_for_line_does_not_escape_the_address_limit(
+    settings, clock, forged
+):
+    """Behind a proxy that adds its own X-Forwarded-For line rather than appending to the
+    caller's, only the last entry of the last line is the proxy's; an entry that is no
+    address falls back to the peer, never to a bucket of the caller's choosing."""
+    async with server(settings, clock) as api:
+        page = await api.http.get("/login")
+        fields = hidden_fields(page.text)
+        statuses = []
+        for i in range(12):
+            headers = [("X-Forwarded-For", line) for line in forged(i)]
+            response = await api.http.post(
+                "/login",
+                data={**fields, "username": f"user{i}", "password": WRONG},
+                headers=headers,
+            )
+            statuses.append(response.status_code)
+    assert statuses == [401] * 10 + [429] * 2

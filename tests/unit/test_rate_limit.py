@@ -78,12 +78,25 @@ async def test_check_refuses_at_the_limit_without_counting_or_storing():
     assert limiter.tracked_keys == 0
 
 
+async def test_subtract_takes_one_back_never_below_zero():
+    limiter = MemoryRateLimiter("login-addresses", limit=2, window=300)
+    await limiter.subtract("10.0.0.1", START)
+    assert limiter.tracked_keys == 0
+    assert await limiter.add("10.0.0.1", START) == 1
+    await limiter.subtract("10.0.0.1", START)
+    await limiter.subtract("10.0.0.1", START)
+    assert await limiter.add("10.0.0.1", START) == 1
+    await limiter.subtract("10.0.0.1", START + timedelta(seconds=300))  # another window
+    assert await limiter.add("10.0.0.1", START) == 2
+
+
 async def test_an_unreachable_redis_lets_sign_ins_through(caplog):
     limiter = RedisRateLimiter("login-addresses", "redis://127.0.0.1:1/0", limit=1)
     try:
         assert await limiter.add("10.0.0.1", START) == 0
         await limiter.check("10.0.0.1", START)
         await limiter.reset("10.0.0.1", START)
+        await limiter.subtract("10.0.0.1", START)
     finally:
         await limiter.close()
     assert "not applied" in caplog.text

@@ -1,5 +1,6 @@
 """Slowing password guessing: too many failed sign-ins from one address, or for one
 username, within a window, and further attempts are refused without a password check.
+An attempt counts from the moment it arrives and is taken back only when it succeeds.
 
 The counts live in two rate limiters (appward.rate_limit): bounded in memory, or in
 Redis shared by every worker and host when it is configured. The per-address limit is
@@ -30,26 +31,31 @@ class LoginThrottle:
     by_address: RateLimiter
     by_username: RateLimiter
 
-    async def check(self, username: str, address: str | None, now: datetime) -> None:
-        """Raises TooManyAttempts while the address or the username is over its limit.
+    async def attempt(self, username: str, address: str | None, now: datetime) -> None:
+        """Counts a sign-in attempt before its password is checked. Raises TooManyAttempts
+        when the address or the username is over its limit; no password check may follow.
 
-        The address is looked at first. Neither check stores anything, so a flood of
-        new usernames costs no memory here.
+        Counting before the slow password check is what holds the limit against guesses
+        sent all at once: each is counted the moment it arrives. The address is looked at
+        first, and a refused attempt counts nothing more, so a flood of new usernames from
+        a throttled address stores nothing.
         """
-        if address:
-            await self._check(self.by_address, address_key(address), "address", now)
-        await self._check(self.by_username, username_key(username), "username", now)
+        address_id = address_key(address) if address else None
+        user_id = username_key(username)
+        if address_id is not None:
+            await self._check(self.by_address, address_id, "address", now)
+        await self._check(self.by_username, user_id, "username", now)
+        if address_id is not None:
+            await self._count(self.by_address, address_id, "address", now)
+        await self._count(self.by_username, user_id, "username", now)
 
-    async def failed(self, username: str, address: str | None, now: datetime) -> None:
-        """Counts one failed sign-in against the address and the username."""
-        if address:
-            await self.by_address.add(address_key(address), now)
-        await self.by_username.add(username_key(username), now)
-
-    async def succeeded(self, username: str, now: datetime) -> None:
-        """Forgets the username's failures; the address's stay (a guesser holding one
-        account of their own must not be able to wipe their count with it)."""
+    async def succeeded(self, username: str, address: str | None, now: datetime) -> None:
+        """Forgets the username's failures and takes this one attempt back off the
+        address; the address's failures stay (a guesser holding one account of their own
+        must not be able to wipe their count with it)."""
         await self.by_username.reset(username_key(username), now)
+        if address:
+            await self.by_address.subtract(address_key(address), now)
 
     async def close(self) -> None:
         await self.by_address.close()
@@ -60,9 +66,20 @@ class LoginThrottle:
         try:
             await limiter.check(key, now)
         except TooManyAttempts as exc:
-            minutes = max(1, math.ceil(exc.retry_after / 60))
-            raise TooManyAttempts(
-                f"too many failed sign-ins; try again in {minutes} minute(s)",
-                detail=f"throttled on {what}",
-                retry_after=exc.retry_after,
-            ) from None
+            raise _throttled(what, exc.retry_after) from None
+
+    @staticmethod
+    async def _count(limiter: RateLimiter, key: str, what: str, now: datetime) -> None:
+        try:
+            await limiter.hit(key, now)
+        except TooManyAttempts as exc:
+            raise _throttled(what, exc.retry_after) from None
+
+
+def _throttled(what: str, retry_after: int) -> TooManyAttempts:
+    minutes = max(1, math.ceil(retry_after / 60))
+    return TooManyAttempts(
+        f"too many failed sign-ins; try again in {minutes} minute(s)",
+        detail=f"throttled on {what}",
+        retry_after=retry_after,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, cast
@@ -90,13 +91,29 @@ Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 
 
 async def source_ip(request: Request, state: State) -> str | None:
-    if state.settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            # The rightmost entry is the one our proxy wrote; those left of it are the
-            # caller's to invent.
-            return forwarded.split(",")[-1].strip()[:45]
-    return request.client.host if request.client else None
+    """Returns the caller's address: the peer's, or behind a trusted proxy the rightmost
+    X-Forwarded-For entry (the one the proxy wrote), when that is an IP address."""
+    peer = request.client.host if request.client else None
+    if not state.settings.trust_forwarded_for:
+        return peer
+    return forwarded_address(request.headers.getlist("x-forwarded-for")) or peer
+
+
+def forwarded_address(lines: list[str]) -> str | None:
+    """Returns the rightmost entry of every X-Forwarded-For line read as one list, if it
+    is an IP address.
+
+    Entries left of the proxy's are the caller's to invent, and so is a whole header line
+    when the proxy adds its own line instead of appending to the caller's: only the
+    last entry of the last line is the proxy's. Anything that is not an address (an empty
+    entry, a name) is no address at all, so it cannot open a throttling bucket of its own.
+    """
+    entries = ",".join(lines).split(",")
+    candidate = entries[-1].strip()
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
 
 
 def bearer_token(request: Request) -> str:

@@ -514,8 +514,12 @@ async def login_redirect_source(session: AsyncSession, target: str) -> str | Non
     origin, the one the consent page names too and the only place /oauth2/authorize can
     send the browser for this request (with a code or, RFC 6749 §4.1.2.1, an error). Any
     other next (the account page, an unknown or disabled client, an unregistered
-    redirect URI) adds nothing, so a crafted link cannot widen the policy to an origin
-    of its choosing.
+    redirect URI) adds nothing. A crafted link can therefore only name an origin some
+    registered client may already receive codes at: for a loopback redirect URI any
+    port of it (RFC 8252 §7.3), and under open registration an origin its author
+    registered. form-action is a second line behind autoescaping, which keeps HTML out
+    of the page, so that is no open redirect: the server itself only ever sends the
+    browser where /oauth2/authorize would.
     """
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or parts.path != "/oauth2/authorize":

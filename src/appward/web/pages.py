@@ -68,7 +68,7 @@ async def login(request: Request, state: State, session: Session) -> Response:
     address = await source_ip(request, state)
     now = state.clock.now()
     try:
-        await state.login_throttle.check(username, address, now)
+        await state.login_throttle.attempt(username, address, now)
         user = await users.authenticate(username, form.get("password", ""))
     except (TemporarilyUnavailable, TooManyAttempts) as exc:
         return render(
@@ -87,7 +87,6 @@ async def login(request: Request, state: State, session: Session) -> Response:
             },
         )
     if user is None:
-        await state.login_throttle.failed(username, address, now)
         return render(
             request,
             "login.html",
@@ -100,7 +99,7 @@ async def login(request: Request, state: State, session: Session) -> Response:
             status_code=401,
             headers=await _login_page_csp(session, target),
         )
-    await state.login_throttle.succeeded(username, now)
+    await state.login_throttle.succeeded(username, address, now)
     log_in(request, user.id)
     return RedirectResponse(target, status_code=303)
 

@@ -1,3 +1,4 @@
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,38 +22,67 @@ def throttle(per_address: int = 10, per_username: int = 100) -> LoginThrottle:
 async def test_one_address_guessing_many_usernames_is_throttled():
     t = throttle(per_address=3)
     for i in range(3):
-        await t.failed(f"user{i}", "127.0.0.5", NOW)
+        await t.attempt(f"user{i}", "127.0.0.5", NOW)
     with pytest.raises(TooManyAttempts) as refused:
-        await t.check("someone-else", "127.0.0.5", NOW)
+        await t.attempt("someone-else", "127.0.0.5", NOW)
     assert refused.value.detail == "throttled on address"
-    await t.check("someone-else", "127.0.0.6", NOW)  # another address is not affected
+    await t.attempt("someone-else", "127.0.0.6", NOW)  # another address is not affected
+
+
+async def test_attempts_count_before_the_password_check():
+    """Guesses sent all at once are each counted on arrival: the limit holds however many
+    are in flight (an attacker's probe had 60 checked against a limit of 10)."""
+    t = throttle(per_address=10)
+    for i in range(10):
+        await t.attempt(f"user{i}", "127.0.0.5", NOW)  # none of them answered yet
+    with pytest.raises(TooManyAttempts):
+        await t.attempt("user10", "127.0.0.5", NOW)
+
+
+async def test_a_success_takes_its_own_attempt_back_but_not_the_failures():
+    t = throttle(per_address=3, per_username=100)
+    for _ in range(20):  # an office behind one address, everyone signing in fine
+        await t.attempt("amy", "127.0.0.5", NOW)
+        await t.succeeded("amy", "127.0.0.5", NOW)
+    for i in range(2):
+        await t.attempt(f"guess{i}", "127.0.0.5", NOW)  # two failures stay counted
+    await t.attempt("own-account", "127.0.0.5", NOW)
+    await t.succeeded("own-account", "127.0.0.5", NOW)
+    await t.attempt("guess2", "127.0.0.5", NOW)
+    with pytest.raises(TooManyAttempts):
+        await t.attempt("guess3", "127.0.0.5", NOW)
 
 
 async def test_failures_age_out_of_the_window_and_success_clears_the_username():
     t = throttle(per_address=100, per_username=2)
-    await t.failed("amy", None, NOW)
-    await t.failed("amy", None, NOW)
+    await t.attempt("amy", None, NOW)
+    await t.attempt("amy", None, NOW)
     with pytest.raises(TooManyAttempts, match="try again in 5 minute") as refused:
-        await t.check("AMY", None, NOW)
+        await t.attempt("AMY", None, NOW)
     assert refused.value.detail == "throttled on username"
     assert refused.value.retry_after == 300
-    await t.check("amy", None, NOW + timedelta(minutes=5))
-    await t.failed("amy", None, NOW)
-    await t.succeeded("Amy", NOW)
-    await t.check("amy", None, NOW)
-    await t.check("amy", None, NOW)
+    await t.attempt("amy", None, NOW + timedelta(minutes=5))
+    await t.succeeded("Amy", None, NOW + timedelta(minutes=5))
+    await t.attempt("amy", None, NOW + timedelta(minutes=5))
+    await t.attempt("amy", None, NOW + timedelta(minutes=5))
 
 
-async def test_checks_store_nothing_and_failures_stay_within_the_bound(monkeypatch):
-    """20,000 distinct 10 kB usernames from 20,000 addresses: the checks store nothing,
-    and the failures are held under fixed-size keys, at most MAX_TRACKED_KEYS of them."""
+async def test_a_throttled_address_stores_nothing_more_and_counts_stay_within_the_bound(
+    monkeypatch,
+):
+    """Once an address is throttled, its attempts with new usernames store nothing; and
+    20,000 distinct 10 kB usernames from 20,000 addresses are held under fixed-size keys,
+    at most MAX_TRACKED_KEYS of them."""
     monkeypatch.setattr(rate_limit, "MAX_TRACKED_KEYS", 1000)
+    t = throttle(per_address=3)
+    for i in range(1_000):
+        with contextlib.suppress(TooManyAttempts):
+            await t.attempt(f"{i:05d}" + "x" * 10_000, "127.0.0.5", NOW)
+    assert t.by_address.tracked_keys == 1
+    assert t.by_username.tracked_keys == 3
     t = throttle()
     for i in range(20_000):
-        await t.check(f"{i:05d}" + "x" * 10_000, f"10.0.{i // 250}.{i % 250}", NOW)
-    assert t.by_address.tracked_keys == t.by_username.tracked_keys == 0
-    for i in range(20_000):
-        await t.failed(f"{i:05d}" + "x" * 10_000, f"10.0.{i // 250}.{i % 250}", NOW)
+        await t.attempt(f"{i:05d}" + "x" * 10_000, f"10.0.{i // 250}.{i % 250}", NOW)
     assert t.by_address.tracked_keys == t.by_username.tracked_keys == 1000
     assert {len(k) for k in t.by_username._counts} == {32}
 
