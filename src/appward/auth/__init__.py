@@ -19,6 +19,7 @@ from appward.auth.client_secret import (
     verify_client_secret,
 )
 from appward.auth.credential_cache import ClientSnapshot, CredentialCache
+from appward.auth.registry import AUTH_METHODS
 from appward.clients.metadata import SECRET_METHODS
 from appward.clients.models import Client
 from appward.clock import Clock
@@ -33,7 +34,7 @@ __all__ = [
     "authenticate_client",
 ]
 
-SUPPORTED_METHODS = ("client_secret_basic", "client_secret_post", "none")
+SUPPORTED_METHODS = tuple(AUTH_METHODS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from appward.errors import (
 )
 from appward.scopes import Scope
 from appward.tokens.codes import CodeRequest, issue_code
+from appward.tokens.grant_types import GRANT_TYPES
 from appward.tokens.service import TokenService
 from appward.users.consent import ConsentService
 from appward.users.service import UserService
@@ -61,7 +62,6 @@ from appward.web.templates import content_security_policy, preferred_languages, 
 router = APIRouter(tags=["oauth"])
 
 FORM = "application/x-www-form-urlencoded"
-SUPPORTED_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
 MAX_FORM_BYTES = 16 * 1024
 UNVERIFIED_SOURCES = ("portal", "dcr")
 CSP_SOURCE = re.compile(r"[a-z][a-z0-9+.-]*:(//[A-Za-z0-9.\-\[\]:]+)?")
@@ -217,7 +217,7 @@ async def server_metadata(state: State, session: Session) -> JSONResponse:
             "scopes_supported": sorted(scopes),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": list(SUPPORTED_GRANTS),
+            "grant_types_supported": list(GRANT_TYPES),
             "token_endpoint_auth_methods_supported": list(SUPPORTED_METHODS),
             "introspection_endpoint_auth_methods_supported": [
                 m for m in SUPPORTED_METHODS if m != "none"
@@ -290,16 +290,10 @@ async def token(request: FormRequest, state: AppState, session: AsyncSession) ->
         grant_type = form.get("grant_type")
         if grant_type is None:
             raise InvalidRequest("grant_type is required")
-        if grant_type not in SUPPORTED_GRANTS:
+        if grant_type not in GRANT_TYPES:
             raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported")
         client = await _authenticated_client(request, form, state, session)
-        tokens = _tokens(state, session)
-        if grant_type == "client_credentials":
-            body = tokens.client_credentials(client, form.get("scope"))
-        elif grant_type == "authorization_code":
-            body = await tokens.authorization_code(client, form)
-        else:
-            body = await tokens.refresh(client, form)
+        body = await GRANT_TYPES[grant_type](_tokens(state, session), client, form)
     except AppwardError as exc:
         # What the domain wrote before refusing stays written: a burnt code, a revoked
         # family after a replay.
