@@ -10,7 +10,8 @@ from appward.errors import AppwardError, TemporarilyUnavailable, TooManyAttempts
 from appward.users.consent import ConsentService
 from appward.users.service import UserService
 from appward.web.deps import Session, State, source_ip
-from appward.web.oauth import login_redirect_source, read_form
+from appward.web.forms import read_form
+from appward.web.oauth import login_redirect_source
 from appward.web.responses import retry_after
 from appward.web.sessions import check_csrf, csrf_token, current_user_id, log_in, log_out
 from appward.web.templates import content_security_policy, render

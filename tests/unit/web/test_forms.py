@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from appward.web.oauth import form_pairs
+from appward.web.forms import form_pairs
 
 SAMPLES = [
     "",
