@@ -101,7 +101,7 @@ async def login(request: Request, state: State, session: Session) -> Response:
             headers=await _login_page_csp(session, target),
         )
     await state.login_throttle.succeeded(username, address, now)
-    log_in(request, user.id)
+    log_in(request, user.id, state.clock)
     return RedirectResponse(target, status_code=303)
 
 

@@ -103,6 +103,8 @@ def problem(exc: AppwardError) -> JSONResponse:
     if exc.fields:
         body["errors"] = [{"field": f.field, "message": f.message} for f in exc.fields]
     headers = {}
+    if isinstance(exc, TemporarilyUnavailable | TooManyAttempts):
+        headers["Retry-After"] = str(retry_after(exc))
     if isinstance(exc, InvalidToken):
         headers["WWW-Authenticate"] = bearer_challenge(exc)
     elif isinstance(exc, InsufficientScope):
