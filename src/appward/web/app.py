@@ -244,4 +244,19 @@ async def keep_keys_fresh(state: AppState) -> None:
 
 def app_from_environment() -> FastAPI:
     """Factory for uvicorn's worker processes: settings come from APPWARD_* variables."""
+    _log_to_stderr()
     return create_app(load_settings())
+
+
+def _log_to_stderr() -> None:
+    """Sends Appward's INFO lines (a refused request's detail, web/pipeline.py) to stderr,
+    beside uvicorn's, unless logging was set up already: uvicorn configures only its own
+    loggers, and Python's fallback shows WARNING and above alone."""
+    logger = logging.getLogger("appward")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # a root handler added later must not print it twice
