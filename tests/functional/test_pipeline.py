@@ -132,3 +132,12 @@ async def test_hooks_see_every_request_and_may_refuse_it(settings, clock):
         ("/oauth2/token", 429, "too_many_attempts"),
         ("/admin/v1/clients", 429, "too_many_attempts"),
     ]
+
+
+async def test_authorize_error_page_is_logged_with_the_request_id(api, caplog):
+    caplog.set_level(logging.INFO, logger="appward.web")
+    response = await api.http.get("/oauth2/authorize?response_type=code&client_id=apwc_nobody")
+    assert response.status_code == 400
+    request_id = response.headers["x-request-id"]
+    [line] = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
+    assert "GET /oauth2/authorize -> 400 invalid_client" in line

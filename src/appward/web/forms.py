@@ -28,12 +28,17 @@ MAX_JSON_DEPTH = 16
 # --- bodies ---
 
 
-async def read_body(receive: Receive, content_length: str, limit: int) -> bytes:
-    """Returns the body from ASGI ``receive``. Raises InvalidRequest when the declared
-    Content-Length or the bytes received pass ``limit`` (without reading on), or when the
-    client goes away."""
+async def read_body(
+    receive: Receive,
+    content_length: str,
+    limit: int,
+    too_large: AppwardError | None = None,
+) -> bytes:
+    """Returns the body from ASGI ``receive``. Raises ``too_large`` (by default
+    InvalidRequest) when the declared Content-Length or the bytes received pass ``limit``,
+    without reading on; InvalidRequest when the client goes away."""
     if content_length.isascii() and content_length.isdigit() and int(content_length) > limit:
-        raise InvalidRequest("the request body is too large")
+        raise _too_large(too_large)
     body = b""  # one chunk, the usual case, is taken without a copy
     more = True
     while more:
@@ -42,15 +47,23 @@ async def read_body(receive: Receive, content_length: str, limit: int) -> bytes:
             raise InvalidRequest("the client went away")
         body += message.get("body", b"")
         if len(body) > limit:
-            raise InvalidRequest("the request body is too large")
+            raise _too_large(too_large)
         more = message.get("more_body", False)
     return body
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+def _too_large(error: AppwardError | None) -> AppwardError:
+    return error if error is not None else InvalidRequest("the request body is too large")
+
+
+async def read_limited(
+    request: Request, limit: int, too_large: AppwardError | None = None
+) -> bytes:
     """Returns the request body, refusing one over ``limit`` bytes without reading it all.
-    Raises InvalidRequest."""
-    return await read_body(request.receive, request.headers.get("content-length", ""), limit)
+    Raises ``too_large`` (by default InvalidRequest) for one too large (dynamic
+    registration answers 413), InvalidRequest when the client goes away."""
+    content_length = request.headers.get("content-length", "")
+    return await read_body(request.receive, content_length, limit, too_large)
 
 
 # --- forms ---

@@ -52,7 +52,7 @@ from appward.web.fastpath import FormHandler, FormRequest
 from appward.web.forms import form_decode as _form_decode
 from appward.web.forms import parse_form, parse_pairs, read_form
 from appward.web.forms import read_limited as read_limited  # for web/admin_api.py, until merged
-from appward.web.responses import NO_STORE, Reply, error_reply
+from appward.web.responses import NO_STORE, Reply, error_reply, record_error
 from appward.web.sessions import (
     check_csrf,
     csrf_token,
@@ -402,6 +402,7 @@ def _redirect_error(
 
 
 def _error_page(request: Request, error: AppwardError) -> Response:
+    record_error(request.scope, error)  # for web/pipeline.py's log line
     return render(
         request,
         "error.html",

@@ -144,3 +144,14 @@ async def test_json_object_reader_of_the_admin_api() -> None:
             await read_json_object(_request(raw), 100)
     with pytest.raises(InvalidRequest, match="too large"):
         await read_json_object(_request(b'{"a": "' + b"x" * 100 + b'"}'), 100)
+
+
+@pytest.mark.anyio
+async def test_a_reader_may_name_its_own_too_large_error() -> None:
+    """Dynamic registration answers a body too large with its own 413."""
+    too_large = InvalidInput("over 100 bytes")
+    receive = _receiver({"type": "http.request", "body": b"x" * 101})
+    with pytest.raises(InvalidInput, match="over 100 bytes"):
+        await read_body(receive, "", 100, too_large)
+    with pytest.raises(InvalidInput, match="over 100 bytes"):
+        await read_body(_receiver(), "101", 100, too_large)
