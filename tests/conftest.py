@@ -14,28 +14,18 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
+import appward.models  # noqa: F401 (every table on Base.metadata)
 from appward.clock import FrozenClock
 from appward.config import Settings
+from appward.db import Base
 from appward.migrations import upgrade
 
 POSTGRES_URL = os.environ.get("APPWARD_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("APPWARD_REQUIRE_POSTGRES") == "1"
-# Tables emptied between PostgreSQL tests; the scopes table keeps the built-in scope.
-TABLES = (
-    "client_scopes",
-    "client_secrets",
-    "clients",
-    "initial_access_tokens",
-    "registration_tokens",
-    "audit_events",
-    "signing_keys",
-    "users",
-    "consents",
-    "grants",
-    "authorization_codes",
-    "refresh_tokens",
-    "revoked_access_tokens",
-)
+# Tables emptied between PostgreSQL tests: every table of the models (appward.models
+# imports each table module, as Alembic needs it to); scopes keeps the built-in scope.
+KEPT_TABLES = {"scopes"}
+TABLES = tuple(t.name for t in Base.metadata.sorted_tables if t.name not in KEPT_TABLES)
 
 # Cheap argon2 for tests: the format and the code path are the same, only the cost differs.
 FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 64, "argon2_parallelism": 1}
@@ -74,8 +64,35 @@ def postgres_schema() -> Iterator[str]:
             pytest.fail(f"PostgreSQL is required but unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
     upgrade(POSTGRES_URL, schema)
+    _check_every_table_is_cleaned(schema)
     yield schema
     _pg_execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _check_every_table_is_cleaned(schema: str) -> None:
+    """Fails when the migrations create a table the models do not know, which TABLES would
+    then leave full between tests."""
+    import asyncio
+
+    from appward.db import create_engine
+
+    async def migrated() -> set[str]:
+        assert POSTGRES_URL
+        engine = create_engine(POSTGRES_URL, schema=schema)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = :s"
+                    ),
+                    {"s": schema},
+                )
+                return {row[0] for row in rows}
+        finally:
+            await engine.dispose()
+
+    unknown = asyncio.run(migrated()) - set(TABLES) - KEPT_TABLES - {"alembic_version"}
+    assert not unknown, f"tables no model declares, never emptied between tests: {unknown}"
 
 
 def _pg_execute(*statements: str, schema: str | None = None) -> None:

@@ -6,7 +6,38 @@ Neither ever holds a secret, token, assertion or certificate.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# RFC 6749 §5.2: error_description "MUST NOT include characters outside the set
+# %x20-21 / %x23-5B / %x5D-7E" (printable ASCII without '"' and '\\').
+_OUTSIDE_DESCRIPTION_SET = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+# The one such character our own descriptions use ("RFC 6749 §3.3"), spelt out.
+_STAND_INS = {"§": "section "}
+
+
+def safe_description(text: str) -> str:
+    """Returns ``text`` with every character RFC 6749 §5.2 forbids in error_description
+    replaced: "§" by "section ", any other percent-encoded (its UTF-8 bytes as %XX: a
+    quote is %22, a backslash %5C, a newline %0A, "é" %C3%A9).
+
+    Descriptions often echo the caller's input (a grant type, a parameter name); this
+    keeps a JSON body or a redirect's query within the RFC's character set whatever the
+    input held, and keeps a log line on one line.
+    """
+    if _OUTSIDE_DESCRIPTION_SET.search(text) is None:
+        return text
+    return _OUTSIDE_DESCRIPTION_SET.sub(_replace, text)
+
+
+def _replace(match: re.Match[str]) -> str:
+    char = match.group()
+    stand_in = _STAND_INS.get(char)
+    if stand_in is not None:
+        return stand_in
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True, slots=True)

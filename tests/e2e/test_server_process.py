@@ -6,6 +6,7 @@ import base64
 import json
 import select
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +220,34 @@ def test_a_header_sent_a_little_at_a_time_is_counted_as_it_arrives(
             answer += chunk
     assert _status(answer) == b"HTTP/1.1 431 Request Header Fields Too Large"
     assert sent < 20 * 1024  # refused near the limit, not after the whole header
+
+
+def test_served_answers_carry_request_ids_and_refusals_log_their_detail(
+    server: tuple[str, dict[str, Any]], workdir: Path
+) -> None:
+    base_url, admin = server
+    wrong = admin["client_secret"][:-1] + ("A" if admin["client_secret"][-1] != "A" else "B")
+    with httpx.Client(base_url=base_url, timeout=10.0) as http:
+        ok = http.post(
+            "/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(admin["client_id"], admin["client_secret"]),
+        )
+        refused = http.post(
+            "/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(admin["client_id"], wrong),
+        )
+    assert (ok.status_code, refused.status_code) == (200, 401)
+    request_id = refused.headers["x-request-id"]
+    assert request_id != ok.headers["x-request-id"]
+    log = workdir / "server.log"
+    deadline = time.monotonic() + 5  # the worker logs once its answer is on its way
+    while request_id not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [line for line in log.read_text().splitlines() if request_id in line]
+    assert len(lines) == 1, log.read_text()
+    assert "POST /oauth2/token -> 401 invalid_client" in lines[0]
+    assert "mismatch" in lines[0]
+    assert wrong not in log.read_text()
+    assert ok.headers["x-request-id"] not in log.read_text()  # nothing logged on success

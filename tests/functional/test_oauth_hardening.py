@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -180,3 +182,54 @@ async def test_prompt_consent_asks_even_a_first_party_client(setup):
     asked = await b.authorize(prompt="consent", **params)
     assert asked.status_code == 200
     assert 'name="decision"' in asked.text
+
+
+# RFC 6749 §5.2: error_description "MUST NOT include characters outside the set
+# %x20-21 / %x23-5B / %x5D-7E": quotes, backslashes, newlines and non-ASCII echoed from
+# the request are replaced, in JSON bodies and in the redirect of /authorize alike.
+DESCRIPTION_SET = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+HOSTILE = 'x"y\\z\nété'
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("pairs", "error"),
+    [
+        ((("grant_type", HOSTILE),), "unsupported_grant_type"),
+        ((("grant_type", "client_credentials"), ("scope", HOSTILE)), "invalid_scope"),
+        (((HOSTILE, "1"), (HOSTILE, "2")), "invalid_request"),
+    ],
+    ids=["grant_type", "scope", "parameter_name"],
+)
+async def test_token_error_description_keeps_to_the_rfc_character_set(api, pairs, error):
+    response = await api.http.post(
+        "/oauth2/token",
+        content=urlencode(pairs),
+        headers={**basic(api.admin_id, api.admin_secret), "Content-Type": FORM},
+    )
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["error"] == error
+    assert DESCRIPTION_SET.fullmatch(body["error_description"]), body["error_description"]
+    assert "x%22y" in body["error_description"]  # still says what was sent
+
+
+async def test_authorize_redirect_error_description_keeps_to_the_rfc_character_set(setup):
+    api = setup
+    client = await register(api)
+    _, challenge = pkce_pair()
+    response = await browser(api).authorize(
+        response_type="code",
+        client_id=client["client_id"],
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        scope=f"profile {HOSTILE}",
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith(REDIRECT)
+    query = query_of(response.headers["location"])
+    assert query["error"] == "invalid_scope"
+    assert DESCRIPTION_SET.fullmatch(query["error_description"]), query["error_description"]
+    assert "%C3%A9t%C3%A9" in query["error_description"]

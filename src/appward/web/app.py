@@ -7,13 +7,14 @@ import contextlib
 import gc
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse
 from starlette.routing import Match, Router
@@ -36,12 +37,11 @@ from appward.tokens.keys import (
 )
 from appward.users.throttle import LoginThrottle
 from appward.web import admin_api, oauth, pages, registration
-from appward.web.fastpath import serve_form_endpoint
 from appward.web.openapi import add_api_docs, openapi_document
+from appward.web.pipeline import Pipeline, RequestHook
 from appward.web.responses import (
     handle_appward_error,
     handle_http_error,
-    handle_unexpected_error,
     handle_validation_error,
 )
 from appward.web.sessions import SESSION_COOKIE
@@ -52,9 +52,14 @@ SESSION_KEY_FILE = "session.key"
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, hasher: Hasher | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    hasher: Hasher | None = None,
+    hooks: Sequence[RequestHook] = (),
 ) -> FastAPI:
-    """Returns the app. The database must be migrated (``appward db upgrade``)."""
+    """Returns the app. The database must be migrated (``appward db upgrade``).
+    ``hooks`` see every request (web/pipeline.py)."""
     hasher = hasher or Argon2Hasher(settings.argon2)
     epoch = EpochFile(settings.data_dir / EPOCH_FILE)
     state = AppState(
@@ -146,21 +151,32 @@ def create_app(
     app.add_exception_handler(AppwardError, handle_appward_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
-    app.add_exception_handler(Exception, handle_unexpected_error)
+    # No handler for Exception: an unexpected one reaches the pipeline, the one place
+    # that answers 500 (AppwardApp.build_middleware_stack).
+    app.pipeline = Pipeline(app.serve_framework, oauth.FORM_ENDPOINT_HANDLERS, state, hooks)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 
 
 class AppwardApp(FastAPI):
-    """The FastAPI app, with the form endpoints' short way in (web/fastpath.py) in front
-    of everything else."""
+    """The FastAPI app behind the outer layer (web/pipeline.py), which also holds the
+    form endpoints' short way in (web/fastpath.py)."""
+
+    pipeline: Pipeline  # set by create_app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
-        if not await serve_form_endpoint(
-            scope, receive, send, oauth.FORM_ENDPOINT_HANDLERS, self.state.appward
-        ):
-            await super().__call__(scope, receive, send)
+        await self.pipeline(scope, receive, send)
+
+    async def serve_framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own handling: middleware, routing, the exception handlers."""
+        await super().__call__(scope, receive, send)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Starlette's outermost ServerErrorMiddleware answers an unexpected exception with
+        # its own 500 and raises it on: dropped, so the exception reaches the pipeline.
+        stack = super().build_middleware_stack()
+        return stack.app if isinstance(stack, ServerErrorMiddleware) else stack
 
 
 def _redirect_slashes(router: Router) -> ASGIApp:
@@ -228,4 +244,19 @@ async def keep_keys_fresh(state: AppState) -> None:
 
 def app_from_environment() -> FastAPI:
     """Factory for uvicorn's worker processes: settings come from APPWARD_* variables."""
+    _log_to_stderr()
     return create_app(load_settings())
+
+
+def _log_to_stderr() -> None:
+    """Sends Appward's INFO lines (a refused request's detail, web/pipeline.py) to stderr,
+    beside uvicorn's, unless logging was set up already: uvicorn configures only its own
+    loggers, and Python's fallback shows WARNING and above alone."""
+    logger = logging.getLogger("appward")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # a root handler added later must not print it twice

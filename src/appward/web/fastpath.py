@@ -1,13 +1,14 @@
 """The form endpoints' short way in: POST /oauth2/token (and introspection, revocation)
 are read and answered here in plain ASGI, before the routing table, the middleware and
 the request/response objects that the JSON API and the pages need. The token endpoint is
-the hot path, and on it those layers cost more than the work itself. An unexpected
-failure still becomes the same bare 500 as anywhere else."""
+the hot path, and on it those layers cost more than the work itself.
+
+web/pipeline.py, the outer layer, chooses this way in, gives the request its id, sends
+the Reply, logs its error and turns an unexpected failure into the one 500.
+"""
 
 from __future__ import annotations
 
-import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,13 +17,11 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from appward.errors import InvalidRequest
+from appward.web.forms import MAX_FORM_BYTES, read_body
 from appward.web.responses import Reply, error_reply
 
 if TYPE_CHECKING:
     from appward.web.state import AppState
-
-log = logging.getLogger("appward.web")
-MAX_BODY = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,68 +33,39 @@ class FormRequest:
 FormHandler = Callable[[FormRequest, "AppState"], Awaitable["Reply"]]
 
 
-async def serve_form_endpoint(
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    endpoints: Mapping[str, FormHandler],
-    state: AppState,
-) -> bool:
-    """Serves the request if it is a POST to one of ``endpoints``; returns whether it did."""
-    if scope["type"] != "http" or scope["method"] != "POST":
-        return False
-    handler = endpoints.get(_route_path(scope))
-    if handler is None:
-        return False
+def form_handler(scope: Scope, endpoints: Mapping[str, FormHandler]) -> FormHandler | None:
+    """Returns the handler of ``endpoints`` that serves this request, if it is a POST to
+    one of them."""
+    if scope["method"] != "POST":
+        return None
+    return endpoints.get(route_path(scope))
+
+
+async def form_reply(
+    scope: Scope, receive: Receive, handler: FormHandler, state: AppState
+) -> Reply:
+    """Returns ``handler``'s answer to the request. A body too large or cut short, or
+    an InvalidRequest the handler lets out (the store refusing a NUL at commit), is
+    answered invalid_request here."""
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     try:
-        body = await _read_body(receive, headers)
-        reply = await handler(FormRequest(headers, body), state)
+        body = await read_body(receive, headers.get("content-length", ""), MAX_FORM_BYTES)
+        return await handler(FormRequest(headers, body), state)
     except InvalidRequest as exc:
-        reply = error_reply(exc)
-    except Exception:
-        request_id = secrets.token_hex(8)
-        log.exception("unhandled error on POST %s [request %s]", scope["path"], request_id)
-        reply = Reply(
-            500,
-            {
-                "error": "server_error",
-                "error_description": "internal error",
-                "request_id": request_id,
-            },
-            {"Cache-Control": "no-store"},
-        )
-    await _send_reply(send, reply)
-    return True
+        return error_reply(exc)
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path below the app's mount point (a deployment under /auth sees /auth/...)."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-async def _read_body(receive: Receive, headers: Mapping[str, str]) -> bytes:
-    declared = headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
-        raise InvalidRequest("the request body is too large")
-    body = b""
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise InvalidRequest("the client went away")
-        body += message.get("body", b"")
-        if len(body) > MAX_BODY:
-            raise InvalidRequest("the request body is too large")
-        more = message.get("more_body", False)
-    return body
-
-
-async def _send_reply(send: Send, reply: Reply) -> None:
+async def send_reply(send: Send, reply: Reply, extra: tuple[bytes, bytes]) -> None:
+    """Sends ``reply`` with one more header (``extra``: the request id)."""
     payload = b"" if reply.body is None else orjson.dumps(reply.body)
-    raw: list[tuple[bytes, bytes]] = [(b"content-length", str(len(payload)).encode())]
+    raw: list[tuple[bytes, bytes]] = [(b"content-length", str(len(payload)).encode()), extra]
     if reply.body is not None:
         raw.append((b"content-type", b"application/json"))
     raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items())

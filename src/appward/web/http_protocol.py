@@ -12,12 +12,17 @@ whole, however long, before handing it over. Here the bytes are counted where th
 parsed, before any route (the form endpoints' fast path included) sees the request:
 past APPWARD_MAX_HEADER_BYTES or APPWARD_MAX_HEADERS the answer is 414 (URL) or 431 and
 the connection is closed. The count is a few integer additions per header.
+
+Both lean on uvicorn's HttpToolsProtocol, which is not a public API: pyproject.toml pins
+the uvicorn minor this was written against, and tests/unit/web/test_http_protocol.py
+fails if the hooks used here change signature or go.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 import httptools
@@ -48,6 +53,11 @@ class CoalescingTransport:
             # A large body goes out at once, so the real transport's flow control (pause
             # writing when its buffer is full) sees it and can hold the app back.
             self.flush()
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        # Not left to __getattr__: the real transport's writelines would jump the queue.
+        for data in list_of_data:
+            self.write(data)
 
     def flush(self) -> None:
         if self._pending:

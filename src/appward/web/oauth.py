@@ -10,7 +10,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -39,6 +39,7 @@ from appward.errors import (
     InvalidRequest,
     LoginRequired,
     UnsupportedGrantType,
+    safe_description,
 )
 from appward.scopes import Scope
 from appward.tokens.codes import CodeRequest, issue_code
@@ -48,7 +49,10 @@ from appward.users.consent import ConsentService
 from appward.users.service import UserService
 from appward.web.deps import Session, State, transaction
 from appward.web.fastpath import FormHandler, FormRequest
-from appward.web.responses import NO_STORE, Reply, error_reply
+from appward.web.forms import form_decode as _form_decode
+from appward.web.forms import parse_form, parse_pairs, read_form
+from appward.web.forms import read_limited as read_limited  # for web/admin_api.py, until merged
+from appward.web.responses import NO_STORE, Reply, error_reply, record_error
 from appward.web.sessions import (
     check_csrf,
     csrf_token,
@@ -61,77 +65,11 @@ from appward.web.templates import content_security_policy, preferred_languages, 
 
 router = APIRouter(tags=["oauth"])
 
-FORM = "application/x-www-form-urlencoded"
-MAX_FORM_BYTES = 16 * 1024
 UNVERIFIED_SOURCES = ("portal", "dcr")
 CSP_SOURCE = re.compile(r"[a-z][a-z0-9+.-]*:(//[A-Za-z0-9.\-\[\]:]+)?")
 
 
-# --- request parsing ---
-
-
-def parse_pairs(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """Returns the parameters as a dict. Raises InvalidRequest for a repeated parameter
-    (RFC 6749 §3.1, §3.2); empty values count as omitted."""
-    params: dict[str, str] = {}
-    seen: set[str] = set()
-    for name, value in pairs:
-        if name in seen:
-            raise InvalidRequest(f"parameter {name!r} is repeated")
-        seen.add(name)
-        if value != "":
-            params[name] = value
-    return params
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """Returns the form parameters of a page's POST. Raises InvalidRequest for a body that
-    is not a form, is too large, or repeats a parameter."""
-    body = await read_limited(request, MAX_FORM_BYTES)
-    return parse_form(request.headers.get("content-type", ""), body)
-
-
-def parse_form(content_type: str, body: bytes) -> dict[str, str]:
-    """Returns the parameters of a form body. Raises InvalidRequest."""
-    if content_type.split(";")[0].strip().lower() != FORM:
-        raise InvalidRequest(f"the request body must be {FORM}")
-    try:
-        text = body.decode()
-    except UnicodeDecodeError:
-        raise InvalidRequest("the request body is not a valid form") from None
-    return parse_pairs(form_pairs(text))
-
-
-def form_pairs(text: str) -> list[tuple[str, str]]:
-    """Splits an application/x-www-form-urlencoded string into (name, value) pairs, as
-    urllib's parse_qsl(keep_blank_values=True) does, at a fraction of its cost on the
-    token endpoint's hot path: fields with nothing to decode are taken as they are."""
-    pairs: list[tuple[str, str]] = []
-    for field in text.split("&"):
-        if not field:
-            continue
-        name, _, value = field.partition("=")
-        pairs.append((_form_decode(name), _form_decode(value)))
-    return pairs
-
-
-def _form_decode(part: str) -> str:
-    if "%" in part or "+" in part:
-        return unquote_plus(part)
-    return part
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """Returns the request body, refusing one over ``limit`` bytes without reading it all."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise InvalidRequest("the request body is too large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise InvalidRequest("the request body is too large")
-    return bytes(body)
+# --- client credentials ---
 
 
 def presented_credentials(headers: Mapping[str, str], form: dict[str, str]) -> PresentedCredentials:
@@ -455,7 +393,7 @@ def _redirect_error(
         redirect_uri,
         {
             "error": error.error,
-            "error_description": error.description,
+            "error_description": safe_description(error.description),
             "state": client_state,
             "iss": state.settings.issuer,
         },
@@ -464,6 +402,7 @@ def _redirect_error(
 
 
 def _error_page(request: Request, error: AppwardError) -> Response:
+    record_error(request.scope, error)  # for web/pipeline.py's log line
     return render(
         request,
         "error.html",

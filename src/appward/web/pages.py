@@ -10,7 +10,8 @@ from appward.errors import AppwardError, TemporarilyUnavailable, TooManyAttempts
 from appward.users.consent import ConsentService
 from appward.users.service import UserService
 from appward.web.deps import Session, State, source_ip
-from appward.web.oauth import login_redirect_source, read_form
+from appward.web.forms import read_form
+from appward.web.oauth import login_redirect_source
 from appward.web.responses import retry_after
 from appward.web.sessions import check_csrf, csrf_token, current_user_id, log_in, log_out
 from appward.web.templates import content_security_policy, render
@@ -100,7 +101,7 @@ async def login(request: Request, state: State, session: Session) -> Response:
             headers=await _login_page_csp(session, target),
         )
     await state.login_throttle.succeeded(username, address, now)
-    log_in(request, user.id)
+    log_in(request, user.id, state.clock)
     return RedirectResponse(target, status_code=303)
 
 

@@ -1,16 +1,17 @@
-"""Rendering domain errors, once per adapter: OAuth JSON, and problem details for the admin API."""
+"""Rendering domain errors, once per adapter: OAuth JSON, and problem details for the
+admin API. Each renderer also records the error in the request's scope, where the outer
+layer (web/pipeline.py) finds it to log its detail once the answer is sent."""
 
 from __future__ import annotations
 
-import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from appward.errors import (
     AppwardError,
@@ -21,10 +22,15 @@ from appward.errors import (
     InvalidToken,
     TemporarilyUnavailable,
     TooManyAttempts,
+    safe_description,
 )
 from appward.scopes import ADMIN_SCOPE
+from appward.web.templates import render
 
-log = logging.getLogger("appward.web")
+# Keys of the per-request scope["state"] dict (Starlette's request.state): set by the
+# outer layer, read by handlers and log lines.
+REQUEST_ID = "request_id"
+RECORDED_ERROR = "appward_error"
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 PROBLEM_JSON = "application/problem+json"
@@ -36,11 +42,24 @@ def _is_admin_api(request: Request) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A JSON answer of the form endpoints, sent by web/fastpath.py without a framework."""
+    """A JSON answer of the form endpoints, sent by web/pipeline.py without a framework;
+    ``error`` is the domain error it renders, for the log."""
 
     status: int
     body: dict[str, Any] | None
     headers: dict[str, str]
+    error: AppwardError | None = None
+
+
+def request_id(scope: Scope) -> str:
+    """Returns the id web/pipeline.py gave this request ("-" outside the pipeline)."""
+    state = scope.get("state")
+    return str(state.get(REQUEST_ID, "-")) if state else "-"
+
+
+def record_error(scope: Scope, exc: AppwardError) -> None:
+    """Leaves ``exc`` for web/pipeline.py to log once the answer is sent."""
+    scope.setdefault("state", {})[RECORDED_ERROR] = exc
 
 
 def retry_after(exc: AppwardError) -> int:
@@ -63,9 +82,8 @@ def error_reply(exc: AppwardError, *, basic_attempted: bool = False) -> Reply:
         headers["Retry-After"] = str(retry_after(exc))
     if isinstance(exc, InvalidToken):
         headers["WWW-Authenticate"] = bearer_challenge(exc)
-    return Reply(
-        exc.status_code, {"error": exc.error, "error_description": exc.description}, headers
-    )
+    body = {"error": exc.error, "error_description": safe_description(exc.description)}
+    return Reply(exc.status_code, body, headers, exc)
 
 
 def oauth_error(exc: AppwardError, *, basic_attempted: bool = False) -> JSONResponse:
@@ -85,6 +103,8 @@ def problem(exc: AppwardError) -> JSONResponse:
     if exc.fields:
         body["errors"] = [{"field": f.field, "message": f.message} for f in exc.fields]
     headers = {}
+    if isinstance(exc, TemporarilyUnavailable | TooManyAttempts):
+        headers["Retry-After"] = str(retry_after(exc))
     if isinstance(exc, InvalidToken):
         headers["WWW-Authenticate"] = bearer_challenge(exc)
     elif isinstance(exc, InsufficientScope):
@@ -96,8 +116,7 @@ def problem(exc: AppwardError) -> JSONResponse:
 
 async def handle_appward_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppwardError)
-    if exc.detail:
-        log.info("%s %s: %s (%s)", request.method, request.url.path, exc.error, exc.detail)
+    record_error(request.scope, exc)
     return problem(exc) if _is_admin_api(request) else oauth_error(exc)
 
 
@@ -120,7 +139,7 @@ async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(
             {
                 "error": "not_found" if exc.status_code == 404 else "invalid_request",
-                "error_description": str(exc.detail),
+                "error_description": safe_description(str(exc.detail)),
             },
             status_code=exc.status_code,
             headers=exc.headers,
@@ -136,17 +155,29 @@ async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    request_id = secrets.token_hex(8)
-    log.error(
-        "unhandled error on %s %s [request %s]",
-        request.method,
-        request.url.path,
-        request_id,
-        exc_info=exc,
-    )
-    return JSONResponse(
-        {"error": "server_error", "error_description": "internal error", "request_id": request_id},
+SERVER_ERROR = "server_error"
+
+
+def server_error_description(request_id: str) -> str:
+    return f"internal error; quote request id {request_id} when reporting it"
+
+
+def server_error_reply(request_id: str) -> Reply:
+    """The 500 of every JSON route: a request id to quote, nothing about the failure."""
+    body = {
+        "error": SERVER_ERROR,
+        "error_description": server_error_description(request_id),
+        "request_id": request_id,
+    }
+    return Reply(500, body, dict(NO_STORE))
+
+
+def server_error_page(request: Request, request_id: str) -> HTMLResponse:
+    """The 500 of the pages a browser shows: the same, as HTML in the pages' layout."""
+    return render(
+        request,
+        "server_error.html",
+        {"request_id": request_id},
         status_code=500,
         headers=NO_STORE,
     )

@@ -1,17 +1,22 @@
-"""The login session (a signed, HttpOnly, SameSite=Lax cookie) and CSRF tokens."""
+"""The login session (a signed, HttpOnly, SameSite=Lax cookie) and CSRF tokens.
+
+Times in the session are seconds since the epoch from the app's clock (AppState.clock),
+so a test's clock ages a login as it does every other expiry.
+"""
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
 
 from fastapi import Request
 
+from appward.clock import Clock
 from appward.errors import InvalidRequest
 from appward.web.state import AppState
 
 SESSION_COOKIE = "appward_session"
+FRESH_LOGIN_REQUIRED = "fresh_login_required"
 
 
 def current_user_id(request: Request, state: AppState) -> int | None:
@@ -20,31 +25,33 @@ def current_user_id(request: Request, state: AppState) -> int | None:
     logged_in_at = request.session.get("auth_time")
     if not isinstance(user_id, int) or not isinstance(logged_in_at, int | float):
         return None
-    if time.time() - logged_in_at > state.settings.session_ttl:
+    if _seconds(state.clock) - logged_in_at > state.settings.session_ttl:
         request.session.clear()
         return None
     return user_id
 
 
-def log_in(request: Request, user_id: int) -> None:
+def log_in(request: Request, user_id: int, clock: Clock) -> None:
     # A fresh session and CSRF token at login: nothing from before carries over.
     request.session.clear()
     request.session["uid"] = user_id
-    request.session["auth_time"] = time.time()
+    request.session["auth_time"] = _seconds(clock)
     request.session["csrf"] = secrets.token_urlsafe(24)
 
 
 def require_fresh_login(request: Request) -> None:
-    """prompt=login: nothing is issued until the user signs in again after now."""
-    request.session["login_after"] = time.time()
+    """prompt=login: nothing is issued until the user signs in again."""
+    request.session[FRESH_LOGIN_REQUIRED] = True
 
 
 def needs_fresh_login(request: Request) -> bool:
-    login_after = request.session.get("login_after")
-    logged_in_at = request.session.get("auth_time")
-    if not isinstance(login_after, int | float):
-        return False
-    return not isinstance(logged_in_at, int | float) or logged_in_at < login_after
+    # log_in starts a new session: the mark lasts exactly until the user signs in again.
+    # (No comparing of times: under a test's frozen clock a new login is not "later".)
+    return request.session.get(FRESH_LOGIN_REQUIRED) is True
+
+
+def _seconds(clock: Clock) -> float:
+    return clock.now().timestamp()
 
 
 def log_out(request: Request) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import pytest
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from appward.web.http_protocol import FLUSH_AT, CoalescingTransport
+from appward.web.http_protocol import FLUSH_AT, CoalescingHttpProtocol, CoalescingTransport
 
 pytestmark = pytest.mark.anyio
 
@@ -84,3 +86,63 @@ async def test_a_large_body_is_sent_at_once_for_flow_control():
     transport.write(b"tail")
     await asyncio.sleep(0)
     assert real.writes[1:] == [b"tail"]
+
+
+async def test_writelines_waits_its_turn_with_the_writes():
+    """Data given to writelines is gathered like write's, in order, not sent ahead."""
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())
+    transport.write(b"head ")
+    transport.writelines([b"body ", memoryview(b"of "), bytearray(b"lines")])
+    assert real.writes == []
+    assert transport.get_write_buffer_size() == len(b"head body of lines")
+    await asyncio.sleep(0)
+    assert real.writes == [b"head body of lines"]
+
+
+async def test_writelines_of_a_large_body_is_sent_at_once():
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())
+    transport.writelines([b"x" * (FLUSH_AT // 2), b"y" * (FLUSH_AT // 2)])
+    assert real.writes == [b"x" * (FLUSH_AT // 2) + b"y" * (FLUSH_AT // 2)]
+
+
+# What CoalescingHttpProtocol overrides or calls in uvicorn's private HttpToolsProtocol:
+# if an upgrade renames, drops or reshapes one, this fails before production does.
+UPSTREAM_HOOKS = {
+    "__init__": ["self", "config", "server_state", "app_state", "_loop"],
+    "connection_made": ["self", "transport"],
+    "data_received": ["self", "data"],
+    "on_message_begin": ["self"],
+    "on_url": ["self", "url"],
+    "on_header": ["self", "name", "value"],
+    "on_headers_complete": ["self"],
+    "on_message_complete": ["self"],
+    "_unset_keepalive_if_required": ["self"],
+    "send_400_response": ["self", "msg"],
+    "_should_upgrade": ["self"],
+    "handle_websocket_upgrade": ["self"],
+    "_unsupported_upgrade_warning": ["self"],
+}
+
+
+@pytest.mark.parametrize(("name", "parameters"), UPSTREAM_HOOKS.items(), ids=UPSTREAM_HOOKS)
+def test_uvicorn_hooks_keep_their_signatures(name: str, parameters: list[str]) -> None:
+    method = getattr(HttpToolsProtocol, name, None)
+    assert callable(method), f"uvicorn's HttpToolsProtocol.{name} is gone"
+    assert list(inspect.signature(method).parameters) == parameters
+
+
+def test_uvicorn_status_lines_are_still_there() -> None:
+    assert STATUS_LINE[431].startswith(b"HTTP/1.1 431 ")
+    assert STATUS_LINE[414].startswith(b"HTTP/1.1 414 ")
+
+
+def test_the_protocol_still_overrides_only_known_hooks() -> None:
+    """Every method CoalescingHttpProtocol defines over uvicorn's is one pinned above."""
+    overridden = {
+        name
+        for name, value in vars(CoalescingHttpProtocol).items()
+        if callable(value) and hasattr(HttpToolsProtocol, name)
+    }
+    assert overridden <= set(UPSTREAM_HOOKS)

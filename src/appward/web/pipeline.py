@@ -1,0 +1,181 @@
+"""The one outer layer every HTTP request passes through, on both ways in: the form
+endpoints' short way (web/fastpath.py: POST /oauth2/token, /introspect, /revoke) and the
+FastAPI app (everything else).
+
+For every request it
+- gives it an id (random, 16 hex digits), put in ``scope["state"]["request_id"]``
+  (``request.state.request_id`` in a handler; ``responses.request_id(scope)``) and sent
+  back as ``X-Request-Id``;
+- logs the domain error an answer carries (its code and internal ``detail``, with the
+  request id, method, path and status; never the body, a secret or a token), at INFO, or
+  WARNING for a 5xx. The renderers leave the error where this layer finds it: a Reply's
+  ``error``, or ``responses.record_error`` in the scope. Nothing is logged on success;
+- turns an unexpected exception into the one 500 (JSON, or an HTML page on the pages a
+  browser shows), carrying the request id; the traceback goes to the log only;
+- calls its hooks (RequestHook): the one place a rate limit or a metrics recorder plugs
+  in. There are none by default, and then they cost nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from appward.errors import AppwardError, safe_description
+from appward.web.fastpath import FormHandler, form_handler, form_reply, route_path, send_reply
+from appward.web.responses import (
+    RECORDED_ERROR,
+    REQUEST_ID,
+    error_reply,
+    handle_appward_error,
+    server_error_page,
+    server_error_reply,
+)
+
+if TYPE_CHECKING:
+    from appward.web.state import AppState
+
+log = logging.getLogger("appward.web")
+
+REQUEST_ID_HEADER = b"x-request-id"
+# The pages a browser shows: a 500 there is a page in their layout, elsewhere JSON.
+PAGE_PATHS = ("/login", "/logout", "/account", "/oauth2/authorize")
+
+
+class RequestHook(Protocol):
+    """What must see every request, such as a rate limit or a metrics recorder.
+
+    ``before`` runs once the request has its id, before any handler: returning an
+    AppwardError (TooManyAttempts, TemporarilyUnavailable) refuses the request, rendered
+    as that route's errors are; None lets it through. ``after`` runs once the answer is
+    sent, with its status and the domain error it carried (None on success and on a
+    500). Both run on the token endpoint's hot path: keep them cheap, and never read the
+    body there (the handler reads it).
+    """
+
+    async def before(self, scope: Scope) -> AppwardError | None: ...
+
+    def after(self, scope: Scope, status: int, error: AppwardError | None) -> None: ...
+
+
+class Pipeline:
+    """The ASGI callable in front of the app (see the module's docstring)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        form_endpoints: Mapping[str, FormHandler],
+        state: AppState,
+        hooks: Sequence[RequestHook] = (),
+    ) -> None:
+        self.app = app
+        self.form_endpoints = form_endpoints
+        self.state = state
+        self.hooks = tuple(hooks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan, websockets
+            await self.app(scope, receive, send)
+            return
+        rid = os.urandom(8).hex()  # secrets.token_hex, without its extra call
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state[REQUEST_ID] = rid
+        handler = form_handler(scope, self.form_endpoints)
+        if handler is None:
+            await self._serve_app(scope, receive, send, rid)
+        else:
+            await self._serve_form(scope, receive, send, rid, handler)
+
+    async def _serve_form(
+        self, scope: Scope, receive: Receive, send: Send, rid: str, handler: FormHandler
+    ) -> None:
+        try:
+            refusal = await self._before(scope) if self.hooks else None
+            if refusal is None:
+                reply = await form_reply(scope, receive, handler, self.state)
+            else:
+                reply = error_reply(refusal)
+        except Exception:  # noqa: BLE001 (the one 500; _log_unexpected keeps the traceback)
+            _log_unexpected(scope, rid)
+            reply = server_error_reply(rid)
+        await send_reply(send, reply, (REQUEST_ID_HEADER, rid.encode()))
+        if reply.error is not None:
+            _log_error(scope, rid, reply.status, reply.error)
+        for hook in self.hooks:
+            hook.after(scope, reply.status, reply.error)
+
+    async def _serve_app(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        status = 0  # until the answer starts
+        id_header = (REQUEST_ID_HEADER, rid.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+            await send(message)
+
+        try:
+            refusal = await self._before(scope) if self.hooks else None
+            if refusal is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                response = await handle_appward_error(Request(scope), refusal)
+                await response(scope, receive, send_with_id)
+        except Exception:  # noqa: BLE001 (the one 500; _log_unexpected keeps the traceback)
+            _log_unexpected(scope, rid)
+            if status == 0:
+                await _server_error(scope, rid)(scope, receive, send_with_id)
+            # else the answer is under way: the server ends the connection short.
+        error = scope["state"].pop(RECORDED_ERROR, None)
+        if error is not None:
+            _log_error(scope, rid, status, error)
+        for hook in self.hooks:
+            hook.after(scope, status, error)
+
+    async def _before(self, scope: Scope) -> AppwardError | None:
+        for hook in self.hooks:
+            refusal = await hook.before(scope)
+            if refusal is not None:
+                return refusal
+        return None
+
+
+def _server_error(scope: Scope, rid: str) -> Response:
+    path = route_path(scope)
+    if any(path == page or path.startswith(page + "/") for page in PAGE_PATHS):
+        return server_error_page(Request(scope), rid)
+    reply = server_error_reply(rid)
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+def _log_error(scope: Scope, rid: str, status: int, error: AppwardError) -> None:
+    # The path and detail can hold what a caller sent (a client_id): escaped to one line.
+    log.log(
+        logging.WARNING if status >= 500 else logging.INFO,
+        "request %s: %s %s -> %d %s (%s)",
+        rid,
+        scope["method"],
+        safe_description(scope["path"]),
+        status,
+        error.error,
+        safe_description(error.detail) if error.detail else "no detail",
+    )
+
+
+def _log_unexpected(scope: Scope, rid: str) -> None:
+    log.error(
+        "request %s: %s %s -> 500, unhandled error",
+        rid,
+        scope["method"],
+        safe_description(scope["path"]),
+        exc_info=True,
+    )
