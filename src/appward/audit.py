@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Integer, String, select
@@ -14,6 +15,28 @@ from appward.clock import Clock
 from appward.db import Base, UTCDateTime
 from appward.errors import FieldError, InvalidInput
 from appward.pagination import Page, check_limit, decode_cursor, encode_cursor
+
+
+class EventTag(StrEnum):
+    """Every audit action, as a stable ``resource:verb`` name (the ``action`` column)."""
+
+    CLIENT_CREATED = "client:created"
+    CLIENT_UPDATED = "client:updated"
+    CLIENT_DISABLED = "client:disabled"
+    CLIENT_ENABLED = "client:enabled"
+    CLIENT_DELETED = "client:deleted"
+    CLIENT_SECRET_ADDED = "client:secret:added"
+    CLIENT_SECRET_EXPIRY_SET = "client:secret:expiry_set"
+    CLIENT_SECRET_REVOKED = "client:secret:revoked"
+    SCOPE_CREATED = "scope:created"
+    SCOPE_UPDATED = "scope:updated"
+    SCOPE_DELETED = "scope:deleted"
+    USER_CREATED = "user:created"
+    DCR_REGISTERED = "dcr:registered"
+    DCR_REPLACED = "dcr:replaced"
+    DCR_DELETED = "dcr:deleted"
+    DCR_INITIAL_ACCESS_TOKEN_CREATED = "dcr:initial_access_token:created"
+    DCR_INITIAL_ACCESS_TOKEN_REVOKED = "dcr:initial_access_token:revoked"
 
 
 class AuditEvent(Base):
@@ -55,7 +78,7 @@ class AuditLog:
 
     async def record(
         self,
-        action: str,
+        action: EventTag,
         *,
         client_id: str | None = None,
         target: str | None = None,

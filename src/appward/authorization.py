@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.clients import policy
 from appward.clients.models import Client
+from appward.clients.scopes import Scope
 from appward.errors import (
     AppwardError,
     InvalidClient,
     InvalidRequest,
     UnsupportedResponseType,
 )
-from appward.scopes import Scope
 
 # The parameters this endpoint reads; any of them given twice is an error (RFC 6749 §3.1).
 PARAMETERS = (

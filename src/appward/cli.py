@@ -17,22 +17,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from appward.audit import Actor, AuditEvent, AuditFilter, AuditLog
-from appward.auth import SecretVerifier
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
 from appward.auth.invalidation import announce_change
-from appward.clients.events import changed_credentials
+from appward.clients.credential_changes import changed_credentials
 from appward.clients.models import Client, ClientSecret
-from appward.clients.secrets import Argon2Hasher
+from appward.clients.scopes import Scope, ScopeService
 from appward.clients.service import ClientChange, ClientFilter, ClientService, metadata_of
 from appward.clock import SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError, InvalidInput
+from appward.hashing import Argon2Hasher, SecretVerifier
 from appward.registration.service import (
     InitialAccessTokenService,
     describe_initial_access_token,
 )
-from appward.scopes import Scope, ScopeService
 from appward.tokens.keys import ensure_signing_key, load_key_encryption, rotate_signing_key
 from appward.users.service import UserService
 

@@ -2,8 +2,8 @@
 
 from appward.audit import AuditEvent
 from appward.clients.models import Client, ClientScope, ClientSecret
+from appward.clients.scopes import Scope
 from appward.registration.models import InitialAccessToken, RegistrationToken
-from appward.scopes import Scope
 from appward.tokens.keys import SigningKey
 from appward.tokens.models import AuthorizationCode, Grant, RefreshToken, RevokedAccessToken
 from appward.users.models import Consent, User

@@ -13,10 +13,10 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from appward.audit import Actor, AuditLog
-from appward.clients.secrets import Argon2Hasher
 from appward.clients.service import ClientService
 from appward.clock import FrozenClock
 from appward.config import Settings
+from appward.hashing import Argon2Hasher
 from appward.web.app import create_app
 from tests.factories import basic
 

@@ -18,12 +18,12 @@ from typer.testing import CliRunner, Result
 
 from appward.audit import Actor, AuditLog
 from appward.cli import app
-from appward.clients.secrets import Argon2Hasher
+from appward.clients.scopes import ScopeService
 from appward.clients.service import ClientService
 from appward.clock import SystemClock
 from appward.config import Settings
 from appward.db import create_engine, create_sessionmaker
-from appward.scopes import ScopeService
+from appward.hashing import Argon2Hasher
 from tests.conftest import settings_env
 from tests.factories import NATIVE_APP, SERVICE, WEB_APP, metadata
 

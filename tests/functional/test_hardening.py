@@ -9,11 +9,11 @@ import base64
 import pytest
 
 from appward.audit import Actor, AuditLog
-from appward.clients.secrets import Argon2Hasher
 from appward.clients.service import ClientService
 from appward.config import Settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import InvalidClientMetadata
+from appward.hashing import Argon2Hasher
 from tests.factories import SERVICE, basic, metadata
 
 pytestmark = pytest.mark.anyio

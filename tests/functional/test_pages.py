@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 import pytest
 
 from appward.audit import Actor, AuditLog
-from appward.clients.secrets import Argon2Hasher
 from appward.clients.service import ClientService
+from appward.hashing import Argon2Hasher
 from appward.web.templates import content_security_policy
 from tests.oauth_helpers import PASSWORD, Browser, pkce_pair
 

@@ -10,10 +10,10 @@ from sqlalchemy import event, select
 
 from appward.audit import Actor, AuditLog
 from appward.clients.models import ClientSecret
-from appward.clients.secrets import Argon2Hasher
 from appward.clients.service import ClientService
 from appward.db import create_engine, create_sessionmaker, is_sqlite
 from appward.errors import NotFound, PreconditionFailed
+from appward.hashing import Argon2Hasher
 from tests.factories import SERVICE
 
 pytestmark = pytest.mark.anyio

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.auth.client_secret import (
-    SecretVerifier,
     note_secret_use,
     use_is_due,
     verify_client_secret,
@@ -24,6 +23,7 @@ from appward.clients.metadata import SECRET_METHODS
 from appward.clients.models import Client
 from appward.clock import Clock
 from appward.errors import InvalidClient
+from appward.hashing import SecretVerifier
 
 __all__ = [
     "SUPPORTED_METHODS",

@@ -27,9 +27,9 @@ from pydantic import (
     model_validator,
 )
 
+from appward.clients.scopes import ADMIN_SCOPE
 from appward.config import LifetimeBounds
 from appward.errors import FieldError, InvalidClientMetadata, InvalidRedirectUri
-from appward.scopes import ADMIN_SCOPE
 from appward.text import unsafe_character
 
 AuthMethod = Literal[

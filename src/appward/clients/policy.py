@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from appward.clients.models import Client
+from appward.clients.scopes import ADMIN_SCOPE
 from appward.errors import (
     InsufficientScope,
     InvalidClient,
@@ -18,7 +19,6 @@ from appward.errors import (
     InvalidScope,
     UnauthorizedClient,
 )
-from appward.scopes import ADMIN_SCOPE
 
 # RFC 7636 §4.2: an S256 challenge is the base64url SHA-256 digest, 43 characters.
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")

@@ -10,12 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Protocol
-
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
-from appward.config import Argon2Params
 
 SECRET_PREFIX = "apwcs_"
 SECRET_BYTES = 32
@@ -39,30 +33,3 @@ def secret_id_of(presented: str) -> str | None:
     """
     match = _SECRET_SHAPE.fullmatch(presented)
     return match.group(1) if match else None
-
-
-class Hasher(Protocol):
-    def hash(self, secret: str) -> str: ...
-
-    def verify(self, hashed: str, secret: str) -> bool: ...
-
-
-class Argon2Hasher:
-    """argon2id through argon2-cffi; verification compares in constant time."""
-
-    def __init__(self, params: Argon2Params) -> None:
-        self._hasher = PasswordHasher(
-            time_cost=params.time_cost,
-            memory_cost=params.memory_cost_kib,
-            parallelism=params.parallelism,
-            type=Type.ID,
-        )
-
-    def hash(self, secret: str) -> str:
-        return self._hasher.hash(secret)
-
-    def verify(self, hashed: str, secret: str) -> bool:
-        try:
-            return self._hasher.verify(hashed, secret)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False

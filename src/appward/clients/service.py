@@ -14,11 +14,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from appward.audit import AuditLog
-from appward.clients.events import EventTag, mark_credentials_changed
+from appward.audit import AuditLog, EventTag
+from appward.clients.credential_changes import mark_credentials_changed
 from appward.clients.metadata import SECRET_METHODS, ClientMetadata, parse_client_metadata
 from appward.clients.models import Client, ClientScope, ClientSecret
-from appward.clients.secrets import Hasher, generate_secret, new_secret_id
+from appward.clients.scopes import ADMIN_SCOPE, ScopeService
+from appward.clients.secrets import generate_secret, new_secret_id
 from appward.clock import Clock
 from appward.config import LifetimeBounds, SecretPolicy
 from appward.errors import (
@@ -28,8 +29,8 @@ from appward.errors import (
     NotFound,
     PreconditionFailed,
 )
+from appward.hashing import Hasher
 from appward.pagination import Page, check_limit, decode_cursor, encode_cursor
-from appward.scopes import ADMIN_SCOPE, ScopeService
 from appward.text import unsafe_character
 
 REGISTRATION_SOURCES = ("admin", "portal", "dcr")
@@ -276,7 +277,7 @@ class ClientService:
                     other.expires_at = deadline
                     mark_credentials_changed(self.session, client_id)
                     await self.audit.record(
-                        EventTag.SECRET_EXPIRY_SET,
+                        EventTag.CLIENT_SECRET_EXPIRY_SET,
                         client_id=client_id,
                         target=other.id,
                         changes={"expires_at": deadline.isoformat()},
@@ -306,7 +307,9 @@ class ClientService:
         if secret.revoked_at is None:
             secret.revoked_at = self.clock.now()
             await self.session.flush()
-            await self.audit.record(EventTag.SECRET_REVOKED, client_id=client_id, target=secret_id)
+            await self.audit.record(
+                EventTag.CLIENT_SECRET_REVOKED, client_id=client_id, target=secret_id
+            )
             mark_credentials_changed(self.session, client_id)
         return secret
 
@@ -330,7 +333,7 @@ class ClientService:
         self.session.add(record)
         await self.session.flush()
         await self.audit.record(
-            EventTag.SECRET_ADDED,
+            EventTag.CLIENT_SECRET_ADDED,
             client_id=client.client_id,
             target=secret_id,
             changes={"label": label, "expires_at": _iso(record.expires_at)},
@@ -355,7 +358,7 @@ class ClientService:
         )
         for secret_id in revoked:
             await self.audit.record(
-                EventTag.SECRET_REVOKED, client_id=client.client_id, target=secret_id
+                EventTag.CLIENT_SECRET_REVOKED, client_id=client.client_id, target=secret_id
             )
 
     async def _settle_credentials_after_method_change(

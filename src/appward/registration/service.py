@@ -19,11 +19,11 @@ import jwt
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appward.audit import AuditLog
-from appward.auth.client_secret import SecretVerifier, verify_client_secret
-from appward.clients.events import EventTag
+from appward.audit import AuditLog, EventTag
+from appward.auth.client_secret import verify_client_secret
 from appward.clients.metadata import TLS_FIELDS, check_web_uri
 from appward.clients.models import Client
+from appward.clients.scopes import Scope
 from appward.clients.service import ClientService, IssuedSecret, metadata_of
 from appward.clock import Clock
 from appward.config import RegistrationPolicy
@@ -37,15 +37,14 @@ from appward.errors import (
     InvalidToken,
     NotFound,
 )
+from appward.hashing import SecretVerifier, token_hash
 from appward.pagination import check_limit
 from appward.registration.models import InitialAccessToken, RegistrationToken
 from appward.registration.software_statement import (
     stored_statement_claims,
     verify_software_statement,
 )
-from appward.scopes import Scope
 from appward.text import unsafe_character
-from appward.tokens.grants import token_hash
 
 # The RFC 7591 §2 fields a client may send about itself (plus OpenID's application_type,
 # which decides whether private-use redirect schemes are allowed). Anything else in a
@@ -536,7 +535,7 @@ class InitialAccessTokenService:
         self.session.add(record)
         await self.session.flush()
         await self.audit.record(
-            EventTag.INITIAL_ACCESS_TOKEN_CREATED,
+            EventTag.DCR_INITIAL_ACCESS_TOKEN_CREATED,
             target=record.id,
             changes={
                 "label": label,
@@ -565,7 +564,7 @@ class InitialAccessTokenService:
         if record.revoked_at is None:
             record.revoked_at = self.clock.now()
             await self.session.flush()
-            await self.audit.record(EventTag.INITIAL_ACCESS_TOKEN_REVOKED, target=token_id)
+            await self.audit.record(EventTag.DCR_INITIAL_ACCESS_TOKEN_REVOKED, target=token_id)
         return record
 
     async def _scope_problems(self, scopes: list[str]) -> list[FieldError]:

@@ -18,11 +18,11 @@ from appward.clients.models import Client
 from appward.clients.policy import AuthenticatedClient
 from appward.clock import Clock
 from appward.errors import InvalidGrant, InvalidRequest
+from appward.hashing import token_hash
 from appward.tokens.grants import (
     create_grant,
     grant_is_active,
     revoke_grant,
-    token_hash,
     user_is_active,
 )
 from appward.tokens.models import AuthorizationCode

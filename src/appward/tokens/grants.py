@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from sqlalchemy import select, update
@@ -11,11 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appward.clock import Clock
 from appward.tokens.models import AuthorizationCode, Grant, RefreshToken
 from appward.users.models import User
-
-
-def token_hash(token: str) -> str:
-    """Returns the SHA-256 hex digest under which a code or refresh token is stored."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def create_grant(

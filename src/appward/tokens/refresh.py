@@ -13,7 +13,8 @@ from appward.clients import policy
 from appward.clients.policy import AuthenticatedClient
 from appward.clock import Clock
 from appward.errors import InvalidGrant
-from appward.tokens.grants import grant_is_active, revoke_grant, token_hash, user_is_active
+from appward.hashing import token_hash
+from appward.tokens.grants import grant_is_active, revoke_grant, user_is_active
 from appward.tokens.models import RefreshToken
 
 REFRESH_PREFIX = "apwrt_"

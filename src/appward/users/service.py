@@ -10,11 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appward.audit import AuditLog
-from appward.auth import SecretVerifier
-from appward.clients.events import EventTag
+from appward.audit import AuditLog, EventTag
 from appward.clock import Clock
 from appward.errors import Conflict, FieldError, InvalidInput
+from appward.hashing import SecretVerifier
 from appward.users.models import User
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")

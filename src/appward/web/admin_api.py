@@ -11,13 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valida
 from appward.audit import AuditEvent, AuditFilter
 from appward.clients.metadata import ClientMetadata, field_errors
 from appward.clients.models import Client, ClientSecret
+from appward.clients.scopes import Scope
 from appward.clients.service import ClientChange, ClientFilter, IssuedSecret, metadata_of
 from appward.errors import FieldError, InvalidInput, PreconditionRequired
 from appward.registration.service import (
     IssuedInitialAccessToken,
     describe_initial_access_token,
 )
-from appward.scopes import Scope
 from appward.web.deps import Audit, Clients, InitialAccessTokens, Scopes, Users
 from appward.web.json_body import parse_json
 from appward.web.oauth import read_limited

@@ -20,14 +20,14 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from appward.auth import CredentialCache, SecretVerifier
+from appward.auth import CredentialCache
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
 from appward.auth.invalidation import listen_for_changes
-from appward.clients.secrets import Argon2Hasher, Hasher
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError
+from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
 from appward.rate_limit import rate_limiter
 from appward.tokens.keys import (
     ensure_signing_key,

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appward.audit import Actor, AuditLog
 from appward.auth.invalidation import announce_change
 from appward.clients import policy
-from appward.clients.events import changed_credentials
+from appward.clients.credential_changes import changed_credentials
+from appward.clients.scopes import ScopeService
 from appward.clients.service import ClientService
 from appward.errors import InvalidToken
 from appward.registration.service import InitialAccessTokenService
-from appward.scopes import ScopeService
 from appward.tokens.access import verify_access_token
 from appward.tokens.service import TokenService
 from appward.users.service import UserService

@@ -31,6 +31,7 @@ from appward.authorization import (
     redirect_with,
     validate_authorization_request,
 )
+from appward.clients.scopes import Scope
 from appward.errors import (
     AccessDenied,
     AppwardError,
@@ -41,11 +42,10 @@ from appward.errors import (
     UnsupportedGrantType,
     safe_description,
 )
-from appward.scopes import Scope
 from appward.tokens.codes import CodeRequest, issue_code
+from appward.tokens.consent import ConsentService
 from appward.tokens.grant_types import GRANT_TYPES
 from appward.tokens.service import TokenService
-from appward.users.consent import ConsentService
 from appward.users.service import UserService
 from appward.web.deps import Session, State, transaction
 from appward.web.fastpath import FormHandler, FormRequest

@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.errors import AppwardError, TemporarilyUnavailable, TooManyAttempts
-from appward.users.consent import ConsentService
+from appward.tokens.consent import ConsentService
 from appward.users.service import UserService
 from appward.web.deps import Session, State, source_ip
 from appward.web.forms import read_form

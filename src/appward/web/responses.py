@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
+from appward.clients.scopes import ADMIN_SCOPE
 from appward.errors import (
     AppwardError,
     FieldError,
@@ -24,7 +25,6 @@ from appward.errors import (
     TooManyAttempts,
     safe_description,
 )
-from appward.scopes import ADMIN_SCOPE
 from appward.web.templates import render
 
 # Keys of the per-request scope["state"] dict (Starlette's request.state): set by the

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from appward.auth import CredentialCache, SecretVerifier
+from appward.auth import CredentialCache
 from appward.auth.credential_cache import EpochFile
-from appward.clients.secrets import Hasher
 from appward.clock import Clock
 from appward.config import RegistrationPolicy, Settings
+from appward.hashing import Hasher, SecretVerifier
 from appward.rate_limit import RateLimiter
 from appward.tokens.keys import KeyRing
 from appward.users.throttle import LoginThrottle

@@ -10,12 +10,12 @@ import pytest
 
 from appward.clients.secrets import (
     SECRET_PREFIX,
-    Argon2Hasher,
     generate_secret,
     new_secret_id,
     secret_id_of,
 )
 from appward.config import Argon2Params
+from appward.hashing import Argon2Hasher
 
 SECRET_ID = "0123456789abcdef"
 RANDOM_PART = "A" * 43

@@ -10,8 +10,7 @@ from sqlalchemy import Boolean, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from appward.audit import AuditLog
-from appward.clients.events import EventTag
+from appward.audit import AuditLog, EventTag
 from appward.clients.models import ClientScope
 from appward.clock import Clock
 from appward.db import Base, UTCDateTime
