@@ -18,15 +18,18 @@ from appward.web.openapi import ADMIN_TOKEN, problem_responses
 
 # ADMIN_TOKEN only documents the bearer scheme; current_admin checks the token, here for
 # every route, so a new resource is guarded without asking for it.
+PREFIX = "/admin/v1"
+# In this order, the OpenAPI document lists the paths as it always has.
+RESOURCES = (clients, secrets, scopes, users, audit_events, initial_access_tokens)
+
 router = APIRouter(
-    prefix="/admin/v1",
+    prefix=PREFIX,
     tags=["admin"],
     dependencies=[Security(ADMIN_TOKEN), Depends(current_admin)],
     responses=problem_responses(401, 403),
 )
 
-# In this order, the OpenAPI document lists the paths as it always has.
-for resource in (clients, secrets, scopes, users, audit_events, initial_access_tokens):
+for resource in RESOURCES:
     router.include_router(resource.router)
 
-__all__ = ["router"]
+__all__ = ["PREFIX", "RESOURCES", "router"]
