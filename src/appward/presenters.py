@@ -65,14 +65,15 @@ def present_client(client: Client) -> Presented:
 
 
 def present_client_change(change: ClientChange) -> Presented:
-    """Returns the changed client, and the id and expiry of the secret the change issued,
-    if any. The secret itself is the caller's to show, once."""
-    body = present_client(change.client)
-    if change.secret is not None:
-        record = change.secret.record
-        body["client_secret_id"] = record.id
-        body["client_secret_expires_at"] = client_secret_expires_at(record)
-    return body
+    """Returns the changed client, with the id and expiry of the secret the change issued
+    (None when it issued none). The secret itself is the caller's to add, once, as
+    ``client_secret``."""
+    secret = change.secret.record if change.secret is not None else None
+    return {
+        **present_client(change.client),
+        "client_secret_id": secret.id if secret else None,
+        "client_secret_expires_at": client_secret_expires_at(secret) if secret else None,
+    }
 
 
 def client_secret_expires_at(secret: ClientSecret) -> int:
@@ -98,7 +99,7 @@ def present_secret(secret: ClientSecret, now: datetime) -> Presented:
 
 def present_new_secret(secret: ClientSecret, now: datetime) -> Presented:
     """Returns a secret just added, with its RFC 7591 expiry. The secret itself is the
-    caller's to show, once."""
+    caller's to add, once, as ``client_secret``."""
     return {
         **present_secret(secret, now),
         "client_secret_expires_at": client_secret_expires_at(secret),

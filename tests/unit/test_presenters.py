@@ -134,7 +134,10 @@ def strings_in(value: Any) -> list[str]:
 
 PRESENTED: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
     "client": (present_client(client()), ClientOut),
-    "client change": (present_client_change(ClientChange(client())), ClientOut),
+    "client change": (
+        {**present_client_change(ClientChange(client())), "client_secret": None},
+        ClientCreatedOut,
+    ),
     "secret": (present_secret(secret(), NOW), SecretOut),
     "scope": (present_scope(scope()), ScopeOut),
     "user": (present_user(user()), UserOut),
@@ -150,8 +153,10 @@ PRESENTED: dict[str, tuple[dict[str, Any], type[BaseModel]]] = {
 def test_each_presenter_gives_the_admin_apis_shape(
     presented: dict[str, Any], model: type[BaseModel]
 ) -> None:
-    assert list(presented) == list(model.model_fields)
-    model.model_validate(presented)
+    """Field for field (a change's client_secret is the caller's, None when none issued),
+    so the CLI's --json can print exactly what the admin API answers."""
+    assert set(presented) == set(model.model_fields)
+    assert model.model_validate(presented).model_dump() == presented
 
 
 @pytest.mark.parametrize(("presented", "model"), PRESENTED.values(), ids=PRESENTED.keys())
@@ -161,9 +166,7 @@ def test_no_presenter_shows_a_secret_or_its_hash(
     for text in strings_in(presented):
         assert HASH not in text
         assert PLAINTEXT not in text
-    assert not {"secret_hash", "password_hash", "token_hash", "client_secret", "token"} & set(
-        presented
-    )
+    assert not {"secret_hash", "password_hash", "token_hash", "token"} & set(presented)
 
 
 def test_a_client_is_its_record_and_its_metadata() -> None:
@@ -176,6 +179,10 @@ def test_a_client_is_its_record_and_its_metadata() -> None:
 
 
 def test_a_change_that_issued_a_secret_names_it_but_leaves_showing_it_to_the_caller() -> None:
+    nothing_issued = present_client_change(ClientChange(client()))
+    assert nothing_issued["client_secret_id"] is None
+    assert nothing_issued["client_secret_expires_at"] is None
+    assert "client_secret" not in nothing_issued
     expires = NOW + timedelta(days=90)
     presented = present_client_change(ClientChange(client(), issued(secret(expires_at=expires))))
     assert presented["client_secret_id"] == "s-1"

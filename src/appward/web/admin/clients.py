@@ -98,10 +98,8 @@ def _answer_change(change: ClientChange, response: Response) -> dict[str, Any]:
     """The changed client, with the secret the change issued shown this once."""
     response.headers["ETag"] = etag(change.client)
     response.headers.update(NO_STORE)
-    body = present_client_change(change)
-    if change.secret is not None:
-        body["client_secret"] = change.secret.plaintext
-    return body
+    shown_once = change.secret.plaintext if change.secret is not None else None
+    return {**present_client_change(change), "client_secret": shown_once}
 
 
 def _answer_client(client: Client, response: Response) -> dict[str, Any]:
