@@ -16,12 +16,12 @@ from appward.web.admin import (
 from appward.web.deps import current_admin
 from appward.web.openapi import ADMIN_TOKEN, problem_responses
 
-# ADMIN_TOKEN only documents the bearer scheme; current_admin checks the token, here for
-# every route, so a new resource is guarded without asking for it.
 PREFIX = "/admin/v1"
 # In this order, the OpenAPI document lists the paths as it always has.
 RESOURCES = (clients, secrets, scopes, users, audit_events, initial_access_tokens)
 
+# ADMIN_TOKEN only documents the bearer scheme; current_admin checks the token, here for
+# every route, so a new resource is guarded without asking for it.
 router = APIRouter(
     prefix=PREFIX,
     tags=["admin"],
