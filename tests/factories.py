@@ -5,6 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from appward.audit import Actor
+
+# Who a test's own setup acts as, in the audit log.
+SETUP_ACTOR = Actor("test:setup")
+
 WEB_APP: dict[str, Any] = {
     "client_name": "Web App",
     "redirect_uris": ["https://app.example.com/callback"],

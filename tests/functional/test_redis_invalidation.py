@@ -38,7 +38,7 @@ async def test_a_revocation_on_one_host_reaches_the_others_cache(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h")
             )
             if name == "b":
-                admin_id, admin_secret = await create_admin(app, host_settings, clock)
+                admin_id, admin_secret = await create_admin(app)
         token = (
             await http["b"].post(
                 "/oauth2/token",

@@ -42,9 +42,9 @@ from appward.errors import (
     UnsupportedGrantType,
     safe_description,
 )
+from appward.services import Services, unit_of_work
 from appward.tokens.codes import CodeRequest, issue_code
 from appward.tokens.grant_types import GRANT_TYPES
-from appward.services import Services, unit_of_work
 from appward.web.deps import RequestServices, State
 from appward.web.fastpath import FormHandler, FormRequest
 from appward.web.forms import form_decode as _form_decode
@@ -305,9 +305,7 @@ async def authorize(request: Request, state: State, services: RequestServices) -
 
 
 @router.post("/oauth2/authorize", summary="The user's consent decision", include_in_schema=False)
-async def authorize_decision(
-    request: Request, state: State, services: RequestServices
-) -> Response:
+async def authorize_decision(request: Request, state: State, services: RequestServices) -> Response:
     try:
         form = await read_form(request)
         check_csrf(request, form.get("csrf"))
