@@ -4,6 +4,7 @@ together. Above the domain: the web, the CLI and the tests get their services he
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -69,9 +70,17 @@ def redis_client(url: str | None) -> aioredis.Redis | None:
     if not url:
         return None
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=REDIS_POOL_SIZE, timeout=REDIS_POOL_TIMEOUT
+        url,
+        max_connections=REDIS_POOL_SIZE,
+        timeout=REDIS_POOL_TIMEOUT,
+        client_name=redis_client_name(),
     )
     return aioredis.Redis.from_pool(pool)
+
+
+def redis_client_name() -> str:
+    """The name this process's connections carry in Redis's CLIENT LIST: one per worker."""
+    return f"appward:{os.getpid()}"
 
 
 @dataclass(frozen=True)
