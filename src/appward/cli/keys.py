@@ -16,9 +16,10 @@ app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 def keys_rotate() -> None:
     """Add a new signing key. Servers sign with it from their next key reload
     (APPWARD_KEY_RELOAD_INTERVAL); old keys stay published until their tokens expire."""
-    cipher = key_cipher(settings())
+    config = settings()
+    cipher = key_cipher(config)
 
     async def work(services: Services) -> str:
         return (await rotate_signing_key(services.session, cipher, SystemClock())).kid
 
-    typer.echo(f"new signing key {run(work)}")
+    typer.echo(f"new signing key {run(work, config)}")

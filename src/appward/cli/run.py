@@ -47,9 +47,10 @@ def cli_actor() -> Actor:
     return Actor(f"cli:{getpass.getuser()}")
 
 
-def run(work: Callable[[Services], Awaitable[T]]) -> T:
-    """Runs ``work`` in one unit of work (committed if it returns) and returns its result."""
-    config = settings()
+def run(work: Callable[[Services], Awaitable[T]], config: Settings | None = None) -> T:
+    """Runs ``work`` in one unit of work (committed if it returns) and returns its result.
+    ``config``: the settings, if the command has read them already."""
+    config = config or settings()
 
     async def in_one_unit() -> T:
         async with reached(config) as resources, unit_of_work(resources, cli_actor()) as services:
@@ -104,11 +105,14 @@ async def _reach_database(engine: AsyncEngine, url: str, *, migrated: bool) -> N
 
 
 def key_cipher(config: Settings) -> Fernet:
-    """Returns the cipher for signing keys at rest; a malformed key ends the command."""
+    """Returns the cipher for signing keys at rest; a malformed key, or a key file that
+    cannot be made, ends the command."""
     try:
         return load_key_encryption(config.key_encryption_key, config.data_dir)
     except ValueError as exc:  # Fernet's message names the rule, never the key
         fail(f"invalid configuration: APPWARD_KEY_ENCRYPTION_KEY: {exc}")
+    except OSError as exc:
+        fail(str(exc))
 
 
 def _masked(url: str) -> str:

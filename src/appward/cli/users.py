@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 
 from appward.cli.arguments import JsonFlag
@@ -40,7 +39,7 @@ def users_create(
 def _prompt_password() -> str:
     try:
         password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    except click.exceptions.Abort:  # end of input: no terminal to ask at
+    except typer.Abort:  # end of input: no terminal to ask at
         fail("no password given: type it at the prompt, or pipe it with --password-stdin")
     return password
 
