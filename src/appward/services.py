@@ -160,13 +160,13 @@ class _DeferredSession:
     signature); not even building a session for those is a measurable part of its cost.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, resources: Resources) -> None:
+        self._resources = resources
         self.opened: AsyncSession | None = None
 
     def __getattr__(self, name: str) -> Any:
         if self.opened is None:
-            self.opened = self._sessions()
+            self.opened = self._resources.sessions()()
         return getattr(self.opened, name)
 
 
@@ -176,7 +176,7 @@ async def unit_of_work(resources: Resources, actor: Actor | None) -> AsyncIterat
     block ends, then every credential cache hears of the credentials it changed; rolled
     back if the block raises. Services only flush: this is the one place that commits.
     No database session is opened unless a service uses it."""
-    deferred = _DeferredSession(resources.sessions())
+    deferred = _DeferredSession(resources)
     try:
         yield Services(cast(AsyncSession, deferred), resources, actor)
     except BaseException:
