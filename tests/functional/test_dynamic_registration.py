@@ -318,7 +318,6 @@ async def test_no_url_from_the_metadata_is_fetched(settings, clock, monkeypatch)
             api,
             {
                 **WEB_CLIENT,
-                "token_endpoint_auth_method": "private_key_jwt",
                 "jwks_uri": "https://10.0.0.1/jwks.json",
                 "logo_uri": "https://169.254.169.254/latest/meta-data/",
                 "client_uri": "https://192.168.1.1/",
@@ -787,25 +786,29 @@ async def test_a_self_registered_client_gets_exactly_what_its_metadata_allows(se
         assert_error(refresh, 401, "invalid_client")
 
 
-async def test_private_key_jwt_is_registered_but_refused_at_the_token_endpoint(settings, clock):
+@pytest.mark.parametrize(
+    "method",
+    ["private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
+)
+async def test_a_method_the_token_endpoint_cannot_enforce_is_refused_at_registration(
+    settings, clock, method
+):
+    """The bug: a self-registered private_key_jwt client was created, then could never get
+    a token. Nothing this server cannot enforce may be registered (RFC 7591 §3.2.2)."""
     async with server(settings, clock, dcr_modes="open") as api:
+        before = (await api.get("/admin/v1/clients")).json()["items"]
         response = await register(
             api,
             {
                 **WEB_CLIENT,
-                "token_endpoint_auth_method": "private_key_jwt",
+                "token_endpoint_auth_method": method,
                 "jwks": {"keys": [PUBLISHER_JWK]},
             },
         )
-        assert response.status_code == 201, response.text
-        body = response.json()
-        assert "client_secret" not in body
-        assert body["jwks"]["keys"][0]["kid"] == "pub-1"
-        refused = await api.http.post(
-            "/oauth2/token",
-            data={"grant_type": "client_credentials", "client_id": body["client_id"]},
-        )
-        assert_error(refused, 401, "invalid_client")
+        assert_error(response, 400, "invalid_client_metadata")
+        assert (await api.get("/admin/v1/clients")).json()["items"] == before
+        metadata = (await api.http.get("/.well-known/oauth-authorization-server")).json()
+        assert method not in metadata["token_endpoint_auth_methods_supported"]
 
 
 async def test_no_credential_is_stored_or_audited_in_plaintext(settings, clock):
@@ -1087,7 +1090,6 @@ async def test_only_public_jwk_members_are_kept(settings, clock):
             api,
             {
                 **WEB_CLIENT,
-                "token_endpoint_auth_method": "private_key_jwt",
                 "jwks": {"keys": [jwk]},
             },
         )
@@ -1097,7 +1099,6 @@ async def test_only_public_jwk_members_are_kept(settings, clock):
             api,
             {
                 **WEB_CLIENT,
-                "token_endpoint_auth_method": "private_key_jwt",
                 "jwks": {"keys": [bad]},
             },
         )
