@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from appward.audit import Actor
 from appward.clients.snapshot import ClientSnapshot
+
+# Who a test's own setup acts as, in the audit log.
+SETUP_ACTOR = Actor("test:setup")
 
 WEB_APP: dict[str, Any] = {
     "client_name": "Web App",

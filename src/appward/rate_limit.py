@@ -45,7 +45,7 @@ class RateLimiter(Protocol):
         """Takes one back off this window's count for ``key`` (never below zero)."""
 
     async def close(self) -> None:
-        """Releases what the limiter holds (a Redis connection pool)."""
+        """Releases what the limiter holds itself (the Redis client is its owner's)."""
 
 
 def _window(now: datetime, seconds: int) -> tuple[int, int]:
@@ -116,11 +116,12 @@ class RedisRateLimiter:
     """One count per key and window in Redis (INCR with an expiry), shared by every
     process. If Redis cannot be reached the request is let through and logged: a
     registration endpoint or a sign-in page that fails closed on a cache outage is a
-    worse outage."""
+    worse outage. ``redis`` is the process's one client, shared with the other users of
+    Redis; whoever made it closes it."""
 
-    def __init__(self, name: str, redis_url: str, *, limit: int, window: int = 60) -> None:
+    def __init__(self, name: str, redis: aioredis.Redis, *, limit: int, window: int = 60) -> None:
         self.name, self.limit, self.window = name, limit, window
-        self._redis = aioredis.from_url(redis_url)
+        self._redis = redis
 
     def _key(self, key: str, number: int) -> str:
         return f"appward:rate:{self.name}:{number}:{key}"
@@ -168,7 +169,7 @@ class RedisRateLimiter:
         log.warning("rate limit %s not applied: Redis unavailable (%s)", self.name, exc)
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        """Nothing of its own to release: the shared client outlives the limiter."""
 
 
 def address_key(address: str | None) -> str:
@@ -188,8 +189,9 @@ def address_key(address: str | None) -> str:
 
 
 def rate_limiter(
-    name: str, *, limit: int, redis_url: str | None, window: int = 60
+    name: str, *, limit: int, redis: aioredis.Redis | None, window: int = 60
 ) -> MemoryRateLimiter | RedisRateLimiter:
-    if redis_url:
-        return RedisRateLimiter(name, redis_url, limit=limit, window=window)
+    """Returns a limiter counting in ``redis`` when there is one, else in this process."""
+    if redis is not None:
+        return RedisRateLimiter(name, redis, limit=limit, window=window)
     return MemoryRateLimiter(name, limit=limit, window=window)

@@ -92,7 +92,7 @@ async def serve(settings: Settings, clock: FrozenClock) -> AsyncIterator[Server]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.9", 4711))
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as admin:
-            admin_id, admin_secret = await create_admin(app, settings, clock)
+            admin_id, admin_secret = await create_admin(app)
             token = await admin.post(
                 "/oauth2/token",
                 data={"grant_type": "client_credentials"},

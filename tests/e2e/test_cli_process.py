@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,37 @@ def test_unreachable_database_is_one_line_with_the_password_masked(
     assert line.startswith("appward: cannot reach the database at postgresql+asyncpg://appward:")
     assert "127.0.0.1" in line
     assert "hunter2-secret" not in line
+
+
+@pytest.mark.parametrize(
+    ("entry", "variable", "value"),
+    [
+        pytest.param([str(APPWARD)], "APPWARD_ISSUER", "not-a-url", id="appward-bad-setting"),
+        pytest.param(
+            [sys.executable, "-m", "appward"],
+            "APPWARD_KEY_ENCRYPTION_KEY",
+            "not-a-fernet-key",
+            id="python-m-bad-key",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_code_2(
+    workdir: Path, entry: list[str], variable: str, value: str
+) -> None:
+    done = subprocess.run(
+        [*entry, "keys", "rotate"],
+        cwd=workdir,
+        env=environment({variable: value}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"appward: invalid configuration: {variable}: ")
+    assert value not in line
 
 
 def test_the_data_dir_and_its_files_are_private_to_their_owner(workdir: Path) -> None:

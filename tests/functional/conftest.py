@@ -13,14 +13,12 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from appward.audit import Actor, AuditLog
-from appward.clients.service import ClientService
 from appward.clock import FrozenClock
 from appward.config import Settings
-from appward.hashing import Argon2Hasher
+from appward.services import unit_of_work
 from appward.web import admin
 from appward.web.app import create_app
-from tests.factories import SERVICE, WEB_APP, basic
+from tests.factories import SERVICE, SETUP_ACTOR, WEB_APP, basic
 
 
 @dataclass
@@ -60,26 +58,16 @@ class Api:
         )
 
 
-async def create_admin(app: FastAPI, settings: Settings, clock: FrozenClock) -> tuple[str, str]:
-    state = app.state.appward
-    async with state.sessions()() as session:
-        audit = AuditLog(session, clock, Actor("test:setup"))
-        service = ClientService(
-            session,
-            clock,
-            Argon2Hasher(settings.argon2),
-            settings.lifetime_bounds,
-            settings.secret_policy,
-            audit,
-        )
-        change = await service.create(
+async def create_admin(app: FastAPI) -> tuple[str, str]:
+    """Returns the id and secret of a new admin client, made through the app's services."""
+    async with unit_of_work(app.state.appward, SETUP_ACTOR) as services:
+        change = await services.clients.create(
             {
                 "client_name": "admin",
                 "grant_types": ["client_credentials"],
                 "scope": "appward:admin",
             }
         )
-        await session.commit()
     assert change.secret is not None
     return change.client.client_id, change.secret.plaintext
 
@@ -97,7 +85,7 @@ async def open_api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.9", 4711))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            admin_id, admin_secret = await create_admin(app, settings, clock)
+            admin_id, admin_secret = await create_admin(app)
             response = await http.post(
                 "/oauth2/token",
                 data={"grant_type": "client_credentials"},

@@ -16,16 +16,11 @@ import pytest
 import typer.main
 from typer.testing import CliRunner, Result
 
-from appward.audit import Actor, AuditLog
 from appward.cli import app
-from appward.clients.scopes import ScopeService
-from appward.clients.service import ClientService
-from appward.clock import SystemClock
 from appward.config import Settings
-from appward.db import create_engine, create_sessionmaker
-from appward.hashing import Argon2Hasher
+from appward.services import standalone_resources, unit_of_work
 from tests.conftest import settings_env
-from tests.factories import NATIVE_APP, SERVICE, WEB_APP, metadata
+from tests.factories import NATIVE_APP, SERVICE, SETUP_ACTOR, WEB_APP, metadata
 
 ACTOR = f"cli:{getpass.getuser()}"
 SECRET_PREFIX = "apwcs_"
@@ -752,25 +747,13 @@ def world(settings: Settings) -> World:
     """Built through the services directly: the cases only need it to exist."""
 
     async def build() -> World:
-        engine = create_engine(settings.database_url, schema=settings.database_schema)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                clock = SystemClock()
-                audit = AuditLog(session, clock, Actor("test:setup"))
-                await ScopeService(session, clock, audit).create("read", "Read")
-                clients = ClientService(
-                    session,
-                    clock,
-                    Argon2Hasher(settings.argon2),
-                    settings.lifetime_bounds,
-                    settings.secret_policy,
-                    audit,
-                )
-                web = await clients.create(metadata(WEB_APP, scope="read"))
-                public = await clients.create(NATIVE_APP)
-                await session.commit()
-        finally:
-            await engine.dispose()
+        async with (
+            standalone_resources(settings) as resources,
+            unit_of_work(resources, SETUP_ACTOR) as services,
+        ):
+            await services.scopes.create("read", "Read")
+            web = await services.clients.create(metadata(WEB_APP, scope="read"))
+            public = await services.clients.create(NATIVE_APP)
         assert web.secret is not None
         return World(web.client.client_id, web.secret.record.id, public.client.client_id)
 

@@ -7,14 +7,12 @@ import asyncio
 import base64
 
 import pytest
+from sqlalchemy import select
 
-from appward.audit import Actor, AuditLog
-from appward.clients.service import ClientService
-from appward.config import Settings
-from appward.db import create_engine, create_sessionmaker
+from appward.clients.models import ClientSecret
 from appward.errors import InvalidClientMetadata
-from appward.hashing import Argon2Hasher
-from tests.factories import SERVICE, basic, metadata
+from appward.services import standalone_resources, unit_of_work
+from tests.factories import SERVICE, SETUP_ACTOR, basic, metadata
 
 pytestmark = pytest.mark.anyio
 
@@ -170,101 +168,65 @@ async def test_disabled_client_token_attempt_does_not_count_as_use(api, clock):
     assert secrets[0]["last_used_at"] is None
 
 
-def make_service(session, settings: Settings, clock, source_bounds=None) -> ClientService:
-    return ClientService(
-        session,
-        clock,
-        Argon2Hasher(settings.argon2),
-        source_bounds or settings.lifetime_bounds,
-        settings.secret_policy,
-        AuditLog(session, clock, Actor("test")),
-    )
-
-
 async def test_secret_added_while_client_is_deleted_does_not_survive(settings, clock):
     """Two transactions: one adds a secret, the other deletes the client. Whatever the
     order, no usable secret may remain on a deleted client."""
-    engine = create_engine(settings.database_url, schema=settings.database_schema)
-    sessions = create_sessionmaker(engine)
-    try:
-        async with sessions() as session:
-            client_id = (
-                await make_service(session, settings, clock).create(SERVICE)
-            ).client.client_id
-            await session.commit()
+    async with standalone_resources(settings, clock=clock) as resources:
+        async with unit_of_work(resources, SETUP_ACTOR) as services:
+            client_id = (await services.clients.create(SERVICE)).client.client_id
 
-        async with sessions() as adder, sessions() as deleter:
-            await make_service(adder, settings, clock).add_secret(client_id, label="racing")
+        async def delete() -> None:
+            async with unit_of_work(resources, SETUP_ACTOR) as deleter:
+                await deleter.clients.delete(client_id)
 
-            async def delete() -> None:
-                await make_service(deleter, settings, clock).delete(client_id)
-                await deleter.commit()
-
+        async with unit_of_work(resources, SETUP_ACTOR) as adder:
+            await adder.clients.add_secret(client_id, label="racing")
             deleting = asyncio.create_task(delete())
             await asyncio.sleep(0.3)  # the delete waits for the adder's lock
-            await adder.commit()
-            await deleting
+        await deleting
 
-        async with sessions() as session:
-            service = make_service(session, settings, clock)
-            from sqlalchemy import select
-
-            from appward.clients.models import ClientSecret
-
-            rows = list(await session.scalars(select(ClientSecret)))
+        async with unit_of_work(resources, SETUP_ACTOR) as services:
+            rows = list(await services.session.scalars(select(ClientSecret)))
             assert rows
             assert all(r.revoked_at is not None for r in rows)
-            del service
-    finally:
-        await engine.dispose()
 
 
 async def test_tightened_bounds_still_let_an_admin_fix_the_client(settings, clock):
-    engine = create_engine(settings.database_url, schema=settings.database_schema)
-    sessions = create_sessionmaker(engine)
-    try:
-        async with sessions() as session:
-            client = (
-                await make_service(session, settings, clock).create(
-                    metadata(SERVICE, access_token_ttl=7200)
-                )
-            ).client
-            await session.commit()
-        stricter = Settings(
-            database_url=settings.database_url, access_token_ttl_max=3600
-        ).lifetime_bounds
-        async with sessions() as session:
-            service = make_service(session, settings, clock, stricter)
-            change = await service.update(
-                client.client_id, {"access_token_ttl": 3600}, expected_revision=None
-            )
-            assert change.client.access_token_ttl == 3600
-    finally:
-        await engine.dispose()
+    async with (
+        standalone_resources(settings, clock=clock) as resources,
+        unit_of_work(resources, SETUP_ACTOR) as services,
+    ):
+        client = (await services.clients.create(metadata(SERVICE, access_token_ttl=7200))).client
+    stricter = settings.model_copy(update={"access_token_ttl_max": 3600})
+    async with (
+        standalone_resources(stricter, clock=clock) as resources,
+        unit_of_work(resources, SETUP_ACTOR) as services,
+    ):
+        change = await services.clients.update(
+            client.client_id, {"access_token_ttl": 3600}, expected_revision=None
+        )
+        assert change.client.access_token_ttl == 3600
 
 
 async def test_self_registered_clients_cannot_take_admin_only_scopes_or_skip_consent(
     settings, clock
 ):
-    engine = create_engine(settings.database_url, schema=settings.database_schema)
-    sessions = create_sessionmaker(engine)
-    try:
-        async with sessions() as session:
-            service = make_service(session, settings, clock)
-            with pytest.raises(InvalidClientMetadata, match="administrator"):
-                await service.create(
-                    metadata(SERVICE, scope="appward:admin"), registration_source="dcr"
-                )
-            with pytest.raises(InvalidClientMetadata, match="administrator"):
-                await service.create(
-                    {
-                        "redirect_uris": ["https://a.example/cb"],
-                        "skip_consent": True,
-                    },
-                    registration_source="portal",
-                )
-    finally:
-        await engine.dispose()
+    async with (
+        standalone_resources(settings, clock=clock) as resources,
+        unit_of_work(resources, SETUP_ACTOR) as services,
+    ):
+        with pytest.raises(InvalidClientMetadata, match="administrator"):
+            await services.clients.create(
+                metadata(SERVICE, scope="appward:admin"), registration_source="dcr"
+            )
+        with pytest.raises(InvalidClientMetadata, match="administrator"):
+            await services.clients.create(
+                {
+                    "redirect_uris": ["https://a.example/cb"],
+                    "skip_consent": True,
+                },
+                registration_source="portal",
+            )
 
 
 def test_settings_repr_hides_keys_and_database_url(settings):

@@ -18,6 +18,7 @@ from appward import rate_limit
 from appward.clock import FrozenClock
 from appward.config import Settings
 from appward.errors import TooManyAttempts
+from appward.services import redis_client
 from tests.functional.conftest import Api, open_api
 from tests.oauth_helpers import PASSWORD, hidden_fields
 
@@ -154,8 +155,11 @@ async def test_redis_checks_store_nothing(redis_url):
 
     now = datetime(2026, 6, 1, 12, tzinfo=UTC)
     key = f"test-{secrets.token_hex(8)}"
-    limiter = rate_limit.RedisRateLimiter("login-usernames", redis_url, limit=2, window=300)
-    other = rate_limit.RedisRateLimiter("login-usernames", redis_url, limit=2, window=300)
+    redis, other_redis = redis_client(redis_url), redis_client(redis_url)
+    assert redis is not None
+    assert other_redis is not None
+    limiter = rate_limit.RedisRateLimiter("login-usernames", redis, limit=2, window=300)
+    other = rate_limit.RedisRateLimiter("login-usernames", other_redis, limit=2, window=300)
     try:
         await limiter.check(key, now)
         assert await limiter._redis.keys(f"appward:rate:login-usernames:*:{key}") == []
@@ -172,7 +176,8 @@ async def test_redis_checks_store_nothing(redis_url):
         await other.subtract(key, now)
         assert await limiter.add(key, now) == 1
     finally:
-        await limiter.close()
+        await redis.aclose()
+        await other_redis.aclose()
         await other.close()
 
 

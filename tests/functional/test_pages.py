@@ -6,10 +6,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from appward.audit import Actor, AuditLog
-from appward.clients.service import ClientService
-from appward.hashing import Argon2Hasher
+from appward.services import unit_of_work
 from appward.web.templates import content_security_policy
+from tests.factories import SETUP_ACTOR
 from tests.oauth_helpers import PASSWORD, Browser, pkce_pair
 
 pytestmark = pytest.mark.anyio
@@ -40,23 +39,13 @@ async def test_logout_ends_the_session(api):
     assert (await api.http.get("/account")).status_code == 303
 
 
-async def test_self_registered_client_shows_unverified_notice(api, settings, clock):
+async def test_self_registered_client_shows_unverified_notice(api):
     await api.post("/admin/v1/users", {"username": "erin", "password": PASSWORD})
-    state = api.app.state.appward
-    async with state.sessions()() as session:
-        service = ClientService(
-            session,
-            clock,
-            Argon2Hasher(settings.argon2),
-            settings.lifetime_bounds,
-            settings.secret_policy,
-            AuditLog(session, clock, Actor("test")),
-        )
-        change = await service.create(
+    async with unit_of_work(api.app.state.appward, SETUP_ACTOR) as services:
+        change = await services.clients.create(
             {"client_name": "Stranger App", "redirect_uris": ["https://stranger.example/cb"]},
             registration_source="dcr",
         )
-        await session.commit()
     b = Browser(api.http)
     consent = await b.consent_page(change.client.client_id, "erin")
     assert "Unverified application" in consent.text

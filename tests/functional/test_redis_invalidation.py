@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from appward.config import Settings
+from appward.services import redis_client_name
 from appward.web.app import create_app
 from tests.factories import SERVICE, basic
-from tests.functional.conftest import create_admin
+from tests.functional.conftest import create_admin, open_api
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +42,7 @@ async def test_a_revocation_on_one_host_reaches_the_others_cache(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h")
             )
             if name == "b":
-                admin_id, admin_secret = await create_admin(app, host_settings, clock)
+                admin_id, admin_secret = await create_admin(app)
         token = (
             await http["b"].post(
                 "/oauth2/token",
@@ -77,3 +81,56 @@ async def test_a_revocation_on_one_host_reaches_the_others_cache(
         assert await status("lone") == 200
         clock.advance(settings.credential_cache_ttl + 1)
         assert await status("lone") == 401
+
+
+async def test_credential_changes_reuse_the_apps_pooled_redis_connections(
+    settings, clock, redis_url, monkeypatch
+):
+    """Every announcement goes over the app's one pooled client: many credential changes
+    open no Redis connection each, and the app closes its connections on shutdown."""
+    observer = aioredis.from_url(redis_url)
+    await observer.ping()  # its own connection, opened before the count starts
+    opened = count_redis_connections(monkeypatch, redis_url)
+    try:
+        async with open_api(settings.model_copy(update={"redis_url": redis_url}), clock) as api:
+            client_id = (await api.post("/admin/v1/clients", SERVICE)).json()["client_id"]
+            await asyncio.sleep(0.2)  # the change listener has subscribed
+            before = len(opened)
+            for _ in range(CHANGES):
+                assert (await api.post(f"/admin/v1/clients/{client_id}/disable")).status_code == 200
+                assert (await api.post(f"/admin/v1/clients/{client_id}/enable")).status_code == 200
+            assert len(opened) - before <= 1  # at most the pool's first connection
+            assert 1 <= await named_connections(observer) <= 3  # publishing, the listener
+        for _ in range(40):
+            if await named_connections(observer) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await named_connections(observer) == 0
+    finally:
+        await observer.aclose()
+
+
+CHANGES = 20
+
+
+def count_redis_connections(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> list[int]:
+    """Returns a list that grows by one for each TCP connection this process opens to the
+    Redis server from now on (redis-py opens them with asyncio.open_connection)."""
+    redis_port = urlsplit(redis_url).port or 6379
+    opened: list[int] = []
+    open_connection = asyncio.open_connection
+
+    async def counting(*args: Any, **kw: Any) -> Any:
+        port = kw.get("port", args[1] if len(args) > 1 else None)
+        if port == redis_port:
+            opened.append(port)
+        return await open_connection(*args, **kw)
+
+    monkeypatch.setattr(asyncio, "open_connection", counting)
+    return opened
+
+
+async def named_connections(observer: aioredis.Redis) -> int:
+    """Counts the server's connections named as this process's Appward connections."""
+    clients = await observer.client_list()
+    return sum(1 for c in clients if c.get("name") == redis_client_name())

@@ -8,56 +8,40 @@ import asyncio
 import pytest
 from sqlalchemy import event, select
 
-from appward.audit import Actor, AuditLog
 from appward.clients.models import ClientSecret
-from appward.clients.service import ClientService
-from appward.db import create_engine, create_sessionmaker, is_sqlite
+from appward.db import is_sqlite
 from appward.errors import NotFound, PreconditionFailed
-from appward.hashing import Argon2Hasher
+from appward.services import standalone_resources, unit_of_work
 from tests.factories import SERVICE
+from tests.factories import SETUP_ACTOR as ACTOR
 
 pytestmark = pytest.mark.anyio
 
 
-def service_for(session, settings, clock) -> ClientService:
-    return ClientService(
-        session,
-        clock,
-        Argon2Hasher(settings.argon2),
-        settings.lifetime_bounds,
-        settings.secret_policy,
-        AuditLog(session, clock, Actor("test")),
-    )
-
-
 async def test_concurrent_updates_lose_nothing(settings, clock):
-    """Two writers read revision 1; the second to write gets 412 instead of overwriting."""
-    engine = create_engine(settings.database_url, schema=settings.database_schema)
-    sessions = create_sessionmaker(engine)
-    try:
-        async with sessions() as session:
-            change = await service_for(session, settings, clock).create(SERVICE)
-            await session.commit()
+    """Two writers read revision 1; the second to write gets 412 instead of overwriting,
+    and its unit of work rolls back."""
+    async with standalone_resources(settings, clock=clock) as resources:
+        async with unit_of_work(resources, ACTOR) as services:
+            change = await services.clients.create(SERVICE)
         client_id = change.client.client_id
 
-        async with sessions() as first, sessions() as second:
-            a = service_for(first, settings, clock)
-            b = service_for(second, settings, clock)
-            # Both writers hold the client as they read it, at revision 1...
-            held = [await a.get(client_id), await b.get(client_id)]
-            assert [c.revision for c in held] == [1, 1]
-            await a.update(client_id, {"client_name": "A"}, expected_revision=1)
-            await first.commit()
-            # ...so the second write, checked against what it read, must not land.
-            with pytest.raises(PreconditionFailed):
-                await b.update(client_id, {"client_name": "B"}, expected_revision=1)
-            await second.rollback()
+        async def write_after_a_concurrent_writer() -> None:
+            async with unit_of_work(resources, ACTOR) as second:
+                async with unit_of_work(resources, ACTOR) as first:
+                    # Both writers hold the client as they read it, at revision 1...
+                    held = [await first.clients.get(client_id), await second.clients.get(client_id)]
+                    assert [c.revision for c in held] == [1, 1]
+                    await first.clients.update(client_id, {"client_name": "A"}, expected_revision=1)
+                # ...so the second write, checked against what it read, must not land.
+                await second.clients.update(client_id, {"client_name": "B"}, expected_revision=1)
 
-        async with sessions() as session:
-            client = await service_for(session, settings, clock).get(client_id)
+        with pytest.raises(PreconditionFailed):
+            await write_after_a_concurrent_writer()
+
+        async with unit_of_work(resources, ACTOR) as services:
+            client = await services.clients.get(client_id)
             assert (client.client_name, client.revision) == ("A", 2)
-    finally:
-        await engine.dispose()
 
 
 async def _event_when_locking_or_writing(session, engine, settings) -> asyncio.Event:
@@ -90,37 +74,33 @@ async def test_secret_added_while_the_client_is_deleted_does_not_outlive_the_del
     """The delete locks the client (SELECT ... FOR UPDATE; BEGIN IMMEDIATE on SQLite):
     a secret being added meanwhile waits for it, then finds no client, instead of
     reading the client as live and landing a usable secret on a deleted client."""
-    engine = create_engine(settings.database_url, schema=settings.database_schema)
-    sessions = create_sessionmaker(engine)
-    try:
-        async with sessions() as session:
-            change = await service_for(session, settings, clock).create(SERVICE)
-            await session.commit()
+    async with standalone_resources(settings, clock=clock) as resources:
+        async with unit_of_work(resources, ACTOR) as services:
+            change = await services.clients.create(SERVICE)
         client_id = change.client.client_id
 
-        async with sessions() as deleting, sessions() as adding:
-            # The delete has run and holds its lock, not committed yet.
-            await service_for(deleting, settings, clock).delete(client_id)
+        async def add_while_deleting() -> None:
+            async with unit_of_work(resources, ACTOR) as adding:
+                async with unit_of_work(resources, ACTOR) as deleting:
+                    # The delete has run and holds its lock, not committed yet.
+                    await deleting.clients.delete(client_id)
+                    # The secret's transaction gets to where it must wait for that lock
+                    # (or, without the lock, has read the client as live and writes).
+                    waiting = await _event_when_locking_or_writing(
+                        adding.session, resources.engine, settings
+                    )
+                    adder = asyncio.create_task(adding.clients.add_secret(client_id))
+                    await waiting.wait()
+                await adder  # once the delete has committed
 
-            # The secret's transaction gets to where it must wait for that lock (or,
-            # without the lock, has read the client as live and writes its secret).
-            waiting = await _event_when_locking_or_writing(adding, engine, settings)
-            adder = asyncio.create_task(service_for(adding, settings, clock).add_secret(client_id))
-            await waiting.wait()
-            await deleting.commit()
-            try:
-                with pytest.raises(NotFound):
-                    await adder
-            finally:
-                await adding.rollback()
+        with pytest.raises(NotFound):  # and the adding unit of work rolls back
+            await add_while_deleting()
 
-        async with sessions() as session:
+        async with unit_of_work(resources, ACTOR) as services:
             secrets = (
-                await session.scalars(
+                await services.session.scalars(
                     select(ClientSecret).where(ClientSecret.client_pk == change.client.pk)
                 )
             ).all()
             assert secrets
             assert all(s.revoked_at is not None for s in secrets)
-    finally:
-        await engine.dispose()

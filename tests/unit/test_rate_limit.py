@@ -9,6 +9,7 @@ import pytest
 from appward import rate_limit
 from appward.errors import TooManyAttempts
 from appward.rate_limit import MemoryRateLimiter, RedisRateLimiter
+from appward.services import redis_client
 
 pytestmark = pytest.mark.anyio
 START = datetime(2026, 6, 1, 12, 0, 10, tzinfo=UTC)  # 10 s into a minute
@@ -37,12 +38,15 @@ async def test_tracks_a_bounded_number_of_keys(monkeypatch):
 
 
 async def test_an_unreachable_redis_lets_requests_through(caplog):
-    limiter = RedisRateLimiter("registrations", "redis://127.0.0.1:1/0", limit=1)
+    redis = redis_client("redis://127.0.0.1:1/0")
+    assert redis is not None
+    limiter = RedisRateLimiter("registrations", redis, limit=1)
     try:
         for _ in range(3):
             await limiter.hit("10.0.0.1", START)
     finally:
         await limiter.close()
+        await redis.aclose()
     assert "not applied" in caplog.text
 
 
@@ -91,7 +95,9 @@ async def test_subtract_takes_one_back_never_below_zero():
 
 
 async def test_an_unreachable_redis_lets_sign_ins_through(caplog):
-    limiter = RedisRateLimiter("login-addresses", "redis://127.0.0.1:1/0", limit=1)
+    redis = redis_client("redis://127.0.0.1:1/0")
+    assert redis is not None
+    limiter = RedisRateLimiter("login-addresses", redis, limit=1)
     try:
         assert await limiter.add("10.0.0.1", START) == 0
         await limiter.check("10.0.0.1", START)
@@ -99,4 +105,5 @@ async def test_an_unreachable_redis_lets_sign_ins_through(caplog):
         await limiter.subtract("10.0.0.1", START)
     finally:
         await limiter.close()
+        await redis.aclose()
     assert "not applied" in caplog.text

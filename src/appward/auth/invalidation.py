@@ -23,30 +23,37 @@ async def announce_change(
     client_ids: Iterable[str],
     *,
     epoch: EpochFile,
-    redis_url: str | None,
+    redis: aioredis.Redis | None,
     local: CredentialCache | None = None,
 ) -> None:
-    """Drops cached verifications of ``client_ids`` everywhere. Call after commit."""
+    """Drops cached verifications of ``client_ids`` everywhere. Call after commit, with
+    the process's one Redis client (a connection from its pool, not a new one)."""
     ids = sorted(set(client_ids))
     if not ids:
         return
     if local is not None:
         local.invalidate(ids)
     epoch.bump()
-    if redis_url:
-        client = aioredis.from_url(redis_url)
-        try:
-            await client.publish(CHANNEL, json.dumps(ids))
-        finally:
-            await client.aclose()
+    if redis is None:
+        return
+    try:
+        await redis.publish(CHANNEL, json.dumps(ids))
+    except (aioredis.RedisError, OSError) as exc:
+        # The change is committed: failing now would report a done change as failed.
+        # Other hosts keep their cached verifications until APPWARD_CREDENTIAL_CACHE_TTL.
+        log.warning(
+            "credential change not announced on Redis (%s): other hosts' caches keep "
+            "their entries until they expire",
+            type(exc).__name__,
+        )
 
 
-async def listen_for_changes(redis_url: str, cache: CredentialCache) -> None:
-    """Runs until cancelled: every change announced on Redis drops this process's cache."""
+async def listen_for_changes(redis: aioredis.Redis, cache: CredentialCache) -> None:
+    """Runs until cancelled: every change announced on Redis drops this process's cache.
+    Holds one connection of ``redis``'s pool while subscribed."""
     while True:
-        client = aioredis.from_url(redis_url)
         try:
-            async with client.pubsub() as pubsub:
+            async with redis.pubsub() as pubsub:
                 await pubsub.subscribe(CHANNEL)
                 # A message may have been missed while (re)connecting: start clean.
                 cache.invalidate()
@@ -59,5 +66,3 @@ async def listen_for_changes(redis_url: str, cache: CredentialCache) -> None:
             log.warning("credential cache listener lost Redis (%s); retrying", type(exc).__name__)
             cache.invalidate()
             await asyncio.sleep(1)
-        finally:
-            await client.aclose()

@@ -29,6 +29,7 @@ from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError
 from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
 from appward.rate_limit import rate_limiter
+from appward.services import redis_client, unit_of_work
 from appward.tokens.keys import (
     ensure_signing_key,
     generated_key_file,
@@ -62,6 +63,7 @@ def create_app(
     ``hooks`` see every request (web/pipeline.py)."""
     hasher = hasher or Argon2Hasher(settings.argon2)
     epoch = EpochFile(settings.data_dir / EPOCH_FILE)
+    redis = redis_client(settings.redis_url)  # connects on first use
     state = AppState(
         settings=settings,
         clock=clock or SystemClock(),
@@ -78,13 +80,13 @@ def create_app(
                 "login-addresses",
                 limit=settings.login_failures_per_address,
                 window=settings.login_failure_window,
-                redis_url=settings.redis_url,
+                redis=redis,
             ),
             by_username=rate_limiter(
                 "login-usernames",
                 limit=settings.login_failures_per_username,
                 window=settings.login_failure_window,
-                redis_url=settings.redis_url,
+                redis=redis,
             ),
         ),
         epoch=epoch,
@@ -92,23 +94,22 @@ def create_app(
         registration_limiter=rate_limiter(
             "registrations",
             limit=settings.dcr_rate_limit,
-            redis_url=settings.redis_url,
+            redis=redis,
         ),
         registration_policy=settings.registration_policy,
+        redis=redis,
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state.engine = create_engine(settings.database_url, schema=settings.database_schema)
         state.sessionmaker = create_sessionmaker(state.engine)
-        async with state.sessionmaker.begin() as session:
-            await ensure_signing_key(session, state.cipher, state.clock)
+        async with unit_of_work(state, None) as services:
+            await ensure_signing_key(services.session, state.cipher, state.clock)
         await reload_keys(state)
         tasks = [asyncio.create_task(keep_keys_fresh(state))]
-        if settings.redis_url:
-            tasks.append(
-                asyncio.create_task(listen_for_changes(settings.redis_url, state.credential_cache))
-            )
+        if redis is not None:
+            tasks.append(asyncio.create_task(listen_for_changes(redis, state.credential_cache)))
         _settle_garbage_collector()
         try:
             yield
@@ -120,6 +121,8 @@ def create_app(
             await state.engine.dispose()
             await state.registration_limiter.close()
             await state.login_throttle.close()
+            if redis is not None:
+                await redis.aclose()
 
     app = AppwardApp(
         title="Appward",

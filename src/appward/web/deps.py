@@ -1,25 +1,22 @@
-"""Request-scoped dependencies: the unit of work, the caller, and the services they get."""
+"""Request-scoped dependencies: the unit of work (services.py), the caller, and the
+services they get."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.audit import Actor, AuditLog
-from appward.auth.invalidation import announce_change
 from appward.clients import policy
-from appward.clients.credential_changes import changed_credentials
 from appward.clients.scopes import ScopeService
 from appward.clients.service import ClientService
 from appward.errors import InvalidToken
 from appward.registration.service import InitialAccessTokenService
+from appward.services import Services, unit_of_work
 from appward.tokens.access import verify_access_token
-from appward.tokens.service import TokenService
 from appward.users.service import UserService
 from appward.web.state import AppState
 
@@ -35,59 +32,15 @@ async def app_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(app_state)]
 
 
-class _DeferredSession:
-    """Stands in for an AsyncSession and opens the real one on first use.
-
-    The token endpoint answers most requests from memory (a cached verification and a
-    signature); not even building a session for those is a measurable part of its cost.
-    """
-
-    def __init__(self, state: AppState) -> None:
-        self._state = state
-        self.opened: AsyncSession | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self.opened is None:
-            self.opened = self._state.sessions()()
-        return getattr(self.opened, name)
+async def request_services(state: State) -> AsyncIterator[Services]:
+    """One unit of work per request, scoped to the handler so the commit happens before
+    the response is sent. It audits as no one: handlers that change something take
+    AdminServices (or act as their caller with ``acting_as``)."""
+    async with unit_of_work(state, None) as services:
+        yield services
 
 
-@asynccontextmanager
-async def transaction(state: AppState) -> AsyncIterator[AsyncSession]:
-    """One unit of work: committed when the block ends, rolled back if it raises; then
-    every credential cache hears of the credentials it changed."""
-    deferred = _DeferredSession(state)
-    try:
-        yield cast(AsyncSession, deferred)
-    except BaseException:
-        if deferred.opened is not None:
-            await deferred.opened.rollback()
-            await deferred.opened.close()
-        raise
-    session = deferred.opened
-    if session is None:
-        return
-    try:
-        if session.in_transaction():
-            await session.commit()
-    finally:
-        await session.close()
-    await announce_change(
-        changed_credentials(session),
-        epoch=state.epoch,
-        redis_url=state.settings.redis_url,
-        local=state.credential_cache,
-    )
-
-
-async def unit_of_work(state: State) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, scoped to the handler so the commit happens before
-    the response is sent."""
-    async with transaction(state) as session:
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+RequestServices = Annotated[Services, Depends(request_services, scope="function")]
 
 
 async def source_ip(request: Request, state: State) -> str | None:
@@ -126,7 +79,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def current_admin(request: Request, state: State, session: Session) -> Actor:
+async def current_admin(request: Request, state: State, services: RequestServices) -> Actor:
     """Returns the admin making the request. Raises InvalidToken (401) for a missing,
     invalid or expired token or a client no longer active; InsufficientScope (403)."""
     token = bearer_token(request)
@@ -137,8 +90,7 @@ async def current_admin(request: Request, state: State, session: Session) -> Act
         audience=state.settings.issuer,
         now=state.clock.now(),
     )
-    tokens = TokenService(session, state.key_ring(), state.settings.issuer, state.clock)
-    active = await tokens.active_access_token(token)
+    active = await services.tokens.active_access_token(token)
     if active is None:
         raise InvalidToken("the token was revoked, or its client is disabled or deleted")
     claims, client = active
@@ -149,46 +101,35 @@ async def current_admin(request: Request, state: State, session: Session) -> Act
 Admin = Annotated[Actor, Depends(current_admin)]
 
 
-async def audit_log(state: State, session: Session, admin: Admin) -> AuditLog:
-    return AuditLog(session, state.clock, admin)
+async def admin_services(services: RequestServices, admin: Admin) -> Services:
+    return services.acting_as(admin)
+
+
+AdminServices = Annotated[Services, Depends(admin_services)]
+
+
+async def audit_log(services: AdminServices) -> AuditLog:
+    return services.audit
+
+
+async def client_service(services: AdminServices) -> ClientService:
+    return services.clients
+
+
+async def scope_service(services: AdminServices) -> ScopeService:
+    return services.scopes
+
+
+async def initial_access_token_service(services: AdminServices) -> InitialAccessTokenService:
+    return services.initial_access_tokens
+
+
+async def user_service(services: AdminServices) -> UserService:
+    return services.users
 
 
 Audit = Annotated[AuditLog, Depends(audit_log)]
-
-
-async def client_service(state: State, session: Session, audit: Audit) -> ClientService:
-    return build_client_service(state, session, audit)
-
-
-def build_client_service(state: AppState, session: AsyncSession, audit: AuditLog) -> ClientService:
-    settings = state.settings
-    return ClientService(
-        session,
-        state.clock,
-        state.hasher,
-        settings.lifetime_bounds,
-        settings.secret_policy,
-        audit,
-    )
-
-
-async def scope_service(state: State, session: Session, audit: Audit) -> ScopeService:
-    return ScopeService(session, state.clock, audit)
-
-
-async def initial_access_token_service(
-    state: State, session: Session, audit: Audit
-) -> InitialAccessTokenService:
-    return InitialAccessTokenService(session, state.clock, audit)
-
-
 Clients = Annotated[ClientService, Depends(client_service)]
 InitialAccessTokens = Annotated[InitialAccessTokenService, Depends(initial_access_token_service)]
 Scopes = Annotated[ScopeService, Depends(scope_service)]
-
-
-async def user_service(state: State, session: Session, audit: Audit) -> UserService:
-    return UserService(session, state.clock, state.user_verifier, audit)
-
-
 Users = Annotated[UserService, Depends(user_service)]

@@ -40,12 +40,10 @@ from appward.errors import (
     UnsupportedGrantType,
     safe_description,
 )
+from appward.services import Services, unit_of_work
 from appward.tokens.codes import CodeRequest, issue_code
-from appward.tokens.consent import ConsentService
 from appward.tokens.grant_types import GRANT_TYPES
-from appward.tokens.service import TokenService
-from appward.users.service import UserService
-from appward.web.deps import Session, State, transaction
+from appward.web.deps import RequestServices, State
 from appward.web.fastpath import FormHandler, FormRequest
 from appward.web.forms import form_decode as _form_decode
 from appward.web.forms import parse_form, parse_pairs, read_form
@@ -108,19 +106,15 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
 
 
 async def _authenticated_client(
-    request: FormRequest, form: dict[str, str], state: AppState, session: AsyncSession
+    request: FormRequest, form: dict[str, str], state: AppState, services: Services
 ) -> ClientSnapshot:
     return await authenticate_client(
-        session,
+        services.session,
         presented_credentials(request.headers, form),
         verifier=state.verifier,
         clock=state.clock,
         cache=state.credential_cache,
     )
-
-
-def _tokens(state: AppState, session: AsyncSession) -> TokenService:
-    return TokenService(session, state.key_ring(), state.settings.issuer, state.clock)
 
 
 # --- discovery ---
@@ -132,10 +126,10 @@ def _tokens(state: AppState, session: AsyncSession) -> TokenService:
     description="The endpoints, grant types, authentication methods and public scopes of "
     "this server, for clients to configure themselves.",
 )
-async def server_metadata(state: State, session: Session) -> JSONResponse:
+async def server_metadata(state: State, services: RequestServices) -> JSONResponse:
     issuer = state.settings.issuer
     # Admin-only scopes are not advertised: no client discovers them from here.
-    scopes = await session.scalars(select(Scope.name).where(Scope.admin_only.is_(False)))
+    scopes = await services.session.scalars(select(Scope.name).where(Scope.admin_only.is_(False)))
     registration = (
         {"registration_endpoint": f"{issuer}/oauth2/register"}
         if state.registration_policy.enabled
@@ -186,20 +180,20 @@ async def jwks(state: State) -> JSONResponse:
 
 async def token_endpoint(request: FormRequest, state: AppState) -> Reply:
     """Token endpoint (RFC 6749 §3.2)."""
-    async with transaction(state) as session:
-        return await token(request, state, session)
+    async with unit_of_work(state, None) as services:
+        return await token(request, state, services)
 
 
 async def introspection_endpoint(request: FormRequest, state: AppState) -> Reply:
     """Token introspection (RFC 7662)."""
-    async with transaction(state) as session:
-        return await introspect(request, state, session)
+    async with unit_of_work(state, None) as services:
+        return await introspect(request, state, services)
 
 
 async def revocation_endpoint(request: FormRequest, state: AppState) -> Reply:
     """Token revocation (RFC 7009)."""
-    async with transaction(state) as session:
-        return await revoke(request, state, session)
+    async with unit_of_work(state, None) as services:
+        return await revoke(request, state, services)
 
 
 FORM_ENDPOINT_HANDLERS: dict[str, FormHandler] = {
@@ -219,7 +213,7 @@ for _path in FORM_ENDPOINT_HANDLERS:
     router.add_route(_path, _answer_405, methods=["POST"], include_in_schema=False)
 
 
-async def token(request: FormRequest, state: AppState, session: AsyncSession) -> Reply:
+async def token(request: FormRequest, state: AppState, services: Services) -> Reply:
     basic_attempted = "authorization" in request.headers
     try:
         form = parse_form(request.headers.get("content-type", ""), request.body)
@@ -228,8 +222,8 @@ async def token(request: FormRequest, state: AppState, session: AsyncSession) ->
             raise InvalidRequest("grant_type is required")
         if grant_type not in GRANT_TYPES:
             raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported")
-        client = await _authenticated_client(request, form, state, session)
-        body = await GRANT_TYPES[grant_type](_tokens(state, session), client, form)
+        client = await _authenticated_client(request, form, state, services)
+        body = await GRANT_TYPES[grant_type](services.tokens, client, form)
     except AppwardError as exc:
         # What the domain wrote before refusing stays written: a burnt code, a revoked
         # family after a replay.
@@ -240,30 +234,30 @@ async def token(request: FormRequest, state: AppState, session: AsyncSession) ->
 # --- introspection and revocation ---
 
 
-async def introspect(request: FormRequest, state: AppState, session: AsyncSession) -> Reply:
+async def introspect(request: FormRequest, state: AppState, services: Services) -> Reply:
     basic_attempted = "authorization" in request.headers
     try:
         form = parse_form(request.headers.get("content-type", ""), request.body)
-        client = await _authenticated_client(request, form, state, session)
+        client = await _authenticated_client(request, form, state, services)
         policy.check_may_introspect(client)
         token_value = form.get("token")
         if token_value is None:
             raise InvalidRequest("token is required")
-        body = await _tokens(state, session).introspect(client, token_value)
+        body = await services.tokens.introspect(client, token_value)
     except AppwardError as exc:
         return error_reply(exc, basic_attempted=basic_attempted)
     return Reply(200, body, NO_STORE)
 
 
-async def revoke(request: FormRequest, state: AppState, session: AsyncSession) -> Reply:
+async def revoke(request: FormRequest, state: AppState, services: Services) -> Reply:
     basic_attempted = "authorization" in request.headers
     try:
         form = parse_form(request.headers.get("content-type", ""), request.body)
-        client = await _authenticated_client(request, form, state, session)
+        client = await _authenticated_client(request, form, state, services)
         token_value = form.get("token")
         if token_value is None:
             raise InvalidRequest("token is required")
-        await _tokens(state, session).revoke(client, token_value)
+        await services.tokens.revoke(client, token_value)
     except AppwardError as exc:
         return error_reply(exc, basic_attempted=basic_attempted)
     return Reply(200, None, NO_STORE)
@@ -299,33 +293,34 @@ async def revoke(request: FormRequest, state: AppState, session: AsyncSession) -
         ]
     },
 )
-async def authorize(request: Request, state: State, session: Session) -> Response:
+async def authorize(request: Request, state: State, services: RequestServices) -> Response:
     try:
         params = parse_pairs(parse_qsl(request.url.query, keep_blank_values=True))
     except InvalidRequest as exc:
         return _error_page(request, exc)
-    return await _authorize(request, state, session, params, decision=None)
+    return await _authorize(request, state, services, params, decision=None)
 
 
 @router.post("/oauth2/authorize", summary="The user's consent decision", include_in_schema=False)
-async def authorize_decision(request: Request, state: State, session: Session) -> Response:
+async def authorize_decision(request: Request, state: State, services: RequestServices) -> Response:
     try:
         form = await read_form(request)
         check_csrf(request, form.get("csrf"))
     except AppwardError as exc:
         return _error_page(request, exc)
     params = {k: v for k, v in form.items() if k in PARAMETERS}
-    return await _authorize(request, state, session, params, decision=form.get("decision"))
+    return await _authorize(request, state, services, params, decision=form.get("decision"))
 
 
 async def _authorize(
     request: Request,
     state: State,
-    session: Session,
+    services: Services,
     params: dict[str, str],
     *,
     decision: str | None,
 ) -> Response:
+    session = services.session
     try:
         authz = await validate_authorization_request(session, params)
     except RedirectError as exc:
@@ -334,10 +329,7 @@ async def _authorize(
         return _error_page(request, exc)
 
     user_id = current_user_id(request, state)
-    if (
-        user_id is not None
-        and await UserService(session, state.clock, state.user_verifier).get(user_id) is None
-    ):
+    if user_id is not None and await services.users.get(user_id) is None:
         user_id = None  # disabled or deleted since signing in
     if authz.prompt == "login" and decision is None:
         require_fresh_login(request)
@@ -350,7 +342,7 @@ async def _authorize(
         login_url = f"/login?{urlencode({'next': f'/oauth2/authorize?{query}'})}"
         return RedirectResponse(login_url, status_code=303)
 
-    consents = ConsentService(session, state.clock)
+    consents = services.consents
     if decision == "deny":
         return _redirect_error(state, authz.redirect_uri, authz.state, AccessDenied())
     if decision == "allow":
@@ -409,7 +401,7 @@ def _error_page(request: Request, error: AppwardError) -> Response:
 
 
 async def _consent_page(
-    request: Request, session: Session, authz: AuthorizationRequest
+    request: Request, session: AsyncSession, authz: AuthorizationRequest
 ) -> Response:
     client = authz.client
     context: dict[str, Any] = {

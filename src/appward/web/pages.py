@@ -7,9 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.errors import AppwardError, TemporarilyUnavailable, TooManyAttempts
-from appward.tokens.consent import ConsentService
-from appward.users.service import UserService
-from appward.web.deps import Session, State, source_ip
+from appward.web.deps import RequestServices, State, source_ip
 from appward.web.forms import read_form
 from appward.web.oauth import login_redirect_source
 from appward.web.responses import retry_after
@@ -36,18 +34,21 @@ async def _login_page_csp(session: AsyncSession, target: str) -> dict[str, str]:
 
 
 @router.get("/login")
-async def login_form(request: Request, session: Session, next: str | None = None) -> Response:
+async def login_form(
+    request: Request, services: RequestServices, next: str | None = None
+) -> Response:
     target = _safe_next(next)
     return render(
         request,
         "login.html",
         {"csrf": csrf_token(request), "next": target, "username": "", "message": None},
-        headers=await _login_page_csp(session, target),
+        headers=await _login_page_csp(services.session, target),
     )
 
 
 @router.post("/login")
-async def login(request: Request, state: State, session: Session) -> Response:
+async def login(request: Request, state: State, services: RequestServices) -> Response:
+    session = services.session
     try:
         form = await read_form(request)
         check_csrf(request, form.get("csrf"))
@@ -63,7 +64,7 @@ async def login(request: Request, state: State, session: Session) -> Response:
             },
             status_code=400,
         )
-    users = UserService(session, state.clock, state.user_verifier)
+    users = services.users
     target = _safe_next(form.get("next"))
     username = form.get("username", "")
     address = await source_ip(request, state)
@@ -116,16 +117,12 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/account")
-async def account(request: Request, state: State, session: Session) -> Response:
+async def account(request: Request, state: State, services: RequestServices) -> Response:
     user_id = current_user_id(request, state)
-    user = (
-        await UserService(session, state.clock, state.user_verifier).get(user_id)
-        if user_id
-        else None
-    )
+    user = await services.users.get(user_id) if user_id else None
     if user is None:
         return RedirectResponse("/login?next=/account", status_code=303)
-    consents = await ConsentService(session, state.clock).given_by(user.id)
+    consents = await services.consents.given_by(user.id)
     return render(
         request,
         "account.html",
@@ -136,7 +133,7 @@ async def account(request: Request, state: State, session: Session) -> Response:
 
 @router.post("/account/grants/{client_id}/revoke")
 async def revoke_grant(
-    client_id: str, request: Request, state: State, session: Session
+    client_id: str, request: Request, state: State, services: RequestServices
 ) -> Response:
     user_id = current_user_id(request, state)
     if user_id is None:
@@ -150,5 +147,5 @@ async def revoke_grant(
             {"error": exc.error, "description": exc.description},
             status_code=400,
         )
-    await ConsentService(session, state.clock).revoke(user_id, client_id)
+    await services.consents.revoke(user_id, client_id)
     return RedirectResponse("/account", status_code=303)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.responses import JSONResponse, Response
 
-from appward.audit import Actor, AuditLog
+from appward.audit import Actor
 from appward.clients.metadata import ClientMetadata
 from appward.errors import InvalidClientMetadata, InvalidRequest
 from appward.rate_limit import address_key
@@ -19,7 +19,7 @@ from appward.registration.service import (
     RegistrationService,
     registration_metadata,
 )
-from appward.web.deps import Session, State, build_client_service, source_ip
+from appward.web.deps import RequestServices, State, source_ip
 from appward.web.json_body import parse_json
 from appward.web.openapi import (
     INITIAL_ACCESS_TOKEN,
@@ -40,13 +40,10 @@ class RequestTooLarge(InvalidRequest):
 
 
 async def registration_service(
-    request: Request, state: State, session: Session
+    request: Request, state: State, services: RequestServices
 ) -> RegistrationService:
     address = await source_ip(request, state)
-    audit = AuditLog(session, state.clock, Actor("dcr", address))
-    clients = build_client_service(state, session, audit)
-    policy = state.registration_policy
-    return RegistrationService(session, state.clock, clients, policy, state.verifier, audit)
+    return services.acting_as(Actor("dcr", address)).registrations
 
 
 Registrations = Annotated[RegistrationService, Depends(registration_service)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -19,6 +20,8 @@ from appward.users.throttle import LoginThrottle
 
 @dataclass
 class AppState:
+    """The app's resources (services.Resources): a unit of work is built from them."""
+
     settings: Settings = field(repr=False)
     clock: Clock
     hasher: Hasher
@@ -33,6 +36,9 @@ class AppState:
     registration_limiter: RateLimiter
     # Built once: read on every registration request, and settings never change.
     registration_policy: RegistrationPolicy
+    # The app's one Redis client (a bounded pool), shared by the rate limiters, the
+    # credential-change announcements and their listener; closed at shutdown.
+    redis: aioredis.Redis | None = field(default=None, repr=False)
     engine: AsyncEngine | None = None
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
     ring: KeyRing | None = None

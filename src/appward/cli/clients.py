@@ -1,0 +1,174 @@
+"""Registering and managing clients: `appward clients ...`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from appward.cli.arguments import JsonFlag, SetOption, parse_assignments, read_json_file
+from appward.cli.output import (
+    client_json,
+    print_change,
+    print_client,
+    print_json,
+    print_more,
+    print_table,
+)
+from appward.cli.run import fail, run
+from appward.clients.models import Client
+from appward.clients.service import ClientChange, ClientFilter
+from appward.services import Services
+
+app = typer.Typer(help="Register and manage clients.", no_args_is_help=True)
+
+
+@app.command("create")
+def clients_create(
+    name: Annotated[str | None, typer.Argument(help="client_name")] = None,
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option("--redirect-uri", help="Repeat for several.")
+    ] = None,
+    grant_type: Annotated[
+        list[str] | None, typer.Option("--grant-type", help="Repeat for several.")
+    ] = None,
+    scope: Annotated[str | None, typer.Option(help="Allowed scopes, space-separated.")] = None,
+    auth_method: Annotated[
+        str | None, typer.Option("--auth-method", help="token_endpoint_auth_method")
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Who owns the client.")] = None,
+    set_: SetOption = None,
+    metadata: Annotated[
+        str | None, typer.Option(help="RFC 7591 metadata as a JSON file, or - for stdin.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a client. --set overrides the same fields of --metadata, and the named
+    options (NAME, --redirect-uri, --scope, ...) override both."""
+    data = read_json_file(metadata) if metadata else {}
+    data.update(parse_assignments(set_ or []))
+    overrides = {
+        "client_name": name,
+        "redirect_uris": redirect_uri or None,
+        "grant_types": grant_type or None,
+        "scope": scope,
+        "token_endpoint_auth_method": auth_method,
+        "owner": owner,
+    }
+    data.update({k: v for k, v in overrides.items() if v is not None})
+
+    async def work(services: Services) -> ClientChange:
+        return await services.clients.create(data, registration_source="admin")
+
+    print_change(run(work), as_json)
+
+
+@app.command("list")
+def clients_list(
+    name: Annotated[str | None, typer.Option(help="Substring of the name.")] = None,
+    status: Annotated[str | None, typer.Option(help="active or disabled")] = None,
+    source: Annotated[str | None, typer.Option(help="admin, portal or dcr")] = None,
+    limit: Annotated[int, typer.Option(help="Page size.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Cursor from the previous page.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List clients, oldest first."""
+
+    async def work(services: Services) -> tuple[list[Client], str | None]:
+        page = await services.clients.search(
+            ClientFilter(name, status, source), cursor=cursor, limit=limit
+        )
+        return page.items, page.next_cursor
+
+    items, next_cursor = run(work)
+    if as_json:
+        print_json({"items": [client_json(c) for c in items], "next_cursor": next_cursor})
+        return
+    print_table(
+        ["client_id", "name", "status", "source", "auth_method", "grant_types", "scope"],
+        [
+            [
+                c.client_id,
+                c.client_name,
+                c.status,
+                c.registration_source,
+                c.token_endpoint_auth_method,
+                c.grant_types,
+                " ".join(c.scopes),
+            ]
+            for c in items
+        ],
+    )
+    print_more(next_cursor)
+
+
+@app.command("show")
+def clients_show(client_id: str, as_json: JsonFlag = False) -> None:
+    """Show one client."""
+
+    async def work(services: Services) -> Client:
+        return await services.clients.get(client_id)
+
+    client = run(work)
+    if as_json:
+        print_json(client_json(client))
+    else:
+        print_client(client)
+
+
+@app.command("update")
+def clients_update(
+    client_id: str,
+    set_: SetOption = None,
+    metadata: Annotated[
+        str | None, typer.Option(help="A JSON merge patch file, or - for stdin.")
+    ] = None,
+    if_revision: Annotated[
+        int | None, typer.Option(help="Refuse unless the client is at this revision.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change metadata fields (a JSON merge patch: null resets a field)."""
+    patch = read_json_file(metadata) if metadata else {}
+    patch.update(parse_assignments(set_ or []))
+    if not patch:
+        fail("nothing to change: give --set field=value or --metadata FILE")
+
+    async def work(services: Services) -> ClientChange:
+        return await services.clients.update(client_id, patch, expected_revision=if_revision)
+
+    print_change(run(work), as_json)
+
+
+def _set_status(client_id: str, status: str, as_json: bool) -> None:
+    async def work(services: Services) -> Client:
+        return await services.clients.set_status(client_id, status)
+
+    client = run(work)
+    if as_json:
+        print_json(client_json(client))
+    else:
+        typer.echo(f"client {client.client_id} is {client.status}")
+
+
+@app.command("disable")
+def clients_disable(client_id: str, as_json: JsonFlag = False) -> None:
+    """Disable a client at once: it can no longer authenticate."""
+    _set_status(client_id, "disabled", as_json)
+
+
+@app.command("enable")
+def clients_enable(client_id: str, as_json: JsonFlag = False) -> None:
+    """Re-enable a disabled client."""
+    _set_status(client_id, "active", as_json)
+
+
+@app.command("delete")
+def clients_delete(client_id: str) -> None:
+    """Delete a client; its secrets are revoked and its client_id is never reused."""
+
+    async def work(services: Services) -> None:
+        await services.clients.delete(client_id)
+
+    run(work)
+    typer.echo(f"client {client_id} deleted")

@@ -1,0 +1,67 @@
+"""Client secrets: `appward secrets add|list|revoke`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from appward.cli.arguments import JsonFlag
+from appward.cli.output import SHOWN_ONCE, print_json, print_table, secret_json
+from appward.cli.run import run
+from appward.services import Services
+
+app = typer.Typer(help="Client secrets: add (rotate), list, revoke.", no_args_is_help=True)
+
+
+@app.command("add")
+def secrets_add(
+    client_id: str,
+    label: Annotated[str | None, typer.Option(help="A name for the secret.")] = None,
+    expire_others_in: Annotated[
+        int | None,
+        typer.Option(help="Seconds of grace before the client's other secrets expire."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a secret; the existing ones keep working (rotation without downtime)."""
+
+    async def work(services: Services) -> tuple[dict[str, Any], str]:
+        issued = await services.clients.add_secret(
+            client_id, label=label, expire_others_in=expire_others_in
+        )
+        return secret_json(issued.record), issued.plaintext
+
+    record, plaintext = run(work)
+    if as_json:
+        print_json({**record, "client_secret": plaintext})
+        return
+    typer.echo(f"secret id: {record['id']}")
+    typer.echo(f"client_secret: {plaintext}")
+    typer.echo(SHOWN_ONCE)
+
+
+@app.command("list")
+def secrets_list(client_id: str, as_json: JsonFlag = False) -> None:
+    """List a client's secrets with their last use (never the secrets themselves)."""
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        return [secret_json(s) for s in await services.clients.list_secrets(client_id)]
+
+    items = run(work)
+    if as_json:
+        print_json({"items": items})
+        return
+    headers = ["id", "label", "created_at", "expires_at", "revoked_at", "last_used_at", "usable"]
+    print_table(headers, [[s[h] for h in headers] for s in items])
+
+
+@app.command("revoke")
+def secrets_revoke(client_id: str, secret_id: str) -> None:
+    """Revoke one secret at once."""
+
+    async def work(services: Services) -> None:
+        await services.clients.revoke_secret(client_id, secret_id)
+
+    run(work)
+    typer.echo(f"secret {secret_id} revoked")
