@@ -28,7 +28,7 @@ from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError, InvalidInput
 from appward.hashing import Argon2Hasher, SecretVerifier
-from appward.registration.service import (
+from appward.registration.initial_access_tokens import (
     InitialAccessTokenService,
     describe_initial_access_token,
 )

@@ -318,7 +318,6 @@ async def test_no_url_from_the_metadata_is_fetched(settings, clock, monkeypatch)
             api,
             {
                 **WEB_CLIENT,
-                "token_endpoint_auth_method": "private_key_jwt",
                 "jwks_uri": "https://10.0.0.1/jwks.json",
                 "logo_uri": "https://169.254.169.254/latest/meta-data/",
                 "client_uri": "https://192.168.1.1/",
@@ -787,8 +786,13 @@ async def test_a_self_registered_client_gets_exactly_what_its_metadata_allows(se
         assert_error(refresh, 401, "invalid_client")
 
 
-async def test_private_key_jwt_is_registered_but_refused_at_the_token_endpoint(settings, clock):
-    async with server(settings, clock, dcr_modes="open") as api:
+@pytest.mark.parametrize("auth_methods", [None, "client_secret_basic,none"])
+async def test_private_key_jwt_is_refused_at_registration(settings, clock, auth_methods):
+    """The token endpoint cannot authenticate private_key_jwt yet (auth.registry): a client
+    registered with it could never get a token, so DCR refuses it (RFC 7591 §3.2.2
+    invalid_client_metadata) by default and whatever methods are configured."""
+    overrides = {} if auth_methods is None else {"dcr_auth_methods": auth_methods}
+    async with server(settings, clock, dcr_modes="open", **overrides) as api:
         response = await register(
             api,
             {
@@ -797,15 +801,16 @@ async def test_private_key_jwt_is_registered_but_refused_at_the_token_endpoint(s
                 "jwks": {"keys": [PUBLISHER_JWK]},
             },
         )
-        assert response.status_code == 201, response.text
-        body = response.json()
-        assert "client_secret" not in body
-        assert body["jwks"]["keys"][0]["kid"] == "pub-1"
-        refused = await api.http.post(
-            "/oauth2/token",
-            data={"grant_type": "client_credentials", "client_id": body["client_id"]},
-        )
-        assert_error(refused, 401, "invalid_client")
+        body = assert_error(response, 400, "invalid_client_metadata")
+        assert "private_key_jwt" in body["error_description"]
+        assert await client_count(api) == 0
+
+
+async def test_every_method_the_token_endpoint_supports_can_register_by_default(settings, clock):
+    async with server(settings, clock, dcr_modes="open") as api:
+        for method in ("client_secret_basic", "client_secret_post", "none"):
+            response = await register(api, {**WEB_CLIENT, "token_endpoint_auth_method": method})
+            assert response.status_code == 201, response.text
 
 
 async def test_no_credential_is_stored_or_audited_in_plaintext(settings, clock):
@@ -1083,24 +1088,10 @@ async def test_json_that_python_accepts_but_is_not_proper_json_gets_a_400(settin
 async def test_only_public_jwk_members_are_kept(settings, clock):
     async with server(settings, clock, dcr_modes="open") as api:
         jwk = {**PUBLISHER_JWK, "ext": True, "x-note": "a" * 1000}
-        client = await registered(
-            api,
-            {
-                **WEB_CLIENT,
-                "token_endpoint_auth_method": "private_key_jwt",
-                "jwks": {"keys": [jwk]},
-            },
-        )
+        client = await registered(api, {**WEB_CLIENT, "jwks": {"keys": [jwk]}})
         assert client["jwks"] == {"keys": [PUBLISHER_JWK]}
         bad = {**PUBLISHER_JWK, "kid": 7}
-        response = await register(
-            api,
-            {
-                **WEB_CLIENT,
-                "token_endpoint_auth_method": "private_key_jwt",
-                "jwks": {"keys": [bad]},
-            },
-        )
+        response = await register(api, {**WEB_CLIENT, "jwks": {"keys": [bad]}})
         assert_error(response, 400, "invalid_client_metadata")
 
 

@@ -14,9 +14,10 @@ from appward.clients.models import Client, ClientSecret
 from appward.clients.scopes import Scope
 from appward.clients.service import ClientChange, ClientFilter, IssuedSecret, metadata_of
 from appward.errors import FieldError, InvalidInput, PreconditionRequired
-from appward.registration.service import (
+from appward.registration.initial_access_tokens import (
     IssuedInitialAccessToken,
     describe_initial_access_token,
+    parse_initial_access_token_request,
 )
 from appward.web.deps import Audit, Clients, InitialAccessTokens, Scopes, Users
 from appward.web.json_body import parse_json
@@ -692,7 +693,7 @@ def issued_initial_access_token_out(issued: IssuedInitialAccessToken) -> dict[st
 async def create_initial_access_token(
     request: Request, response: Response, tokens: InitialAccessTokens
 ) -> Any:
-    body = await _parse(request, InitialAccessTokenIn)
+    body = parse_initial_access_token_request(await _json_object(request))
     issued = await tokens.create(**body.model_dump())
     response.headers.update(NO_STORE)
     return issued_initial_access_token_out(issued)

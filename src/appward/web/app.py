@@ -29,6 +29,7 @@ from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError
 from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
 from appward.rate_limit import rate_limiter
+from appward.registration.policy import registration_policy
 from appward.tokens.keys import (
     ensure_signing_key,
     generated_key_file,
@@ -94,7 +95,7 @@ def create_app(
             limit=settings.dcr_rate_limit,
             redis_url=settings.redis_url,
         ),
-        registration_policy=settings.registration_policy,
+        registration_policy=registration_policy(settings),
     )
 
     @asynccontextmanager

@@ -17,7 +17,7 @@ from appward.clients.credential_changes import changed_credentials
 from appward.clients.scopes import ScopeService
 from appward.clients.service import ClientService
 from appward.errors import InvalidToken
-from appward.registration.service import InitialAccessTokenService
+from appward.registration.initial_access_tokens import InitialAccessTokenService
 from appward.tokens.access import verify_access_token
 from appward.tokens.service import TokenService
 from appward.users.service import UserService
