@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from appward.cli import app as cli_app
 from appward.clock import FrozenClock
 from appward.config import Settings
+from appward.web.app import create_app
 from tests.conftest import settings_env
 from tests.factories import basic
 from tests.functional.conftest import Api, open_api
@@ -429,6 +430,19 @@ async def test_initial_access_token_templates_are_validated(settings, clock, bod
         assert (await api.get("/admin/v1/initial-access-tokens")).json()["items"] == []
 
 
+async def test_an_unknown_initial_access_token_field_is_named_as_such(settings, clock):
+    """The body is an initial access token's, not client metadata: the error says so."""
+    async with server(settings, clock, dcr_modes="initial_access_token") as api:
+        response = await api.post("/admin/v1/initial-access-tokens", {"label": "x", "redirect": 1})
+        assert response.status_code == 400, response.text
+        problem = response.json()
+        assert problem["errors"] == [
+            {"field": "redirect", "message": "is not a known initial access token field"}
+        ]
+        assert "client metadata" not in response.text
+        assert (await api.get("/admin/v1/initial-access-tokens")).json()["items"] == []
+
+
 async def test_initial_access_tokens_need_the_admin_scope(settings, clock):
     async with server(settings, clock, dcr_modes="initial_access_token") as api:
         anonymous = await api.http.post("/admin/v1/initial-access-tokens", json={})
@@ -535,6 +549,39 @@ async def test_modes_combine(settings, clock):
             await register(api, {**WEB_CLIENT, "software_statement": signed})
         ).status_code == 201
         assert await client_count(api) == 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("dcr_auth_methods", "client_secret_basic,private_key_jwt"),
+        ("dcr_auth_methods", "tls_client_auth"),
+        ("dcr_grant_types", "authorization_code,password"),
+    ],
+)
+def test_the_server_refuses_to_start_offering_what_it_cannot_do(settings, variable, value):
+    """A method the token endpoint cannot authenticate, or a grant it does not serve, in
+    the DCR policy stops the app at start with one line naming the variable."""
+    configured = Settings(**{**settings.model_dump(), "dcr_modes": "open", variable: value})
+    with pytest.raises(SystemExit) as refused:
+        create_app(configured)
+    message = str(refused.value.code)
+    assert message.startswith(f"invalid configuration: APPWARD_{variable.upper()}: ")
+    assert "\n" not in message
+    assert "supported: " in message
+
+
+def test_appward_serve_stops_at_start_on_an_unsupported_dcr_method(settings):
+    env = {k: None for k in os.environ if k.startswith("APPWARD_")}
+    bad = {"APPWARD_DCR_MODES": "open", "APPWARD_DCR_AUTH_METHODS": "none,private_key_jwt"}
+    result = CliRunner().invoke(
+        cli_app, ["serve", "--port", "0"], env={**env, **settings_env(settings), **bad}
+    )
+    assert result.exit_code != 0
+    assert result.output.strip() == (
+        "invalid configuration: APPWARD_DCR_AUTH_METHODS: not supported: private_key_jwt; "
+        "supported: client_secret_basic, client_secret_post, none"
+    )
 
 
 def test_software_statement_mode_needs_a_publisher(settings):
