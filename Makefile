@@ -34,10 +34,11 @@ run: migrate ## set up the embedded database, create an admin client once, serve
 	$(BIN)/appward serve --host 127.0.0.1 --port 8000
 
 .PHONY: check
-check: install-dev ## format check, then mypy, then ruff
+check: install-dev ## format check, then mypy, then ruff, then the import contracts
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports --no-cache
 
 .PHONY: fmt
 fmt: install-dev ## format and fix lint

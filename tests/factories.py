@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from appward.clients.snapshot import ClientSnapshot
+
 WEB_APP: dict[str, Any] = {
     "client_name": "Web App",
     "redirect_uris": ["https://app.example.com/callback"],
@@ -36,3 +38,26 @@ def metadata(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 def basic(client_id: str, secret: str) -> dict[str, str]:
     raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     return {"Authorization": f"Basic {raw}"}
+
+
+def client_snapshot(**changes: Any) -> ClientSnapshot:
+    """A confidential client_credentials client as the policy module sees it."""
+    fields: dict[str, Any] = {
+        "pk": 1,
+        "client_id": "c1",
+        "status": "active",
+        "token_endpoint_auth_method": "client_secret_basic",
+        "grant_types": ("client_credentials",),
+        "scopes": (),
+        "redirect_uris": (),
+        "access_token_ttl": 600,
+        "refresh_token_ttl": 600,
+        "refresh_token_absolute_ttl": 3600,
+        "issue_refresh_tokens": False,
+        "rotate_refresh_tokens": True,
+        "require_pkce": True,
+    }
+    fields.update(changes)
+    for name in ("grant_types", "scopes", "redirect_uris"):
+        fields[name] = tuple(fields[name])
+    return ClientSnapshot(**fields)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appward.clients import policy
 from appward.clients.models import Client
 from appward.clients.scopes import Scope
+from appward.clients.snapshot import ClientSnapshot
 from appward.errors import (
     AppwardError,
     InvalidClient,
@@ -87,8 +88,9 @@ async def validate_authorization_request(
     )
     if client is None:
         raise InvalidClient("there is no such client")
-    policy.check_client_active(client)
-    redirect_uri, given = policy.match_redirect_uri(client, params.get("redirect_uri"))
+    rules = ClientSnapshot.of(client)
+    policy.check_client_active(rules)
+    redirect_uri, given = policy.match_redirect_uri(rules, params.get("redirect_uri"))
     state = params.get("state")
     try:
         if state is not None and len(state) > MAX_STATE:
@@ -99,10 +101,10 @@ async def validate_authorization_request(
             raise InvalidRequest("response_type is missing")
         if response_type != "code":
             raise UnsupportedResponseType("only response_type=code is supported")
-        policy.check_grant_type(client, "authorization_code")
-        scopes = policy.resolve_delegated_scopes(client, params.get("scope"))
+        policy.check_grant_type(rules, "authorization_code")
+        scopes = policy.resolve_delegated_scopes(rules, params.get("scope"))
         challenge = policy.check_pkce_request(
-            client, params.get("code_challenge"), params.get("code_challenge_method")
+            rules, params.get("code_challenge"), params.get("code_challenge_method")
         )
         prompt = params.get("prompt")
         if prompt not in (None, "none", "login", "consent"):

@@ -172,8 +172,8 @@ BAD_INPUTS = [
     pytest.param(
         metadata(SERVICE, token_endpoint_auth_method="private_key_jwt"),
         "invalid_client_metadata",
-        "jwks_uri",
-        id="private-key-jwt-without-keys",
+        "token_endpoint_auth_method",
+        id="private-key-jwt-not-yet-supported",
     ),
     pytest.param(
         metadata(SERVICE, token_endpoint_auth_method="client_secret_magic"),

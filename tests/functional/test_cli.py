@@ -1004,9 +1004,7 @@ def test_unusable_arguments_print_one_line_and_change_nothing(
 
 def test_bad_ip_san_names_the_field_plainly(cli: Cli) -> None:
     """The field is named as the caller wrote it, not after pydantic's union validator."""
-    data = metadata(
-        SERVICE, token_endpoint_auth_method="tls_client_auth", tls_client_auth_san_ip="nope"
-    )
+    data = metadata(SERVICE, tls_client_auth_san_ip="nope")
     line = cli.fails("clients", "create", "--metadata", "-", stdin=json.dumps(data))
     assert line.startswith("appward: invalid_client_metadata: tls_client_auth_san_ip: ")
 

@@ -833,11 +833,35 @@ async def test_a_self_registered_client_gets_exactly_what_its_metadata_allows(se
         assert_error(refresh, 401, "invalid_client")
 
 
+@pytest.mark.parametrize(
+    "method",
+    ["private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
+)
+async def test_a_method_the_token_endpoint_cannot_enforce_is_refused_at_registration(
+    settings, clock, method
+):
+    """The bug: a self-registered private_key_jwt client was created, then could never get
+    a token. Nothing this server cannot enforce may be registered (RFC 7591 §3.2.2)."""
+    async with server(settings, clock, dcr_modes="open") as api:
+        before = (await api.get("/admin/v1/clients")).json()["items"]
+        response = await register(
+            api,
+            {
+                **WEB_CLIENT,
+                "token_endpoint_auth_method": method,
+                "jwks": {"keys": [PUBLISHER_JWK]},
+            },
+        )
+        assert_error(response, 400, "invalid_client_metadata")
+        assert (await api.get("/admin/v1/clients")).json()["items"] == before
+        metadata = (await api.http.get("/.well-known/oauth-authorization-server")).json()
+        assert method not in metadata["token_endpoint_auth_methods_supported"]
+
+
 @pytest.mark.parametrize("auth_methods", [None, "client_secret_basic,none"])
-async def test_private_key_jwt_is_refused_at_registration(settings, clock, auth_methods):
-    """The token endpoint cannot authenticate private_key_jwt yet (auth.registry): a client
-    registered with it could never get a token, so DCR refuses it (RFC 7591 §3.2.2
-    invalid_client_metadata) by default and whatever methods are configured."""
+async def test_private_key_jwt_is_refused_by_the_dcr_policy(settings, clock, auth_methods):
+    """DCR's allowed methods are the registry's (auth.registry): none that the token
+    endpoint cannot authenticate, by default or configured."""
     overrides = {} if auth_methods is None else {"dcr_auth_methods": auth_methods}
     async with server(settings, clock, dcr_modes="open", **overrides) as api:
         response = await register(

@@ -7,46 +7,28 @@ registered. Any other method, or any failure, is ``invalid_client``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appward.auth.client_secret import (
-    note_secret_use,
-    use_is_due,
-    verify_client_secret,
-)
-from appward.auth.credential_cache import ClientSnapshot, CredentialCache
-from appward.auth.registry import AUTH_METHODS
-from appward.clients.metadata import SECRET_METHODS
+from appward.auth.client_secret import note_secret_use, use_is_due
+from appward.auth.credential_cache import CredentialCache
+from appward.auth.credentials import AuthContext, PresentedCredentials
+from appward.auth.registry import AUTHENTICATORS, METHODS_SUPPORTED
+from appward.clients import policy
+from appward.clients.auth_methods import uses_secret
 from appward.clients.models import Client
+from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
 from appward.errors import InvalidClient
 from appward.hashing import SecretVerifier
 
 __all__ = [
-    "SUPPORTED_METHODS",
+    "METHODS_SUPPORTED",
     "ClientSnapshot",
     "CredentialCache",
     "PresentedCredentials",
-    "SecretVerifier",
     "authenticate_client",
 ]
-
-SUPPORTED_METHODS = tuple(AUTH_METHODS)
-
-
-@dataclass(frozen=True, slots=True)
-class PresentedCredentials:
-    """What a request offered as proof: the method it used, the client_id and the secret."""
-
-    method: str
-    client_id: str
-    secret: str | None = None
-
-    def __repr__(self) -> str:
-        return f"PresentedCredentials({self.method!r}, {self.client_id!r})"
 
 
 async def authenticate_client(
@@ -65,7 +47,7 @@ async def authenticate_client(
     """
     if not _plausible_client_id(presented.client_id):
         raise InvalidClient(detail="client_id is not of a shape this server issues")
-    if cache is None or presented.method not in SECRET_METHODS:
+    if cache is None or not uses_secret(presented.method):
         return await _authenticate(session, presented, verifier, clock, cache)
     secret = presented.secret or ""
     now = clock.now()
@@ -106,19 +88,17 @@ async def _authenticate(
         raise InvalidClient(
             detail=f"presented {presented.method}, registered {client.token_endpoint_auth_method}"
         )
-    if presented.method not in SUPPORTED_METHODS:
-        raise InvalidClient(f"{presented.method} is not supported by this server yet")
-    record = None
-    if presented.method in SECRET_METHODS:
-        secret = presented.secret or ""
-        record = await verify_client_secret(session, client, secret, verifier, clock)
-    if client.status != "active":
-        # Checked after the proof so a disabled client's status is told only to itself.
-        raise InvalidClient("this client is disabled", detail=f"status {client.status}")
+    authenticate = AUTHENTICATORS.get(presented.method)
+    if authenticate is None:
+        # A method stored before this server stopped offering it: no proof can hold.
+        raise InvalidClient(detail=f"{presented.method} is not supported by this server")
+    record = await authenticate(client, presented, AuthContext(session, verifier, clock))
+    snapshot = ClientSnapshot.of(client)
+    # Checked after the proof so a disabled client's status is told only to itself.
+    policy.check_client_active(snapshot)
     now = clock.now()
     if record is not None and use_is_due(record, now, verifier.policy.last_used_resolution):
         await note_secret_use(session, record.id, now)
-    snapshot = ClientSnapshot.of(client)
     if cache is not None and record is not None:
         cache.remember(
             snapshot,

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from appward.auth.credentials import AuthContext, PresentedCredentials
 from appward.clients.models import Client, ClientSecret
 from appward.clients.secrets import secret_id_of
 from appward.clock import Clock
@@ -39,6 +40,16 @@ async def verify_client_secret(
     if not await verifier.verify(record.secret_hash, presented):
         raise InvalidClient(detail=f"secret {secret_id} mismatch")
     return record
+
+
+async def authenticate_with_secret(
+    client: Client, presented: PresentedCredentials, context: AuthContext
+) -> ClientSecret | None:
+    """client_secret_basic and client_secret_post differ only in where the secret travels
+    (the adapter reads it); here both are one argon2id check. Raises InvalidClient."""
+    return await verify_client_secret(
+        context.session, client, presented.secret or "", context.verifier, context.clock
+    )
 
 
 def use_is_due(record: ClientSecret, now: datetime, resolution: int) -> bool:

@@ -26,50 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from appward.clients.models import Client
+from appward.clients import policy
+from appward.clients.snapshot import ClientSnapshot
 
 EPOCH_FILE = "credentials.epoch"
-
-
-@dataclass(frozen=True, slots=True)
-class ClientSnapshot:
-    """What the token endpoint needs of an authenticated client, frozen at verification."""
-
-    pk: int
-    client_id: str
-    status: str
-    token_endpoint_auth_method: str
-    grant_types: list[str]
-    scopes: list[str]
-    access_token_ttl: int
-    refresh_token_ttl: int
-    refresh_token_absolute_ttl: int
-    issue_refresh_tokens: bool
-    rotate_refresh_tokens: bool
-    require_pkce: bool
-    deleted_at: datetime | None = None
-
-    @property
-    def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"
-
-    @classmethod
-    def of(cls, client: Client) -> ClientSnapshot:
-        return cls(
-            pk=client.pk,
-            client_id=client.client_id,
-            status=client.status,
-            token_endpoint_auth_method=client.token_endpoint_auth_method,
-            grant_types=list(client.grant_types),
-            scopes=client.scopes,
-            access_token_ttl=client.access_token_ttl,
-            refresh_token_ttl=client.refresh_token_ttl,
-            refresh_token_absolute_ttl=client.refresh_token_absolute_ttl,
-            issue_refresh_tokens=client.issue_refresh_tokens,
-            rotate_refresh_tokens=client.rotate_refresh_tokens,
-            require_pkce=client.require_pkce,
-            deleted_at=client.deleted_at,
-        )
 
 
 @dataclass(slots=True)
@@ -211,7 +171,7 @@ class CredentialCache:
     ) -> None:
         """Remembers a verification made from database state read at ``epoch``; nothing is
         remembered if credentials changed meanwhile."""
-        if not self.enabled or client.status != "active":
+        if not self.enabled or not policy.client_is_active(client):
             return
         with self._lock:
             if epoch != (self._local_epoch, self._file_epoch):

@@ -1,35 +1,31 @@
-"""The client-authentication methods this server supports, keyed by their IANA names
-(OAuth Token Endpoint Authentication Methods registry, RFC 7591 §2).
+"""Each client-authentication method bound to the check of its proof, keyed by IANA name.
 
-The metadata validator, DCR's policy, discovery (RFC 8414
-``token_endpoint_auth_methods_supported``) and the token endpoint all read this one
-mapping, so what is advertised is exactly what is enforced. A method that is not here
-cannot be registered, offered or used.
+``clients/auth_methods.py`` says what each method means for a registration; this module
+says which function proves it, and refuses to load if a method has no check, so a method
+can never be registered without being enforced. Adding one is a module under ``auth/``,
+its descriptor, and one line here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 
+from appward.auth.client_secret import authenticate_with_secret
+from appward.auth.credentials import Authenticate
+from appward.auth.none import authenticate_public
+from appward.clients.auth_methods import AUTH_METHODS
 
-@dataclass(frozen=True, slots=True)
-class ClientAuthMethod:
-    """One way a client proves its identity at the token endpoint."""
-
-    name: str
-    uses_secret: bool  # the proof is a secret this server generated (kept only as a hash)
-    public: bool = False  # no proof at all: the client is public (RFC 6749 §2.1)
-
-
-AUTH_METHODS: Mapping[str, ClientAuthMethod] = MappingProxyType(
+AUTHENTICATORS: Mapping[str, Authenticate] = MappingProxyType(
     {
-        method.name: method
-        for method in (
-            ClientAuthMethod("client_secret_basic", uses_secret=True),
-            ClientAuthMethod("client_secret_post", uses_secret=True),
-            ClientAuthMethod("none", uses_secret=False, public=True),
-        )
+        "client_secret_basic": authenticate_with_secret,
+        "client_secret_post": authenticate_with_secret,
+        "none": authenticate_public,
     }
 )
+
+if set(AUTHENTICATORS) != set(AUTH_METHODS):  # pragma: no cover (a wiring mistake)
+    raise RuntimeError("every method of clients.auth_methods needs exactly one authenticator")
+
+# Discovery's token_endpoint_auth_methods_supported, in the registry's order.
+METHODS_SUPPORTED: tuple[str, ...] = tuple(AUTH_METHODS)

@@ -22,32 +22,23 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StrictStr,
     ValidationError,
     ValidationInfo,
     model_validator,
 )
 
+from appward.clients import auth_methods
+from appward.clients.auth_methods import AUTH_METHODS, IANA_METHOD_NAMES
 from appward.clients.scopes import ADMIN_SCOPE
 from appward.config import LifetimeBounds
 from appward.errors import FieldError, InvalidClientMetadata, InvalidRedirectUri
 from appward.text import unsafe_character
 
-AuthMethod = Literal[
-    "client_secret_basic",
-    "client_secret_post",
-    "client_secret_jwt",
-    "private_key_jwt",
-    "tls_client_auth",
-    "self_signed_tls_client_auth",
-    "none",
-]
 GrantType = Literal["authorization_code", "client_credentials", "refresh_token"]
 ResponseType = Literal["code"]
 ApplicationType = Literal["web", "native"]
 
-# Methods whose proof is a secret the server generates (and keeps only as a hash).
-SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
-KEY_METHODS = frozenset({"private_key_jwt", "self_signed_tls_client_auth"})
 TLS_FIELDS = (
     "tls_client_auth_subject_dn",
     "tls_client_auth_san_dns",
@@ -245,6 +236,24 @@ def _check_localized_names(value: dict[str, str]) -> dict[str, str]:
 
 _DEFAULT_GRANT: GrantType = "authorization_code"
 
+
+def _check_auth_method(value: str) -> str:
+    """Only a method of the registry (clients/auth_methods.py) may be registered: one the
+    token endpoint can enforce. IANA's other names are told apart from typos."""
+    if value in AUTH_METHODS:
+        return value
+    supported = ", ".join(AUTH_METHODS)
+    if value in IANA_METHOD_NAMES:
+        raise ValueError(f"{value} is not supported by this server; use one of: {supported}")
+    raise ValueError(f"must be one of: {supported}")
+
+
+AuthMethodName = Annotated[
+    StrictStr,
+    AfterValidator(_check_auth_method),
+    Field(json_schema_extra={"enum": list(AUTH_METHODS)}),
+]
+
 Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_check_text)]
 WebUri = Annotated[str, AfterValidator(check_web_uri)]
 
@@ -265,7 +274,7 @@ class ClientMetadata(BaseModel):
     ) = None
     redirect_uris: list[str] = Field(default_factory=list, max_length=MAX_REDIRECT_URIS)
     application_type: ApplicationType = "web"
-    token_endpoint_auth_method: AuthMethod = "client_secret_basic"
+    token_endpoint_auth_method: AuthMethodName = "client_secret_basic"
     grant_types: list[GrantType] = Field(default_factory=lambda: [_DEFAULT_GRANT])
     response_types: list[ResponseType] | None = None
     scope: Annotated[str, Field(max_length=2000), AfterValidator(_check_scope)] | None = None
@@ -366,7 +375,7 @@ class ClientMetadata(BaseModel):
             )
         if not self.grant_types:
             problems.append(FieldError("grant_types", "at least one grant type is required"))
-        if self.token_endpoint_auth_method == "none":
+        if auth_methods.is_public_method(self.token_endpoint_auth_method):
             if "client_credentials" in self.grant_types:
                 problems.append(
                     FieldError(
@@ -384,7 +393,7 @@ class ClientMetadata(BaseModel):
         # (see policy.check_admin): a public client could pass it on to any end user.
         if ADMIN_SCOPE not in self.scopes:
             return []
-        if self.token_endpoint_auth_method == "none":
+        if auth_methods.is_public_method(self.token_endpoint_auth_method):
             return [
                 FieldError(
                     "scope",
@@ -405,27 +414,11 @@ class ClientMetadata(BaseModel):
     def _credential_problems(self) -> list[FieldError]:
         problems = []
         method = self.token_endpoint_auth_method
-        if method == "client_secret_jwt":
-            problems.append(
-                FieldError(
-                    "token_endpoint_auth_method",
-                    "client_secret_jwt needs the server to keep the secret in plaintext; "
-                    "Appward keeps only hashes: use private_key_jwt",
-                )
-            )
         if self.jwks is not None and self.jwks_uri is not None:
             problems.append(FieldError("jwks", "jwks and jwks_uri cannot both be given"))
-        if method in KEY_METHODS and self.jwks is None and self.jwks_uri is None:
-            problems.append(FieldError("jwks_uri", f"{method} needs jwks or jwks_uri"))
         given_tls = [f for f in TLS_FIELDS if getattr(self, f) is not None]
-        if method == "tls_client_auth" and len(given_tls) != 1:
-            problems.append(
-                FieldError(
-                    "tls_client_auth_subject_dn",
-                    "tls_client_auth needs exactly one tls_client_auth_* field (RFC 8705 §2.1.2)",
-                )
-            )
         if method != "tls_client_auth":
+            # RFC 8705 §2.1.2: these fields only mean something to tls_client_auth.
             problems.extend(
                 FieldError(f, "only used with token_endpoint_auth_method tls_client_auth")
                 for f in given_tls
@@ -472,7 +465,7 @@ class ClientMetadata(BaseModel):
 
     @property
     def uses_secret(self) -> bool:
-        return self.token_endpoint_auth_method in SECRET_METHODS
+        return auth_methods.uses_secret(self.token_endpoint_auth_method)
 
     def to_wire(self) -> dict[str, Any]:
         """Returns the metadata as JSON-ready RFC 7591 fields, leaving out unset ones."""

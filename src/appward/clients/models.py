@@ -71,10 +71,6 @@ class Client(Base):
     def scopes(self) -> list[str]:
         return [link.scope_name for link in self.scope_links]
 
-    @property
-    def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"
-
     def display_name(self, languages: list[str]) -> str:
         """Returns the name to show a reader of ``languages`` (most preferred first):
         the first localized name matching a language exactly or by its primary subtag,

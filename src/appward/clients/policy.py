@@ -1,20 +1,24 @@
 """The one place that answers "may this client do this now?" for every endpoint.
 
 /authorize, /token, introspection and revocation call these; none re-implements a check.
+Each takes the client as a :class:`ClientSnapshot`, the one shape per-request rules read.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
 
-from appward.clients.models import Client
 from appward.clients.scopes import ADMIN_SCOPE
+from appward.clients.snapshot import ClientSnapshot
 from appward.errors import (
     InsufficientScope,
     InvalidClient,
+    InvalidGrant,
     InvalidRequest,
     InvalidScope,
     UnauthorizedClient,
@@ -26,61 +30,35 @@ S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 LOOPBACK_PORT = re.compile(r"^(http://(?:127\.0\.0\.1|\[::1\]))(?::[0-9]{1,5})?(?=[/?]|$)")
 
 
-class AuthenticatedClient(Protocol):
-    """What the token-side rules read of a client: the ORM record, or the frozen snapshot
-    the credential cache keeps."""
-
-    @property
-    def pk(self) -> int: ...
-    @property
-    def client_id(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def deleted_at(self) -> datetime | None: ...
-    @property
-    def token_endpoint_auth_method(self) -> str: ...
-    @property
-    def grant_types(self) -> list[str]: ...
-    @property
-    def scopes(self) -> list[str]: ...
-    @property
-    def access_token_ttl(self) -> int: ...
-    @property
-    def refresh_token_ttl(self) -> int: ...
-    @property
-    def refresh_token_absolute_ttl(self) -> int: ...
-    @property
-    def issue_refresh_tokens(self) -> bool: ...
-    @property
-    def rotate_refresh_tokens(self) -> bool: ...
-    @property
-    def is_public(self) -> bool: ...
+def client_is_active(client: ClientSnapshot) -> bool:
+    """Returns whether the client may take part in any exchange now: neither disabled
+    nor deleted."""
+    return client.status == "active" and client.deleted_at is None
 
 
-def check_client_active(client: AuthenticatedClient) -> None:
+def check_client_active(client: ClientSnapshot) -> None:
     """Raises InvalidClient when the client is disabled or deleted."""
-    if client.status != "active" or client.deleted_at is not None:
-        raise InvalidClient("this client is disabled")
+    if not client_is_active(client):
+        raise InvalidClient("this client is disabled", detail=f"client status {client.status}")
 
 
-def check_grant_type(client: AuthenticatedClient, grant_type: str) -> None:
+def check_grant_type(client: ClientSnapshot, grant_type: str) -> None:
     """Raises UnauthorizedClient unless the client registered ``grant_type``."""
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {grant_type} grant")
 
 
-def resolve_scopes(client: AuthenticatedClient, requested: str | None) -> list[str]:
+def resolve_scopes(client: ClientSnapshot, requested: str | None) -> list[str]:
     """Returns the scopes to grant the client's own token (client_credentials): the
     request's, or all the client's when it names none.
 
     Raises InvalidScope when the request is malformed or asks for a scope the client
     was not given (RFC 6749 §3.3).
     """
-    return _granted(client.scopes, requested)
+    return _granted(list(client.scopes), requested)
 
 
-def resolve_delegated_scopes(client: AuthenticatedClient, requested: str | None) -> list[str]:
+def resolve_delegated_scopes(client: ClientSnapshot, requested: str | None) -> list[str]:
     """Returns the scopes a user may be asked to delegate to the client at /authorize:
     the request's, or all the client's but the admin scope when it names none.
 
@@ -88,7 +66,7 @@ def resolve_delegated_scopes(client: AuthenticatedClient, requested: str | None)
     the admin scope, which is only ever granted to a client's own client_credentials
     token: a user cannot hand an application administrative power.
     """
-    scopes = _granted(client.scopes, requested)
+    scopes = _granted(list(client.scopes), requested)
     if requested is None or requested.strip() == "":
         return [s for s in scopes if s != ADMIN_SCOPE]
     if ADMIN_SCOPE in scopes:
@@ -97,7 +75,7 @@ def resolve_delegated_scopes(client: AuthenticatedClient, requested: str | None)
 
 
 def narrow_refresh_scopes(
-    client: AuthenticatedClient, granted: list[str], requested: str | None
+    client: ClientSnapshot, granted: list[str], requested: str | None
 ) -> list[str]:
     """Returns the scopes of the access token a refresh issues: those granted before
     (or the requested subset of them, RFC 6749 §6) that the client still holds, never
@@ -130,7 +108,7 @@ def _granted(allowed: list[str], requested: str | None) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def match_redirect_uri(client: Client, requested: str | None) -> tuple[str, bool]:
+def match_redirect_uri(client: ClientSnapshot, requested: str | None) -> tuple[str, bool]:
     """Returns the redirect URI to use and whether the request named it.
 
     Registered URIs match character for character, with no normalisation (RFC 9700
@@ -154,7 +132,9 @@ def match_redirect_uri(client: Client, requested: str | None) -> tuple[str, bool
     raise InvalidRequest("redirect_uri is not registered for this client")
 
 
-def check_pkce_request(client: Client, challenge: str | None, method: str | None) -> str | None:
+def check_pkce_request(
+    client: ClientSnapshot, challenge: str | None, method: str | None
+) -> str | None:
     """Returns the code challenge to bind to the code (None when PKCE is not used).
 
     Raises InvalidRequest when PKCE is required and missing (every public client, and
@@ -173,7 +153,7 @@ def check_pkce_request(client: Client, challenge: str | None, method: str | None
     return challenge
 
 
-def check_admin(claims: Mapping[str, object], client: AuthenticatedClient) -> None:
+def check_admin(claims: Mapping[str, object], client: ClientSnapshot) -> None:
     """Raises InsufficientScope unless the token is a confidential client's own token
     (client_credentials: no user behind it) that carries the admin scope, and its client
     still holds that scope: taking the scope from a client cuts off its live tokens at once.
@@ -190,5 +170,87 @@ def check_admin(claims: Mapping[str, object], client: AuthenticatedClient) -> No
         raise InsufficientScope(f"the token's client no longer holds {ADMIN_SCOPE}")
 
 
-def access_token_lifetime(client: AuthenticatedClient) -> int:
+# RFC 7636 §4.1: code_verifier = 43*128unreserved
+PKCE_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+
+
+def s256(verifier: str) -> str:
+    """Returns the S256 code challenge of ``verifier`` (RFC 7636 §4.2)."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def check_pkce_verifier(challenge: str | None, verifier: str | None) -> None:
+    """Checks a code's PKCE binding at /token (RFC 7636 §4.6), comparing in constant time.
+
+    Raises InvalidGrant when a verifier is missing, unexpected or wrong; InvalidRequest
+    when it is malformed.
+    """
+    if challenge is None:
+        if verifier is not None:
+            raise InvalidGrant("code_verifier given, but the authorization had no code_challenge")
+        return
+    if verifier is None:
+        raise InvalidGrant("code_verifier is required (RFC 7636 §4.5)")
+    if not PKCE_VERIFIER.fullmatch(verifier):
+        raise InvalidRequest("code_verifier must be 43-128 unreserved characters (RFC 7636 §4.1)")
+    if not hmac.compare_digest(s256(verifier), challenge):
+        raise InvalidGrant("code_verifier does not match the code_challenge")
+
+
+def check_may_introspect(client: ClientSnapshot) -> None:
+    """Raises InvalidClient for a public client: introspection tells about tokens, so only
+    a client that proved who it is may ask (RFC 7662 §2.1)."""
+    if client.is_public:
+        raise InvalidClient("public clients cannot introspect tokens")
+
+
+def may_redeem(client: ClientSnapshot, issued_to_pk: int) -> bool:
+    """Returns whether the client may redeem a code or refresh token issued to the client
+    ``issued_to_pk``: only its own (RFC 6749 §4.1.3, §6)."""
+    return client.pk == issued_to_pk
+
+
+def may_see_refresh_token(requester: ClientSnapshot, issued_to_pk: int) -> bool:
+    """Returns whether introspection may describe a refresh token issued to the client
+    ``issued_to_pk``: only to that client itself, while it is active (a refresh token is
+    never shown to a resource server)."""
+    return requester.pk == issued_to_pk and client_is_active(requester)
+
+
+def may_revoke(requester: ClientSnapshot, issued_to: int | str) -> bool:
+    """Returns whether the requester may revoke a token issued to ``issued_to`` (a client's
+    pk, or the client_id an access token names): only its own; anything else is ignored
+    without a word (RFC 7009 §2.1, §2.2)."""
+    if isinstance(issued_to, int):
+        return requester.pk == issued_to
+    return requester.client_id == issued_to
+
+
+def access_token_lifetime(client: ClientSnapshot) -> int:
+    """Returns the lifetime in seconds of the access tokens the client gets."""
     return client.access_token_ttl
+
+
+def may_receive_refresh_token(client: ClientSnapshot) -> bool:
+    """Returns whether an authorization code exchange also issues a refresh token."""
+    return client.issue_refresh_tokens
+
+
+def rotates_refresh_tokens(client: ClientSnapshot) -> bool:
+    """Returns whether each use of a refresh token replaces it. Always for a public client
+    (RFC 9700 §4.14.2: its tokens cannot be sender-constrained), else as registered."""
+    return client.rotate_refresh_tokens or client.is_public
+
+
+def refresh_family_expiry(client: ClientSnapshot, now: datetime) -> datetime:
+    """Returns when a new grant's refresh tokens stop working, however often they are used."""
+    return now + timedelta(seconds=client.refresh_token_absolute_ttl)
+
+
+def refresh_token_expiry(
+    client: ClientSnapshot, now: datetime, family_expiry: datetime
+) -> datetime:
+    """Returns when a refresh token issued or used ``now`` expires if left unused: the
+    client's sliding lifetime, never past the family's absolute expiry."""
+    return min(now + timedelta(seconds=client.refresh_token_ttl), family_expiry)

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from appward.audit import AuditLog, EventTag
+from appward.clients.auth_methods import uses_secret
 from appward.clients.credential_changes import mark_credentials_changed
-from appward.clients.metadata import SECRET_METHODS, ClientMetadata, parse_client_metadata
+from appward.clients.metadata import ClientMetadata, parse_client_metadata
 from appward.clients.models import Client, ClientScope, ClientSecret
 from appward.clients.scopes import ADMIN_SCOPE, ScopeService
 from appward.clients.secrets import generate_secret, new_secret_id
@@ -265,7 +266,7 @@ class ClientService:
                 fields=[FieldError("expire_others_in", f"must be 0..{MAX_GRACE} seconds")],
             )
         client = await self._get_for_update(client_id)
-        if client.token_endpoint_auth_method not in SECRET_METHODS:
+        if not uses_secret(client.token_endpoint_auth_method):
             raise InvalidInput(
                 f"this client authenticates with {client.token_endpoint_auth_method}, "
                 "not with a client secret"

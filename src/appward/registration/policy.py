@@ -3,7 +3,7 @@ must satisfy, the request fields that count, and DCR's limits, checked after the
 validator (clients.metadata) has parsed the request.
 
 The auth methods and grant types a self-registered client may have are names of the
-registries (auth.registry.AUTH_METHODS, tokens.grant_types.GRANT_TYPES), so a
+registries (auth.registry.METHODS_SUPPORTED, tokens.grant_types.GRANT_TYPES), so a
 configuration can never offer what the token endpoint cannot do.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appward.auth.registry import AUTH_METHODS
+from appward.auth.registry import METHODS_SUPPORTED
 from appward.clients.metadata import (
     TLS_FIELDS,
     ClientMetadata,
@@ -91,9 +91,9 @@ def registration_policy(settings: Settings) -> RegistrationPolicy:
         scopes=settings.dcr_scopes,
         downscope=settings.dcr_scope_policy == "downscope",
         auth_methods=(
-            tuple(AUTH_METHODS)
+            METHODS_SUPPORTED
             if methods is None
-            else _supported("APPWARD_DCR_AUTH_METHODS", methods, AUTH_METHODS)
+            else _supported("APPWARD_DCR_AUTH_METHODS", methods, METHODS_SUPPORTED)
         ),
         max_redirect_uris=settings.dcr_max_redirect_uris,
         rate_limit_per_minute=settings.dcr_rate_limit,

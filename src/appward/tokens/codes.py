@@ -3,10 +3,6 @@ scopes and PKCE challenge, stored only as a hash (RFC 6749 §4.1.2, RFC 7636, RF
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,10 +10,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from appward.clients import policy
 from appward.clients.models import Client
-from appward.clients.policy import AuthenticatedClient
+from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
-from appward.errors import InvalidGrant, InvalidRequest
+from appward.errors import InvalidGrant
 from appward.hashing import token_hash
 from appward.tokens.grants import (
     create_grant,
@@ -28,8 +25,6 @@ from appward.tokens.grants import (
 from appward.tokens.models import AuthorizationCode
 
 CODE_PREFIX = "apwac_"
-# RFC 7636 §4.1: code_verifier = 43*128unreserved
-VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +44,6 @@ class RedeemedCode:
     grant_id: str
     user_id: int
     scopes: list[str]
-
-
-def s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 async def issue_code(
@@ -90,7 +80,7 @@ async def issue_code(
 async def redeem_code(
     session: AsyncSession,
     clock: Clock,
-    client: AuthenticatedClient,
+    client: ClientSnapshot,
     *,
     code: str,
     redirect_uri: str | None,
@@ -105,7 +95,7 @@ async def redeem_code(
     record = await session.scalar(
         select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code))
     )
-    if record is None or record.client_pk != client.pk:
+    if record is None or not policy.may_redeem(client, record.client_pk):
         raise InvalidGrant("the authorization code is invalid")
     now = clock.now()
     # Claim the code atomically: of two concurrent redemptions only one sets used_at.
@@ -132,18 +122,5 @@ async def redeem_code(
         raise InvalidGrant("redirect_uri differs from the authorization request's")
     if not record.redirect_uri_given and redirect_uri not in (None, record.redirect_uri):
         raise InvalidGrant("redirect_uri differs from the authorization request's")
-    _check_pkce(record.code_challenge, code_verifier)
+    policy.check_pkce_verifier(record.code_challenge, code_verifier)
     return RedeemedCode(record.grant_id, record.user_id, list(record.scopes))
-
-
-def _check_pkce(challenge: str | None, verifier: str | None) -> None:
-    if challenge is None:
-        if verifier is not None:
-            raise InvalidGrant("code_verifier given, but the authorization had no code_challenge")
-        return
-    if verifier is None:
-        raise InvalidGrant("code_verifier is required (RFC 7636 §4.5)")
-    if not VERIFIER.fullmatch(verifier):
-        raise InvalidRequest("code_verifier must be 43-128 unreserved characters (RFC 7636 §4.1)")
-    if not hmac.compare_digest(s256(verifier), challenge):
-        raise InvalidGrant("code_verifier does not match the code_challenge")

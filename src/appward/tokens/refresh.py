@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.clients import policy
-from appward.clients.policy import AuthenticatedClient
+from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
 from appward.errors import InvalidGrant
 from appward.hashing import token_hash
@@ -31,7 +31,7 @@ class RefreshResult:
 async def issue_refresh_token(
     session: AsyncSession,
     clock: Clock,
-    client: AuthenticatedClient,
+    client: ClientSnapshot,
     *,
     grant_id: str,
     user_id: int,
@@ -39,7 +39,7 @@ async def issue_refresh_token(
     absolute_expires_at: datetime | None = None,
 ) -> str:
     now = clock.now()
-    absolute = absolute_expires_at or now + timedelta(seconds=client.refresh_token_absolute_ttl)
+    absolute = absolute_expires_at or policy.refresh_family_expiry(client, now)
     token = REFRESH_PREFIX + secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
@@ -49,7 +49,7 @@ async def issue_refresh_token(
             user_id=user_id,
             scopes=scopes,
             issued_at=now,
-            expires_at=min(now + timedelta(seconds=client.refresh_token_ttl), absolute),
+            expires_at=policy.refresh_token_expiry(client, now, absolute),
             absolute_expires_at=absolute,
         )
     )
@@ -67,7 +67,7 @@ async def find_refresh_token(session: AsyncSession, token: str) -> RefreshToken 
 async def use_refresh_token(
     session: AsyncSession,
     clock: Clock,
-    client: AuthenticatedClient,
+    client: ClientSnapshot,
     *,
     token: str,
     scope: str | None,
@@ -79,7 +79,7 @@ async def use_refresh_token(
     when ``scope`` asks for more than was granted (RFC 6749 §6).
     """
     record = await find_refresh_token(session, token)
-    if record is None or record.client_pk != client.pk:
+    if record is None or not policy.may_redeem(client, record.client_pk):
         raise InvalidGrant("the refresh token is invalid")
     now = clock.now()
     if record.rotated_at is not None:
@@ -92,10 +92,8 @@ async def use_refresh_token(
     if not await user_is_active(session, record.user_id):
         raise InvalidGrant("the user behind this refresh token is disabled")
     scopes = policy.narrow_refresh_scopes(client, record.scopes, scope)
-    if not (client.rotate_refresh_tokens or client.is_public):
-        record.expires_at = min(
-            now + timedelta(seconds=client.refresh_token_ttl), record.absolute_expires_at
-        )
+    if not policy.rotates_refresh_tokens(client):
+        record.expires_at = policy.refresh_token_expiry(client, now, record.absolute_expires_at)
         await session.flush()
         return RefreshResult(record.grant_id, record.user_id, scopes, None)
     claimed = await session.execute(

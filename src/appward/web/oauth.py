@@ -17,12 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appward.auth import (
-    SUPPORTED_METHODS,
-    ClientSnapshot,
-    PresentedCredentials,
-    authenticate_client,
-)
+from appward.auth import METHODS_SUPPORTED, PresentedCredentials, authenticate_client
 from appward.authorization import (
     PARAMETERS,
     AuthorizationRequest,
@@ -31,7 +26,10 @@ from appward.authorization import (
     redirect_with,
     validate_authorization_request,
 )
+from appward.clients import policy
+from appward.clients.auth_methods import is_public_method
 from appward.clients.scopes import Scope
+from appward.clients.snapshot import ClientSnapshot
 from appward.errors import (
     AccessDenied,
     AppwardError,
@@ -156,11 +154,11 @@ async def server_metadata(state: State, session: Session) -> JSONResponse:
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": list(GRANT_TYPES),
-            "token_endpoint_auth_methods_supported": list(SUPPORTED_METHODS),
+            "token_endpoint_auth_methods_supported": list(METHODS_SUPPORTED),
             "introspection_endpoint_auth_methods_supported": [
-                m for m in SUPPORTED_METHODS if m != "none"
+                m for m in METHODS_SUPPORTED if not is_public_method(m)
             ],
-            "revocation_endpoint_auth_methods_supported": list(SUPPORTED_METHODS),
+            "revocation_endpoint_auth_methods_supported": list(METHODS_SUPPORTED),
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
             "prompt_values_supported": ["none", "login", "consent"],
@@ -247,8 +245,7 @@ async def introspect(request: FormRequest, state: AppState, session: AsyncSessio
     try:
         form = parse_form(request.headers.get("content-type", ""), request.body)
         client = await _authenticated_client(request, form, state, session)
-        if client.is_public:
-            raise InvalidClient("public clients cannot introspect tokens")
+        policy.check_may_introspect(client)
         token_value = form.get("token")
         if token_value is None:
             raise InvalidRequest("token is required")

@@ -9,26 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from appward.auth.credential_cache import ClientSnapshot, CredentialCache, EpochFile
+from appward.auth.credential_cache import CredentialCache, EpochFile
+from appward.clients.snapshot import ClientSnapshot
+from tests.factories import client_snapshot
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def snapshot(client_id: str = "c1", status: str = "active") -> ClientSnapshot:
-    return ClientSnapshot(
-        pk=1,
-        client_id=client_id,
-        status=status,
-        token_endpoint_auth_method="client_secret_basic",
-        grant_types=["client_credentials"],
-        scopes=[],
-        access_token_ttl=3600,
-        refresh_token_ttl=60,
-        refresh_token_absolute_ttl=120,
-        issue_refresh_tokens=False,
-        rotate_refresh_tokens=True,
-        require_pkce=True,
-    )
+    return client_snapshot(client_id=client_id, status=status)
 
 
 def cache(tmp_path, **kw) -> CredentialCache:

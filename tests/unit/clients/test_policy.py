@@ -1,39 +1,27 @@
-"""The scope rules of clients/policy.py: what a client's own token, a user's delegation
-and a refresh may carry."""
+"""The rules of clients/policy.py: what a client's own token, a user's delegation and a
+refresh may carry; who may introspect, redeem and revoke; PKCE; refresh lifetimes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from appward.clients import policy
-from appward.errors import InsufficientScope, InvalidScope
+from appward.clients.snapshot import ClientSnapshot
+from appward.errors import (
+    InsufficientScope,
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+)
+from tests.factories import client_snapshot
 
 ADMIN = "appward:admin"
 
 
-@dataclass(frozen=True)
-class FakeClient:
-    """Only the fields the scope rules read; every other one keeps a harmless default."""
-
-    scopes: list[str]
-    client_id: str = "c1"
-    is_public: bool = False
-    pk: int = 1
-    status: str = "active"
-    deleted_at: datetime | None = None
-    token_endpoint_auth_method: str = "client_secret_basic"
-    grant_types: list[str] = field(default_factory=lambda: ["client_credentials"])
-    access_token_ttl: int = 600
-    refresh_token_ttl: int = 600
-    refresh_token_absolute_ttl: int = 600
-    issue_refresh_tokens: bool = False
-    rotate_refresh_tokens: bool = True
-
-
-HOLDER = FakeClient(scopes=["read", ADMIN])
+HOLDER = client_snapshot(scopes=["read", ADMIN])
 
 
 def test_a_client_own_token_may_carry_the_admin_scope() -> None:
@@ -75,16 +63,114 @@ def own_claims(**extra: object) -> dict[str, object]:
     [
         (own_claims(gid="g1"), HOLDER),  # issued on a user's behalf
         (own_claims(sub="42"), HOLDER),  # a user is the subject
-        (own_claims(), FakeClient(scopes=[ADMIN], is_public=True)),
+        (own_claims(), client_snapshot(scopes=[ADMIN], token_endpoint_auth_method="none")),
         (own_claims(scope="read"), HOLDER),
-        (own_claims(), FakeClient(scopes=["read"])),  # the scope was taken away since
+        (own_claims(), client_snapshot(scopes=["read"])),  # the scope was taken away since
     ],
     ids=["user-grant", "user-subject", "public-client", "no-admin-scope", "scope-withdrawn"],
 )
-def test_the_admin_check_refuses(claims: dict[str, object], client: FakeClient) -> None:
+def test_the_admin_check_refuses(claims: dict[str, object], client: ClientSnapshot) -> None:
     with pytest.raises(InsufficientScope):
         policy.check_admin(claims, client)
 
 
 def test_the_admin_check_passes_a_confidential_client_own_token() -> None:
     policy.check_admin(own_claims(), HOLDER)
+
+
+# --- active, introspection, redemption, revocation ---
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("changes", "active"),
+    [({}, True), ({"status": "disabled"}, False), ({"deleted_at": NOW}, False)],
+    ids=["active", "disabled", "deleted"],
+)
+def test_only_an_active_undeleted_client_is_active(changes: dict[str, object], active: bool):
+    client = client_snapshot(**changes)
+    assert policy.client_is_active(client) is active
+    if active:
+        policy.check_client_active(client)
+    else:
+        with pytest.raises(InvalidClient, match="disabled"):
+            policy.check_client_active(client)
+
+
+def test_a_public_client_may_not_introspect() -> None:
+    """RFC 7662 §2.1: the introspection endpoint requires authorization."""
+    policy.check_may_introspect(HOLDER)
+    with pytest.raises(InvalidClient):
+        policy.check_may_introspect(client_snapshot(token_endpoint_auth_method="none"))
+
+
+def test_a_client_redeems_and_revokes_only_its_own_tokens() -> None:
+    mine, other = client_snapshot(pk=1, client_id="c1"), 2
+    assert policy.may_redeem(mine, 1)
+    assert not policy.may_redeem(mine, other)
+    assert policy.may_revoke(mine, 1)
+    assert not policy.may_revoke(mine, other)
+    assert policy.may_revoke(mine, "c1")
+    assert not policy.may_revoke(mine, "c2")
+
+
+def test_a_refresh_token_is_described_only_to_its_active_owner() -> None:
+    assert policy.may_see_refresh_token(client_snapshot(pk=1), 1)
+    assert not policy.may_see_refresh_token(client_snapshot(pk=1), 2)
+    assert not policy.may_see_refresh_token(client_snapshot(pk=1, status="disabled"), 1)
+
+
+# --- PKCE at /token: RFC 7636 §4.6 ---
+
+# RFC 7636 Appendix B's example.
+VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+def test_s256_matches_the_rfc_example() -> None:
+    assert policy.s256(VERIFIER) == CHALLENGE
+
+
+def test_the_right_verifier_passes_and_no_pkce_needs_none() -> None:
+    policy.check_pkce_verifier(CHALLENGE, VERIFIER)
+    policy.check_pkce_verifier(None, None)
+
+
+@pytest.mark.parametrize(
+    ("challenge", "verifier", "error"),
+    [
+        (CHALLENGE, None, InvalidGrant),
+        (CHALLENGE, "x" * 43, InvalidGrant),
+        (CHALLENGE, "short", InvalidRequest),
+        (CHALLENGE, "ä" * 43, InvalidRequest),
+        (None, VERIFIER, InvalidGrant),
+    ],
+    ids=["missing", "wrong", "too-short", "not-unreserved", "unexpected"],
+)
+def test_a_missing_wrong_or_malformed_verifier_is_refused(
+    challenge: str | None, verifier: str | None, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        policy.check_pkce_verifier(challenge, verifier)
+
+
+# --- refresh tokens ---
+
+
+def test_a_public_client_always_rotates_its_refresh_tokens() -> None:
+    """RFC 9700 §4.14.2: a public client's refresh tokens are not sender-constrained."""
+    assert policy.rotates_refresh_tokens(client_snapshot(rotate_refresh_tokens=True))
+    assert not policy.rotates_refresh_tokens(client_snapshot(rotate_refresh_tokens=False))
+    assert policy.rotates_refresh_tokens(
+        client_snapshot(rotate_refresh_tokens=False, token_endpoint_auth_method="none")
+    )
+
+
+def test_a_refresh_token_slides_but_never_outlives_its_family() -> None:
+    client = client_snapshot(refresh_token_ttl=600, refresh_token_absolute_ttl=3600)
+    family = policy.refresh_family_expiry(client, NOW)
+    assert family == NOW + timedelta(hours=1)
+    assert policy.refresh_token_expiry(client, NOW, family) == NOW + timedelta(minutes=10)
+    late = NOW + timedelta(minutes=55)
+    assert policy.refresh_token_expiry(client, late, family) == family

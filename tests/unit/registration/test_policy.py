@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from appward.auth.registry import AUTH_METHODS
+from appward.auth.registry import METHODS_SUPPORTED
 from appward.clients.metadata import ClientMetadata, parse_client_metadata
 from appward.config import InvalidConfiguration, LifetimeBounds, Settings
 from appward.errors import (
@@ -73,7 +73,7 @@ def policy(**overrides: Any) -> RegistrationPolicy:
 
 def test_by_default_every_method_the_token_endpoint_supports_is_allowed():
     built = registration_policy(Settings())
-    assert built.auth_methods == tuple(AUTH_METHODS)
+    assert built.auth_methods == tuple(METHODS_SUPPORTED)
     assert built.auth_methods == ("client_secret_basic", "client_secret_post", "none")
     assert "private_key_jwt" not in built.auth_methods
 
@@ -106,8 +106,8 @@ def test_closed_is_no_mode():
 @pytest.mark.parametrize(
     ("variable", "value", "unsupported", "supported"),
     [
-        ("dcr_auth_methods", "private_key_jwt", "private_key_jwt", AUTH_METHODS),
-        ("dcr_auth_methods", "none,client_secret_jwt", "client_secret_jwt", AUTH_METHODS),
+        ("dcr_auth_methods", "private_key_jwt", "private_key_jwt", METHODS_SUPPORTED),
+        ("dcr_auth_methods", "none,client_secret_jwt", "client_secret_jwt", METHODS_SUPPORTED),
         ("dcr_grant_types", "authorization_code,password", "password", GRANT_TYPES),
         ("dcr_grant_types", "implicit", "implicit", GRANT_TYPES),
     ],
