@@ -273,9 +273,9 @@ async def register(request: Request, state: State, registrations: Registrations)
     },
 )
 async def read_registration(
-    client_id: str, request: Request, state: State, registrations: Management
+    client_id: str, request: Request, state: State, management: Management
 ) -> JSONResponse:
-    registration = await registrations.read(client_id, _bearer(request))
+    registration = await management.read(client_id, _bearer(request))
     return _response(registration, state.settings.issuer)
 
 
@@ -296,13 +296,13 @@ async def read_registration(
     },
 )
 async def replace_registration(
-    client_id: str, request: Request, state: State, registrations: Management
+    client_id: str, request: Request, state: State, management: Management
 ) -> JSONResponse:
     token = _bearer(request)
     # The token is checked before the body is read: a stranger learns nothing from
     # what the server would say about their metadata.
-    await registrations.read(client_id, token)
-    registration = await registrations.replace(client_id, token, await _json_metadata(request))
+    await management.read(client_id, token)
+    registration = await management.replace(client_id, token, await _json_metadata(request))
     return _response(registration, state.settings.issuer)
 
 
@@ -315,8 +315,6 @@ async def replace_registration(
     dependencies=[Limited, RegistrationAccessToken],
     responses=oauth_error_responses(401, 429),
 )
-async def delete_registration(
-    client_id: str, request: Request, registrations: Management
-) -> Response:
-    await registrations.delete(client_id, _bearer(request))
+async def delete_registration(client_id: str, request: Request, management: Management) -> Response:
+    await management.delete(client_id, _bearer(request))
     return Response(status_code=204, headers=NO_STORE)
