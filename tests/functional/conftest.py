@@ -11,14 +11,16 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from appward.audit import Actor, AuditLog
 from appward.clients.service import ClientService
 from appward.clock import FrozenClock
 from appward.config import Settings
 from appward.hashing import Argon2Hasher
+from appward.web import admin
 from appward.web.app import create_app
-from tests.factories import basic
+from tests.factories import SERVICE, WEB_APP, basic
 
 
 @dataclass
@@ -103,6 +105,67 @@ async def open_api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]
             )
             assert response.status_code == 200, response.text
             yield Api(http, app, admin_id, admin_secret, response.json()["access_token"])
+
+
+# Every (method, path) of the admin API, read from the routers it assembles: a new route
+# is covered by the tests that take this list without anyone adding it here.
+ADMIN_ROUTES = sorted(
+    (method, admin.PREFIX + route.path)
+    for resource in admin.RESOURCES
+    for route in resource.router.routes
+    if isinstance(route, APIRoute)
+    for method in route.methods
+)
+
+
+@dataclass(frozen=True)
+class AdminTargets:
+    """One of each admin resource, for requests that must leave them as they are."""
+
+    client_id: str
+    secret_id: str
+    name: str
+    token_id: str
+
+    def url(self, path: str) -> str:
+        return path.format(
+            client_id=self.client_id,
+            secret_id=self.secret_id,
+            name=self.name,
+            token_id=self.token_id,
+        )
+
+
+async def create_admin_targets(api: Api) -> AdminTargets:
+    client = (await api.post("/admin/v1/clients", WEB_APP)).json()
+    secrets = (await api.get(f"/admin/v1/clients/{client['client_id']}/secrets")).json()
+    scope = await api.post("/admin/v1/scopes", {"name": "targets:read", "description": "Read"})
+    assert scope.status_code == 201, scope.text
+    token = await api.post("/admin/v1/initial-access-tokens", {})
+    assert token.status_code == 201, token.text
+    return AdminTargets(
+        client["client_id"], secrets["items"][0]["id"], "targets:read", token.json()["id"]
+    )
+
+
+async def admin_request(api: Api, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+    """The request a caller would send to ``url``: a JSON object body where one is read."""
+    body = {"json": {}} if method in ("POST", "PATCH", "PUT") else {}
+    return await api.http.request(method, url, headers={**headers, "If-Match": "*"}, **body)  # type: ignore[arg-type]
+
+
+async def non_admin_token(api: Api) -> str:
+    """A client_credentials token of a client not allowed the admin scope."""
+    created = (await api.post("/admin/v1/clients", SERVICE)).json()
+    token = await api.client_credentials(created["client_id"], created["client_secret"])
+    assert token.status_code == 200, token.text
+    return str(token.json()["access_token"])
+
+
+async def audit_trail(api: Api) -> list[int]:
+    """The ids of every audit event: each change the admin API makes adds one."""
+    events = (await api.get("/admin/v1/audit-events?limit=200")).json()["items"]
+    return [event["id"] for event in events]
 
 
 REDIS_URL = os.environ.get("APPWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -6,16 +6,41 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.factories import SERVICE, basic
+from tests.factories import basic
+from tests.functional.conftest import (
+    ADMIN_ROUTES,
+    admin_request,
+    audit_trail,
+    create_admin_targets,
+    non_admin_token,
+)
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_missing_token_is_401_with_challenge(api):
-    response = await api.http.get("/admin/v1/clients")
-    assert response.status_code == 401
+async def test_the_route_list_is_the_whole_admin_api(api):
+    """What the role tests below go through is every admin operation the app serves."""
+    spec = (await api.http.get("/openapi.json")).json()
+    served = {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        if path.startswith("/admin/")
+        for method in item
+    }
+    assert len(ADMIN_ROUTES) >= 20
+    assert set(ADMIN_ROUTES) == served
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+async def test_missing_token_is_401_with_challenge(api, method, path):
+    """RFC 6750 §3.1: a request without a token gets the challenge, and no error code."""
+    targets = await create_admin_targets(api)
+    before = await audit_trail(api)
+    response = await admin_request(api, method, targets.url(path), {})
+    assert response.status_code == 401, response.text
     assert response.json()["error"] == "invalid_token"
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["www-authenticate"] == 'Bearer realm="appward"'
+    assert await audit_trail(api) == before
 
 
 @pytest.mark.parametrize(
@@ -28,15 +53,18 @@ async def test_malformed_token_is_401(api, header):
     assert response.json()["error"] == "invalid_token"
 
 
-async def test_token_without_admin_scope_is_403(api):
-    body = (await api.post("/admin/v1/clients", SERVICE)).json()
-    token = (await api.client_credentials(body["client_id"], body["client_secret"])).json()
-    response = await api.http.get(
-        "/admin/v1/clients", headers={"Authorization": f"Bearer {token['access_token']}"}
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+async def test_token_without_admin_scope_is_403(api, method, path):
+    targets = await create_admin_targets(api)
+    token = await non_admin_token(api)
+    before = await audit_trail(api)
+    response = await admin_request(
+        api, method, targets.url(path), {"Authorization": f"Bearer {token}"}
     )
-    assert response.status_code == 403
+    assert response.status_code == 403, response.text
     assert response.json()["error"] == "insufficient_scope"
     assert 'scope="appward:admin"' in response.headers["www-authenticate"]
+    assert await audit_trail(api) == before
 
 
 async def test_token_signed_by_another_key_is_401(api):

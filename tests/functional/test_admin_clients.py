@@ -447,3 +447,28 @@ async def test_changing_grant_types_rederives_untouched_defaults(api):
     meta = machine.json()["metadata"]
     assert meta["response_types"] == []
     assert meta["issue_refresh_tokens"] is False
+
+
+@pytest.mark.parametrize("url", ["/admin/v1/clients", "/admin/v1/scopes"])
+@pytest.mark.parametrize(
+    ("raw", "error", "detail"),
+    [
+        (b"not json", "invalid_input", "the request body is not valid JSON"),
+        (b"[1, 2]", "invalid_input", "the request body must be a JSON object"),
+        (b'{"a": NaN}', "invalid_input", "the request body holds NaN, which is not a JSON number"),
+        (
+            b'{"a": "' + b"x" * 256 * 1024 + b'"}',
+            "invalid_request",
+            "the request body is too large",
+        ),
+    ],
+    ids=["text", "array", "nan", "too-large"],
+)
+async def test_every_admin_body_is_read_by_the_one_reader(api, url, raw, error, detail):
+    """Metadata bodies and model bodies alike: the same problems, in the same words."""
+    response = await api.http.post(
+        url, content=raw, headers={**api.auth, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (response.json()["error"], response.json()["detail"]) == (error, detail)

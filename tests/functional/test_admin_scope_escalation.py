@@ -7,7 +7,9 @@ admin API. Each path there is closed, and each is pinned here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -16,6 +18,12 @@ from appward.clients.models import Client, ClientScope
 from appward.tokens.access import AccessTokenRequest, issue_access_token
 from appward.tokens.models import Grant
 from tests.factories import NATIVE_APP, SERVICE, WEB_APP, basic, metadata
+from tests.functional.conftest import (
+    ADMIN_ROUTES,
+    admin_request,
+    audit_trail,
+    create_admin_targets,
+)
 from tests.oauth_helpers import PASSWORD, Browser, pkce_pair, query_of
 
 pytestmark = pytest.mark.anyio
@@ -220,10 +228,18 @@ async def test_a_legacy_public_admin_client_gets_no_admin_token_through_authoriz
     assert (await bearer_get(api, token.json()["access_token"])).status_code == 403
 
 
-async def test_a_user_token_never_passes_the_admin_check_whatever_its_scope(api_with_user):
-    """A token signed by this server before the fix, on a user's behalf and carrying the
-    admin scope of a client that still holds it, is refused by the admin API."""
-    api = api_with_user
+@dataclass(frozen=True)
+class UserTokens:
+    """An end user's tokens from the code flow of a client that holds the admin scope."""
+
+    client: dict[str, Any]
+    issued: dict[str, Any]  # the code exchange's answer: scope profile
+    legacy: str  # signed by this server on the user's behalf, carrying the admin scope
+
+
+async def user_tokens(api) -> UserTokens:
+    """The user consents to what /authorize allows; then the grant is widened to the admin
+    scope, as a consent stored before the fix would be, and a token issued for it."""
     client = await admin_web_client(api)
     verifier, challenge = pkce_pair()
     result = await Browser(api.http).code_for(
@@ -241,7 +257,6 @@ async def test_a_user_token_never_passes_the_admin_check_whatever_its_scope(api_
         grant = await session.scalar(select(Grant))
         assert grant is not None
         grant_id, user_id = grant.id, grant.user_id
-        # As a pre-fix consent would have stored it.
         await session.execute(
             update(Grant).where(Grant.id == grant_id).values(scopes=["profile", ADMIN])
         )
@@ -259,21 +274,47 @@ async def test_a_user_token_never_passes_the_admin_check_whatever_its_scope(api_
         issuer=state.settings.issuer,
         now=state.clock.now() - timedelta(seconds=1),
     )
+    return UserTokens(client, issued.json(), legacy)
+
+
+async def test_a_user_token_never_passes_the_admin_check_whatever_its_scope(api_with_user):
+    """A token signed by this server before the fix, on a user's behalf and carrying the
+    admin scope of a client that still holds it, is refused by the admin API."""
+    api = api_with_user
+    tokens = await user_tokens(api)
+    client = tokens.client
     introspected = await api.http.post(
         "/oauth2/introspect",
-        data={"token": legacy},
+        data={"token": tokens.legacy},
         headers=basic(client["client_id"], client["client_secret"]),
     )
     assert introspected.json()["active"] is True  # a valid token, just not an admin one
-    denied = await bearer_get(api, legacy)
+    denied = await bearer_get(api, tokens.legacy)
     assert denied.status_code == 403
     assert denied.json()["error"] == "insufficient_scope"
 
     # A refresh of that grant does not hand the scope out again either.
     refreshed = await api.http.post(
         "/oauth2/token",
-        data={"grant_type": "refresh_token", "refresh_token": issued.json()["refresh_token"]},
+        data={"grant_type": "refresh_token", "refresh_token": tokens.issued["refresh_token"]},
         headers=basic(client["client_id"], client["client_secret"]),
     )
     assert refreshed.status_code == 200, refreshed.text
     assert refreshed.json()["scope"] == "profile"
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+async def test_every_admin_route_refuses_an_end_users_token(api_with_user, method, path):
+    """Whatever the user consented to, and even with the admin scope in it, a token on a
+    user's behalf administers nothing."""
+    api = api_with_user
+    targets = await create_admin_targets(api)
+    tokens = await user_tokens(api)
+    before = await audit_trail(api)
+    for token in (tokens.issued["access_token"], tokens.legacy):
+        response = await admin_request(
+            api, method, targets.url(path), {"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 403, response.text
+        assert response.json()["error"] == "insufficient_scope"
+    assert await audit_trail(api) == before

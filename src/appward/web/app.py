@@ -37,7 +37,7 @@ from appward.tokens.keys import (
     load_key_ring,
 )
 from appward.users.throttle import LoginThrottle
-from appward.web import admin_api, oauth, pages, registration
+from appward.web import admin, oauth, pages, registration
 from appward.web.openapi import add_api_docs, openapi_document
 from appward.web.pipeline import Pipeline, RequestHook
 from appward.web.responses import (
@@ -146,7 +146,7 @@ def create_app(
     )
     app.include_router(oauth.router)
     app.include_router(pages.router)
-    app.include_router(admin_api.router)
+    app.include_router(admin.router)
     app.include_router(registration.router)
     add_api_docs(app)
     app.add_exception_handler(AppwardError, handle_appward_error)

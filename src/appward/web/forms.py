@@ -130,7 +130,7 @@ async def read_json_object(
 ) -> dict[str, Any]:
     """Returns the body as a JSON object; an empty body is no object. Raises
     InvalidRequest for a body over ``limit`` bytes, ``invalid`` for one that is not a
-    JSON object (the admin API's reader: web/admin_api.py's _json_object)."""
+    JSON object (the admin API's reader: web/admin/bodies.py)."""
     raw = await read_limited(request, limit)
     try:
         body = parse_json(raw or b"null")

@@ -1,0 +1,47 @@
+"""What every admin resource does with bodies: reads JSON objects (problems become field
+errors), documents them in OpenAPI, and keeps an answer that shows a secret uncached."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from appward.clients.metadata import field_errors
+from appward.errors import InvalidInput
+from appward.web.forms import read_json_object
+
+MAX_BODY_BYTES = 256 * 1024
+# An answer that carries a secret shown once must not linger in a cache.
+NO_STORE = {"Cache-Control": "no-store"}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_object(request: Request) -> dict[str, Any]:
+    """Returns the body as a JSON object. Raises InvalidInput, or InvalidRequest for one
+    over MAX_BODY_BYTES."""
+    return await read_json_object(request, MAX_BODY_BYTES, InvalidInput)
+
+
+async def read_model(request: Request, model: type[M]) -> M:
+    """Returns the body validated as ``model``. Raises InvalidInput with a field error
+    for every problem."""
+    try:
+        return model.model_validate(await read_object(request))
+    except ValidationError as exc:
+        problems = field_errors(exc)
+        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        raise InvalidInput(summary, fields=problems) from None
+
+
+def documented_body(model: type[BaseModel]) -> dict[str, Any]:
+    """Returns the ``openapi_extra`` that documents a body read by ``read_model``, which
+    FastAPI cannot see for itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
