@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,33 +54,37 @@ class HeadLimits:
 DCR_MODES = ("open", "initial_access_token", "software_statement")
 
 
-@dataclass(frozen=True, slots=True)
-class RegistrationPolicy:
-    """What Dynamic Client Registration accepts and what a self-registered client may get."""
+class InvalidConfiguration(SystemExit):
+    """A setting Appward cannot start with: one line per problem, naming the variable, so
+    a misconfigured start is obvious (and no traceback hides it)."""
 
-    modes: frozenset[str]  # empty: registration is closed
-    grant_types: tuple[str, ...]
-    scopes: tuple[str, ...] | None  # None: any scope that is not admin-only
-    downscope: bool  # False: refuse scopes beyond policy instead of dropping them
-    auth_methods: tuple[str, ...]
-    max_redirect_uris: int
-    rate_limit_per_minute: int
-    publishers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(f"invalid configuration: {p}" for p in problems))
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.modes)
+    @classmethod
+    def of(cls, variable: str, message: str) -> InvalidConfiguration:
+        return cls([f"{variable}: {message}"])
 
 
-def _split(value: str, separator: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v.strip() for v in value.split(separator) if v.strip()))
-
-
-def _known_list(value: str, known: tuple[str, ...]) -> str:
-    unknown = [v for v in _split(value, ",") if v not in known]
-    if unknown:
-        raise ValueError(f"unknown value(s) {', '.join(unknown)}; known: {', '.join(known)}")
+def _names(value: object, separator: str | None) -> object:
+    """Returns a list setting as a tuple of names, each once and in order: from a variable,
+    split at ``separator`` (None: any whitespace); a list or tuple is taken as it is."""
+    if isinstance(value, str):
+        value = value.split(separator)
+    if isinstance(value, list | tuple):
+        stripped = (v.strip() if isinstance(v, str) else v for v in value)
+        return tuple(dict.fromkeys(v for v in stripped if v != ""))
     return value
+
+
+# List settings: parsed once, here; every user reads a tuple of names. NoDecode: a variable
+# holds the plain separated names, not JSON.
+CommaSeparated = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(lambda value: _names(value, ","))
+]
+SpaceSeparated = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(lambda value: _names(value, None))
+]
 
 
 class Settings(BaseSettings):
@@ -89,6 +92,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="APPWARD_", frozen=True, extra="ignore")
 
+    # --- deployment and storage ---
     environment: str = Field(
         "development",
         description="'development' or 'production'. Production refuses placeholder keys.",
@@ -120,6 +124,8 @@ class Settings(BaseSettings):
             "Unset: a key file is generated in data_dir with mode 0600 (development only)."
         ),
     )
+
+    # --- hashing (argon2id) and client secrets ---
     argon2_time_cost: int = Field(3, ge=1, le=20, description="argon2id iterations.")
     argon2_memory_cost_kib: int = Field(
         65536, ge=8, le=4 * 1024 * 1024, description="argon2id memory in KiB."
@@ -140,6 +146,8 @@ class Settings(BaseSettings):
     client_secret_lifetime: int | None = Field(
         None, ge=60, description="Seconds a new client secret lives; unset means no expiry."
     )
+
+    # --- token lifetimes ---
     access_token_ttl_min: int = Field(60, ge=1, description="Shortest access token lifetime.")
     access_token_ttl_max: int = Field(86400, ge=1, description="Longest access token lifetime.")
     access_token_ttl_default: int = Field(3600, ge=1, description="Default access token lifetime.")
@@ -158,6 +166,8 @@ class Settings(BaseSettings):
     authorization_code_ttl: int = Field(
         60, ge=10, le=600, description="Seconds an authorization code stays redeemable."
     )
+
+    # --- login sessions ---
     session_secret: str | None = Field(
         None,
         repr=False,
@@ -170,6 +180,8 @@ class Settings(BaseSettings):
     session_ttl: int = Field(
         8 * 3600, ge=60, description="Seconds a login session lasts without a new login."
     )
+
+    # --- several processes and hosts: Redis, key reloads, the credential cache ---
     redis_url: str | None = Field(
         None,
         repr=False,
@@ -197,6 +209,8 @@ class Settings(BaseSettings):
     credential_cache_size: int = Field(
         10000, ge=1, description="Most verified client credentials remembered per process."
     )
+
+    # --- HTTP requests ---
     max_header_bytes: int = Field(
         16384,
         ge=1024,
@@ -216,6 +230,8 @@ class Settings(BaseSettings):
         "(behind a proxy that adds it): the audit log's source IP, sign-in throttling per "
         "address and the registration rate limit per source IP all use it.",
     )
+
+    # --- sign-in throttling ---
     login_failures_per_address: int = Field(
         10,
         ge=1,
@@ -237,18 +253,20 @@ class Settings(BaseSettings):
         description="Seconds of the fixed window the sign-in failure limits count in.",
     )
 
-    dcr_modes: str = Field(
-        "closed",
+    # --- Dynamic Client Registration (RFC 7591, RFC 7592) ---
+    dcr_modes: CommaSeparated = Field(
+        ("closed",),
         description="Dynamic Client Registration (RFC 7591): 'closed', or a comma-separated "
         "choice of 'open', 'initial_access_token', 'software_statement'; a registration "
         "is accepted when it satisfies any of them.",
     )
-    dcr_grant_types: str = Field(
-        "authorization_code,refresh_token",
-        description="Grant types a client registered without an initial access token may have "
-        "(a token's template can allow others, client_credentials included).",
+    dcr_grant_types: CommaSeparated = Field(
+        ("authorization_code", "refresh_token"),
+        description="Comma-separated grant types a client registered without an initial "
+        "access token may have (a token's template can allow others, client_credentials "
+        "included); each must be one the token endpoint serves.",
     )
-    dcr_scopes: str | None = Field(
+    dcr_scopes: Annotated[SpaceSeparated | None, NoDecode] = Field(
         None,
         description="Space-separated scopes a self-registered client may have; unset: any "
         "scope of the registry that is not admin-only.",
@@ -259,9 +277,10 @@ class Settings(BaseSettings):
         description="What a registration asking for scopes beyond policy gets: 'downscope' "
         "(the allowed ones, shown in the response) or 'refuse' (invalid_client_metadata).",
     )
-    dcr_auth_methods: str = Field(
-        "client_secret_basic,client_secret_post,none,private_key_jwt",
-        description="token_endpoint_auth_method values a self-registered client may use.",
+    dcr_auth_methods: Annotated[CommaSeparated | None, NoDecode] = Field(
+        None,
+        description="Comma-separated token_endpoint_auth_method values a self-registered "
+        "client may use, each one the token endpoint supports; unset: every one it supports.",
     )
     dcr_max_redirect_uris: int = Field(
         10, ge=1, le=100, description="Most redirect URIs of a self-registered client."
@@ -280,29 +299,15 @@ class Settings(BaseSettings):
 
     @field_validator("dcr_modes")
     @classmethod
-    def _known_dcr_modes(cls, value: str) -> str:
-        modes = {m.strip() for m in value.split(",") if m.strip()}
-        unknown = modes - {"closed", *DCR_MODES}
+    def _known_dcr_modes(cls, modes: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(modes) - {"closed", *DCR_MODES}
         if unknown or not modes:
             raise ValueError(
                 "must be 'closed' or a comma-separated choice of " + ", ".join(DCR_MODES)
             )
         if "closed" in modes and len(modes) > 1:
             raise ValueError("'closed' cannot be combined with other modes")
-        return value
-
-    @field_validator("dcr_grant_types")
-    @classmethod
-    def _known_dcr_grants(cls, value: str) -> str:
-        return _known_list(value, ("authorization_code", "client_credentials", "refresh_token"))
-
-    @field_validator("dcr_auth_methods")
-    @classmethod
-    def _known_dcr_methods(cls, value: str) -> str:
-        return _known_list(
-            value,
-            ("client_secret_basic", "client_secret_post", "none", "private_key_jwt"),
-        )
+        return modes
 
     @field_validator("dcr_software_statement_publishers")
     @classmethod
@@ -381,20 +386,6 @@ class Settings(BaseSettings):
         )
 
     @property
-    def registration_policy(self) -> RegistrationPolicy:
-        modes = frozenset(m.strip() for m in self.dcr_modes.split(",") if m.strip())
-        return RegistrationPolicy(
-            modes=modes - {"closed"},
-            grant_types=_split(self.dcr_grant_types, ","),
-            scopes=_split(self.dcr_scopes, " ") if self.dcr_scopes is not None else None,
-            downscope=self.dcr_scope_policy == "downscope",
-            auth_methods=_split(self.dcr_auth_methods, ","),
-            max_redirect_uris=self.dcr_max_redirect_uris,
-            rate_limit_per_minute=self.dcr_rate_limit,
-            publishers=self.dcr_software_statement_publishers,
-        )
-
-    @property
     def head_limits(self) -> HeadLimits:
         return HeadLimits(self.max_header_bytes, self.max_headers)
 
@@ -410,19 +401,19 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Returns the settings from the environment, with explicit overrides on top.
 
-    Raises SystemExit with one line per bad value, so a misconfigured start is obvious.
+    Raises InvalidConfiguration (a SystemExit) with one line per bad value.
     """
     from pydantic import ValidationError
 
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = []
+        problems = []
         for err in exc.errors():
             message = str(err["msg"]).removeprefix("Value error, ")
             if err["loc"]:
                 name = "APPWARD_" + ".".join(str(p) for p in err["loc"]).upper()
-                lines.append(f"invalid configuration: {name}: {message}")
+                problems.append(f"{name}: {message}")
             else:  # a rule across settings: its message names the variables
-                lines.append(f"invalid configuration: {message}")
-        raise SystemExit("\n".join(lines)) from None
+                problems.append(message)
+        raise InvalidConfiguration(problems) from None

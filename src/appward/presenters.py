@@ -13,7 +13,7 @@ from appward.clients.models import Client, ClientSecret
 from appward.clients.scopes import Scope
 from appward.clients.service import ClientChange, metadata_of
 from appward.pagination import Page
-from appward.registration.service import (
+from appward.registration.initial_access_tokens import (
     describe_initial_access_token as present_initial_access_token,
 )
 from appward.users.models import User

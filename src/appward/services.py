@@ -21,10 +21,13 @@ from appward.clients.credential_changes import changed_credentials
 from appward.clients.scopes import ScopeService
 from appward.clients.service import ClientService
 from appward.clock import Clock, SystemClock
-from appward.config import RegistrationPolicy, Settings
+from appward.config import Settings
 from appward.db import create_engine, create_sessionmaker
 from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
-from appward.registration.service import InitialAccessTokenService, RegistrationService
+from appward.registration.initial_access_tokens import InitialAccessTokenService
+from appward.registration.policy import RegistrationPolicy, registration_policy
+from appward.registration.rfc7591 import RegistrationService
+from appward.registration.rfc7592 import RegistrationManagementService
 from appward.tokens.consent import ConsentService
 from appward.tokens.keys import KeyRing
 from appward.tokens.service import TokenService
@@ -147,6 +150,18 @@ class Services:
             self.session,
             resources.clock,
             self.clients,
+            self.initial_access_tokens,
+            resources.registration_policy,
+            self.audit,
+        )
+
+    @cached_property
+    def registration_management(self) -> RegistrationManagementService:
+        resources = self.resources
+        return RegistrationManagementService(
+            self.session,
+            resources.clock,
+            self.clients,
             resources.registration_policy,
             resources.verifier,
             self.audit,
@@ -221,7 +236,7 @@ class StandaloneResources:
 
     @property
     def registration_policy(self) -> RegistrationPolicy:
-        return self.settings.registration_policy
+        return registration_policy(self.settings)
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         return self.sessionmaker

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from appward.cli import app as cli_app
 from appward.clock import FrozenClock
 from appward.config import Settings
+from appward.web.app import create_app
 from tests.conftest import settings_env
 from tests.factories import basic
 from tests.functional.conftest import Api, open_api
@@ -429,6 +430,19 @@ async def test_initial_access_token_templates_are_validated(settings, clock, bod
         assert (await api.get("/admin/v1/initial-access-tokens")).json()["items"] == []
 
 
+async def test_an_unknown_initial_access_token_field_is_named_as_such(settings, clock):
+    """The body is an initial access token's, not client metadata: the error says so."""
+    async with server(settings, clock, dcr_modes="initial_access_token") as api:
+        response = await api.post("/admin/v1/initial-access-tokens", {"label": "x", "redirect": 1})
+        assert response.status_code == 400, response.text
+        problem = response.json()
+        assert problem["errors"] == [
+            {"field": "redirect", "message": "is not a known initial access token field"}
+        ]
+        assert "client metadata" not in response.text
+        assert (await api.get("/admin/v1/initial-access-tokens")).json()["items"] == []
+
+
 async def test_initial_access_tokens_need_the_admin_scope(settings, clock):
     async with server(settings, clock, dcr_modes="initial_access_token") as api:
         anonymous = await api.http.post("/admin/v1/initial-access-tokens", json={})
@@ -535,6 +549,39 @@ async def test_modes_combine(settings, clock):
             await register(api, {**WEB_CLIENT, "software_statement": signed})
         ).status_code == 201
         assert await client_count(api) == 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("dcr_auth_methods", "client_secret_basic,private_key_jwt"),
+        ("dcr_auth_methods", "tls_client_auth"),
+        ("dcr_grant_types", "authorization_code,password"),
+    ],
+)
+def test_the_server_refuses_to_start_offering_what_it_cannot_do(settings, variable, value):
+    """A method the token endpoint cannot authenticate, or a grant it does not serve, in
+    the DCR policy stops the app at start with one line naming the variable."""
+    configured = Settings(**{**settings.model_dump(), "dcr_modes": "open", variable: value})
+    with pytest.raises(SystemExit) as refused:
+        create_app(configured)
+    message = str(refused.value.code)
+    assert message.startswith(f"invalid configuration: APPWARD_{variable.upper()}: ")
+    assert "\n" not in message
+    assert "supported: " in message
+
+
+def test_appward_serve_stops_at_start_on_an_unsupported_dcr_method(settings):
+    env = {k: None for k in os.environ if k.startswith("APPWARD_")}
+    bad = {"APPWARD_DCR_MODES": "open", "APPWARD_DCR_AUTH_METHODS": "none,private_key_jwt"}
+    result = CliRunner().invoke(
+        cli_app, ["serve", "--port", "0"], env={**env, **settings_env(settings), **bad}
+    )
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "appward: invalid configuration: APPWARD_DCR_AUTH_METHODS: not supported: private_key_jwt; "
+        "supported: client_secret_basic, client_secret_post, none"
+    )
 
 
 def test_software_statement_mode_needs_a_publisher(settings):
@@ -809,6 +856,32 @@ async def test_a_method_the_token_endpoint_cannot_enforce_is_refused_at_registra
         assert (await api.get("/admin/v1/clients")).json()["items"] == before
         metadata = (await api.http.get("/.well-known/oauth-authorization-server")).json()
         assert method not in metadata["token_endpoint_auth_methods_supported"]
+
+
+@pytest.mark.parametrize("auth_methods", [None, "client_secret_basic,none"])
+async def test_private_key_jwt_is_refused_by_the_dcr_policy(settings, clock, auth_methods):
+    """DCR's allowed methods are the registry's (auth.registry): none that the token
+    endpoint cannot authenticate, by default or configured."""
+    overrides = {} if auth_methods is None else {"dcr_auth_methods": auth_methods}
+    async with server(settings, clock, dcr_modes="open", **overrides) as api:
+        response = await register(
+            api,
+            {
+                **WEB_CLIENT,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [PUBLISHER_JWK]},
+            },
+        )
+        body = assert_error(response, 400, "invalid_client_metadata")
+        assert "private_key_jwt" in body["error_description"]
+        assert await client_count(api) == 0
+
+
+async def test_every_method_the_token_endpoint_supports_can_register_by_default(settings, clock):
+    async with server(settings, clock, dcr_modes="open") as api:
+        for method in ("client_secret_basic", "client_secret_post", "none"):
+            response = await register(api, {**WEB_CLIENT, "token_endpoint_auth_method": method})
+            assert response.status_code == 201, response.text
 
 
 async def test_no_credential_is_stored_or_audited_in_plaintext(settings, clock):
@@ -1086,22 +1159,10 @@ async def test_json_that_python_accepts_but_is_not_proper_json_gets_a_400(settin
 async def test_only_public_jwk_members_are_kept(settings, clock):
     async with server(settings, clock, dcr_modes="open") as api:
         jwk = {**PUBLISHER_JWK, "ext": True, "x-note": "a" * 1000}
-        client = await registered(
-            api,
-            {
-                **WEB_CLIENT,
-                "jwks": {"keys": [jwk]},
-            },
-        )
+        client = await registered(api, {**WEB_CLIENT, "jwks": {"keys": [jwk]}})
         assert client["jwks"] == {"keys": [PUBLISHER_JWK]}
         bad = {**PUBLISHER_JWK, "kid": 7}
-        response = await register(
-            api,
-            {
-                **WEB_CLIENT,
-                "jwks": {"keys": [bad]},
-            },
-        )
+        response = await register(api, {**WEB_CLIENT, "jwks": {"keys": [bad]}})
         assert_error(response, 400, "invalid_client_metadata")
 
 

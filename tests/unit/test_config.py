@@ -8,7 +8,14 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
-from appward.config import Argon2Params, LifetimeBounds, SecretPolicy, Settings, load_settings
+from appward.config import (
+    Argon2Params,
+    InvalidConfiguration,
+    LifetimeBounds,
+    SecretPolicy,
+    Settings,
+    load_settings,
+)
 
 HTTPS_ISSUER = "https://auth.example.com"
 
@@ -321,3 +328,71 @@ def test_load_settings_names_the_missing_production_key_variable():
 def test_production_requires_a_session_secret():
     with pytest.raises(ValidationError, match="APPWARD_SESSION_SECRET is required in production"):
         Settings(**production(session_secret=None))
+
+
+# --- list settings: parsed once, here ---
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("none", ("none",)),
+        ("none,client_secret_post", ("none", "client_secret_post")),
+        (" none , client_secret_basic ,none,", ("none", "client_secret_basic")),
+        (["client_secret_post", "none"], ("client_secret_post", "none")),
+    ],
+)
+def test_comma_separated_settings_become_tuples(value, parsed):
+    assert Settings(dcr_auth_methods=value).dcr_auth_methods == parsed
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("api:read", ("api:read",)),
+        ("api:read  api:write\tapi:read", ("api:read", "api:write")),
+        ("", ()),
+    ],
+)
+def test_space_separated_settings_become_tuples(value, parsed):
+    assert Settings(dcr_scopes=value).dcr_scopes == parsed
+
+
+def test_list_settings_are_read_from_variables_as_plain_names(monkeypatch):
+    monkeypatch.setenv("APPWARD_DCR_MODES", "open,initial_access_token")
+    monkeypatch.setenv("APPWARD_DCR_GRANT_TYPES", "authorization_code")
+    monkeypatch.setenv("APPWARD_DCR_AUTH_METHODS", "none, client_secret_post")
+    monkeypatch.setenv("APPWARD_DCR_SCOPES", "api:read api:write")
+    settings = Settings()
+    assert settings.dcr_modes == ("open", "initial_access_token")
+    assert settings.dcr_grant_types == ("authorization_code",)
+    assert settings.dcr_auth_methods == ("none", "client_secret_post")
+    assert settings.dcr_scopes == ("api:read", "api:write")
+
+
+def test_unset_list_settings_keep_their_defaults():
+    settings = Settings()
+    assert settings.dcr_modes == ("closed",)
+    assert settings.dcr_grant_types == ("authorization_code", "refresh_token")
+    assert settings.dcr_auth_methods is None  # every method the token endpoint supports
+    assert settings.dcr_scopes is None  # any scope that is not admin-only
+
+
+def test_list_settings_survive_a_round_trip():
+    settings = Settings(dcr_modes="open", dcr_scopes="a b", dcr_auth_methods="none")
+    assert Settings(**settings.model_dump()) == settings
+
+
+@pytest.mark.parametrize("modes", ["", "closed,open", "open,sometimes"])
+def test_bad_dcr_modes_exit_naming_the_variable(monkeypatch, modes):
+    monkeypatch.setenv("APPWARD_DCR_MODES", modes)
+    assert exit_message().startswith("invalid configuration: APPWARD_DCR_MODES: ")
+
+
+def test_invalid_configuration_is_one_line_per_problem_and_a_system_exit():
+    refused = InvalidConfiguration.of("APPWARD_X", "is wrong")
+    assert isinstance(refused, SystemExit)
+    assert refused.code == "invalid configuration: APPWARD_X: is wrong"
+    assert InvalidConfiguration(["a", "b"]).code == (
+        "invalid configuration: a\ninvalid configuration: b"
+    )

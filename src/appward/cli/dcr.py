@@ -9,7 +9,7 @@ import typer
 from appward.cli.arguments import JsonFlag
 from appward.cli.output import SHOWN_ONCE, print_json, print_table
 from appward.cli.run import run
-from appward.registration.service import describe_initial_access_token
+from appward.registration.initial_access_tokens import describe_initial_access_token
 from appward.services import Services
 
 app = typer.Typer(help="Dynamic Client Registration: initial access tokens.", no_args_is_help=True)

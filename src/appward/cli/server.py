@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from appward.cli.run import complete, key_cipher, reached, settings
-from appward.config import Settings
+from appward.cli.run import complete, fail, key_cipher, reached, settings
+from appward.config import InvalidConfiguration, Settings
+from appward.registration.policy import registration_policy
 from appward.services import unit_of_work
 from appward.tokens.keys import ensure_signing_key
 
@@ -26,6 +27,11 @@ def serve(
     import uvicorn
 
     config = settings()
+    try:
+        # Checked before forking: a worker refusing it would be restarted forever.
+        registration_policy(config)
+    except InvalidConfiguration as exc:
+        fail(str(exc.code))
     _ensure_signing_key(config)  # once, here, so workers do not race to create one
     uvicorn.run(
         "appward.web.app:app_from_environment",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,12 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appward.db import Base, UTCDateTime
+
+
+def new_bearer(prefix: str) -> str:
+    """Returns a new bearer token of either table: 256 random bits after ``prefix``, which
+    tells the two apart (and a token from a secret) at a glance."""
+    return prefix + secrets.token_urlsafe(32)
 
 
 class InitialAccessToken(Base):

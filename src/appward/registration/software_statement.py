@@ -79,6 +79,15 @@ def stored_statement_claims(statement: str) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if k not in STATEMENT_CLAIMS}
 
 
+def statement_issuer(statement: object) -> str | None:
+    """Returns the publisher a verified statement names, for the audit log."""
+    try:
+        issuer = jwt.decode(str(statement), options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+    return issuer if isinstance(issuer, str) else None
+
+
 def _check_times(claims: Mapping[str, Any], now: datetime) -> None:
     current = now.timestamp()
     for name in ("exp", "nbf"):

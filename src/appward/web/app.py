@@ -29,6 +29,7 @@ from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError
 from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
 from appward.rate_limit import rate_limiter
+from appward.registration.policy import registration_policy
 from appward.services import redis_client, unit_of_work
 from appward.tokens.keys import (
     ensure_signing_key,
@@ -96,7 +97,7 @@ def create_app(
             limit=settings.dcr_rate_limit,
             redis=redis,
         ),
-        registration_policy=settings.registration_policy,
+        registration_policy=registration_policy(settings),
         redis=redis,
     )
 

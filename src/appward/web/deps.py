@@ -14,7 +14,7 @@ from appward.clients import policy
 from appward.clients.scopes import ScopeService
 from appward.clients.service import ClientService
 from appward.errors import InvalidToken
-from appward.registration.service import InitialAccessTokenService
+from appward.registration.initial_access_tokens import InitialAccessTokenService
 from appward.services import Services, unit_of_work
 from appward.tokens.access import verify_access_token
 from appward.users.service import UserService

@@ -47,7 +47,6 @@ from appward.web.deps import RequestServices, State
 from appward.web.fastpath import FormHandler, FormRequest
 from appward.web.forms import form_decode as _form_decode
 from appward.web.forms import parse_form, parse_pairs, read_form
-from appward.web.forms import read_limited as read_limited  # for web/admin_api.py, until merged
 from appward.web.responses import NO_STORE, Reply, error_reply, record_error
 from appward.web.sessions import (
     check_csrf,

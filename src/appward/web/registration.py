@@ -1,6 +1,6 @@
 """Dynamic Client Registration endpoints: POST /oauth2/register (RFC 7591) and
 GET/PUT/DELETE /oauth2/register/{client_id} (RFC 7592). Thin: the rules are
-registration.service's."""
+registration/'s (rfc7591.py, rfc7592.py, policy.py)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ from appward.audit import Actor
 from appward.clients.metadata import ClientMetadata
 from appward.errors import InvalidClientMetadata, InvalidRequest
 from appward.rate_limit import address_key
-from appward.registration.service import (
-    DCR_FIELDS,
+from appward.registration.policy import DCR_FIELDS
+from appward.registration.rfc7591 import RegistrationService
+from appward.registration.rfc7592 import (
     Registration,
-    RegistrationService,
+    RegistrationManagementService,
     registration_metadata,
 )
 from appward.web.deps import RequestServices, State, source_ip
-from appward.web.json_body import parse_json
+from appward.web.forms import parse_json, read_limited
 from appward.web.openapi import (
     INITIAL_ACCESS_TOKEN,
     REGISTRATION_ACCESS_TOKEN,
@@ -46,7 +47,15 @@ async def registration_service(
     return services.acting_as(Actor("dcr", address)).registrations
 
 
+async def management_service(
+    request: Request, state: State, services: RequestServices
+) -> RegistrationManagementService:
+    address = await source_ip(request, state)
+    return services.acting_as(Actor("dcr", address)).registration_management
+
+
 Registrations = Annotated[RegistrationService, Depends(registration_service)]
+Management = Annotated[RegistrationManagementService, Depends(management_service)]
 
 
 def _bearer(request: Request) -> str | None:
@@ -58,16 +67,10 @@ async def _json_metadata(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != JSON_TYPE:
         raise InvalidClientMetadata(f"the request body must be {JSON_TYPE} (RFC 7591 §3.1)")
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            raise RequestTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    too_large = RequestTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    raw = await read_limited(request, MAX_BODY_BYTES, too_large=too_large)
     try:
-        body = parse_json(bytes(raw))
+        body = parse_json(raw)
     except ValueError as exc:
         raise InvalidClientMetadata(f"the request body {exc}") from None
     if not isinstance(body, dict):
@@ -253,9 +256,9 @@ async def register(request: Request, state: State, registrations: Registrations)
     },
 )
 async def read_registration(
-    client_id: str, request: Request, state: State, registrations: Registrations
+    client_id: str, request: Request, state: State, management: Management
 ) -> JSONResponse:
-    registration = await registrations.read(client_id, _bearer(request))
+    registration = await management.read(client_id, _bearer(request))
     return _response(registration, state.settings.issuer)
 
 
@@ -276,13 +279,13 @@ async def read_registration(
     },
 )
 async def replace_registration(
-    client_id: str, request: Request, state: State, registrations: Registrations
+    client_id: str, request: Request, state: State, management: Management
 ) -> JSONResponse:
     token = _bearer(request)
     # The token is checked before the body is read: a stranger learns nothing from
     # what the server would say about their metadata.
-    await registrations.read(client_id, token)
-    registration = await registrations.replace(client_id, token, await _json_metadata(request))
+    await management.read(client_id, token)
+    registration = await management.replace(client_id, token, await _json_metadata(request))
     return _response(registration, state.settings.issuer)
 
 
@@ -295,8 +298,6 @@ async def replace_registration(
     dependencies=[Limited, RegistrationAccessToken],
     responses=oauth_error_responses(401, 429),
 )
-async def delete_registration(
-    client_id: str, request: Request, registrations: Registrations
-) -> Response:
-    await registrations.delete(client_id, _bearer(request))
+async def delete_registration(client_id: str, request: Request, management: Management) -> Response:
+    await management.delete(client_id, _bearer(request))
     return Response(status_code=204, headers=NO_STORE)

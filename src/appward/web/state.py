@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from appward.auth import CredentialCache
 from appward.auth.credential_cache import EpochFile
 from appward.clock import Clock
-from appward.config import RegistrationPolicy, Settings
+from appward.config import Settings
 from appward.hashing import Hasher, SecretVerifier
 from appward.rate_limit import RateLimiter
+from appward.registration.policy import RegistrationPolicy
 from appward.tokens.keys import KeyRing
 from appward.users.throttle import LoginThrottle
 

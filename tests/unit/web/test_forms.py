@@ -124,13 +124,6 @@ def test_json_that_is_no_json_document_is_refused(raw: bytes, reason: str) -> No
         parse_json(raw)
 
 
-def test_json_body_reader_is_the_old_module_too() -> None:
-    """web/json_body.py forwards to web/forms.py until the other branches are merged."""
-    from appward.web import json_body
-
-    assert json_body.parse_json is parse_json
-
-
 def _request(body: bytes) -> Request:
     scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
     return Request(scope, _receiver({"type": "http.request", "body": body}))

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from appward.presenters import present_initial_access_token, present_items
-from appward.web.admin.bodies import NO_STORE, documented_body, read_model
+from appward.registration.initial_access_tokens import parse_initial_access_token_request
+from appward.web.admin.bodies import NO_STORE, documented_body, read_object
 from appward.web.deps import InitialAccessTokens
 from appward.web.openapi import problem_responses
 
@@ -66,7 +67,7 @@ class InitialAccessTokenList(BaseModel):
 async def create_initial_access_token(
     request: Request, response: Response, tokens: InitialAccessTokens
 ) -> Any:
-    body = await read_model(request, InitialAccessTokenIn)
+    body = parse_initial_access_token_request(await read_object(request))
     issued = await tokens.create(**body.model_dump())
     response.headers.update(NO_STORE)
     return {**present_initial_access_token(issued.record), "token": issued.plaintext}

@@ -1,0 +1,70 @@
+"""The initial access token request: validated with errors that name its own fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from appward.errors import FieldError, InvalidInput
+from appward.registration.initial_access_tokens import (
+    InitialAccessTokenRequest,
+    parse_initial_access_token_request,
+)
+
+
+def test_a_full_request_is_accepted():
+    request = parse_initial_access_token_request(
+        {
+            "label": "partner",
+            "expires_in": 60,
+            "max_uses": 2,
+            "grant_types": ["client_credentials"],
+            "scopes": ["api:read"],
+        }
+    )
+    assert request == InitialAccessTokenRequest(
+        label="partner",
+        expires_in=60,
+        max_uses=2,
+        grant_types=["client_credentials"],
+        scopes=["api:read"],
+    )
+
+
+def test_an_unknown_field_is_named_as_no_initial_access_token_field():
+    with pytest.raises(InvalidInput) as refused:
+        parse_initial_access_token_request({"label": "x", "redirect_uris": []})
+    assert refused.value.fields == [
+        FieldError("redirect_uris", "is not a known initial access token field")
+    ]
+    assert "client metadata" not in refused.value.description
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"max_uses": "2"}, "max_uses"),
+        ({"expires_in": 1.5}, "expires_in"),
+        ({"label": "x" * 101}, "label"),
+        ({"scopes": "api:read"}, "scopes"),
+        ({"grant_types": [1]}, "grant_types[0]"),
+    ],
+)
+def test_a_bad_value_is_named_by_its_field(body: dict[str, Any], field: str):
+    with pytest.raises(InvalidInput) as refused:
+        parse_initial_access_token_request(body)
+    assert [f.field for f in refused.value.fields] == [field]
+    assert refused.value.fields[0].message != "is not a known initial access token field"
+
+
+def test_the_admin_api_documents_the_body_the_domain_validates():
+    """web/admin/initial_access_tokens.py keeps its own model for the OpenAPI document
+    (its schema title is part of it): its fields must stay exactly the domain's."""
+    from appward.web.admin.initial_access_tokens import InitialAccessTokenIn
+
+    def fields(model: type[Any]) -> dict[str, Any]:
+        schema = model.model_json_schema()
+        return {"properties": schema["properties"], "extra": schema.get("additionalProperties")}
+
+    assert fields(InitialAccessTokenIn) == fields(InitialAccessTokenRequest)
