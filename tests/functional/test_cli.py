@@ -17,10 +17,12 @@ import typer.main
 from typer.testing import CliRunner, Result
 
 from appward.cli import app
+from appward.clock import FrozenClock
 from appward.config import Settings
 from appward.services import standalone_resources, unit_of_work
 from tests.conftest import settings_env
 from tests.factories import NATIVE_APP, SERVICE, SETUP_ACTOR, WEB_APP, metadata
+from tests.functional.conftest import open_api
 
 ACTOR = f"cli:{getpass.getuser()}"
 SECRET_PREFIX = "apwcs_"
@@ -184,7 +186,9 @@ def test_public_client_gets_no_secret(cli: Cli) -> None:
     assert SECRET_PREFIX not in out
     body = cli.create(NATIVE_APP)
     assert "client_secret" not in body
-    assert "client_secret_id" not in body
+    # The admin API's shape: the secret's id and expiry are there, and null.
+    assert body["client_secret_id"] is None
+    assert body["client_secret_expires_at"] is None
     assert cli.secrets(body["client_id"]) == []
 
 
@@ -1058,3 +1062,25 @@ def test_dcr_bad_input_exits_2_naming_the_error(
 ) -> None:
     assert f"appward: {error}:" in cli.fails("dcr", *args)
     assert cli.json("dcr", "tokens")["items"] == []
+
+
+def test_json_output_is_the_admin_apis_shape(
+    cli: Cli, settings: Settings, clock: FrozenClock
+) -> None:
+    """The CLI's --json prints what the admin API answers: both come from appward.presenters."""
+    client_id = cli.create(WEB_APP)["client_id"]
+    cli.ok("secrets", "add", client_id, "--label", "second")
+    cli.ok("scopes", "create", "shape:read", "Read")
+    cli.ok("users", "create", "shape-user", "--password-stdin", stdin="a long enough password\n")
+    printed = {
+        f"/admin/v1/clients/{client_id}": cli.json("clients", "show", client_id),
+        f"/admin/v1/clients/{client_id}/secrets": cli.json("secrets", "list", client_id),
+        "/admin/v1/scopes": cli.json("scopes", "list"),
+        "/admin/v1/users": cli.json("users", "list"),
+    }
+
+    async def answered() -> dict[str, Any]:
+        async with open_api(settings, clock) as api:
+            return {url: (await api.get(url)).json() for url in printed}
+
+    assert printed == asyncio.run(answered())

@@ -9,8 +9,9 @@ import typer
 
 from appward.audit import AuditFilter
 from appward.cli.arguments import JsonFlag, parse_time
-from appward.cli.output import event_json, print_json, print_more, print_table
+from appward.cli.output import print_json, print_more, print_table
 from appward.cli.run import run
+from appward.presenters import present_audit_event
 from appward.services import Services
 
 
@@ -33,7 +34,7 @@ def audit(
 
     async def work(services: Services) -> tuple[list[dict[str, Any]], str | None]:
         page = await services.audit.query(filters, cursor=cursor, limit=limit)
-        return [event_json(e) for e in page.items], page.next_cursor
+        return [present_audit_event(e) for e in page.items], page.next_cursor
 
     items, next_cursor = run(work)
     if as_json:

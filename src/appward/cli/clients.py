@@ -8,7 +8,6 @@ import typer
 
 from appward.cli.arguments import JsonFlag, SetOption, parse_assignments, read_json_file
 from appward.cli.output import (
-    client_json,
     print_change,
     print_client,
     print_json,
@@ -18,6 +17,8 @@ from appward.cli.output import (
 from appward.cli.run import fail, run
 from appward.clients.models import Client
 from appward.clients.service import ClientChange, ClientFilter
+from appward.pagination import Page
+from appward.presenters import present_client, present_page
 from appward.services import Services
 
 app = typer.Typer(help="Register and manage clients.", no_args_is_help=True)
@@ -74,16 +75,16 @@ def clients_list(
 ) -> None:
     """List clients, oldest first."""
 
-    async def work(services: Services) -> tuple[list[Client], str | None]:
-        page = await services.clients.search(
+    async def work(services: Services) -> Page[Client]:
+        return await services.clients.search(
             ClientFilter(name, status, source), cursor=cursor, limit=limit
         )
-        return page.items, page.next_cursor
 
-    items, next_cursor = run(work)
+    page = run(work)
     if as_json:
-        print_json({"items": [client_json(c) for c in items], "next_cursor": next_cursor})
+        print_json(present_page(page, present_client))
         return
+    items, next_cursor = page.items, page.next_cursor
     print_table(
         ["client_id", "name", "status", "source", "auth_method", "grant_types", "scope"],
         [
@@ -111,7 +112,7 @@ def clients_show(client_id: str, as_json: JsonFlag = False) -> None:
 
     client = run(work)
     if as_json:
-        print_json(client_json(client))
+        print_json(present_client(client))
     else:
         print_client(client)
 
@@ -146,7 +147,7 @@ def _set_status(client_id: str, status: str, as_json: bool) -> None:
 
     client = run(work)
     if as_json:
-        print_json(client_json(client))
+        print_json(present_client(client))
     else:
         typer.echo(f"client {client.client_id} is {client.status}")
 

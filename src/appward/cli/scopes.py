@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from appward.cli.arguments import JsonFlag
-from appward.cli.output import print_json, print_table, scope_json
+from appward.cli.output import print_json, print_table
 from appward.cli.run import run
+from appward.presenters import present_scope
 from appward.services import Services
 
 app = typer.Typer(help="The scope registry.", no_args_is_help=True)
@@ -26,7 +27,7 @@ def scopes_create(
     """Add a scope to the registry."""
 
     async def work(services: Services) -> dict[str, Any]:
-        return scope_json(await services.scopes.create(name, description, admin_only=admin_only))
+        return present_scope(await services.scopes.create(name, description, admin_only=admin_only))
 
     scope = run(work)
     print_json(scope) if as_json else typer.echo(f"scope {name} created")
@@ -37,7 +38,7 @@ def scopes_list(as_json: JsonFlag = False) -> None:
     """List the scope registry."""
 
     async def work(services: Services) -> list[dict[str, Any]]:
-        return [scope_json(s) for s in await services.scopes.all()]
+        return [present_scope(s) for s in await services.scopes.all()]
 
     items = run(work)
     if as_json:
@@ -60,7 +61,7 @@ def scopes_update(
 
     async def work(services: Services) -> dict[str, Any]:
         scope = await services.scopes.update(name, description=description, admin_only=admin_only)
-        return scope_json(scope)
+        return present_scope(scope)
 
     scope = run(work)
     print_json(scope) if as_json else typer.echo(f"scope {name} updated")

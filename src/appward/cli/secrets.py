@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from appward.cli.arguments import JsonFlag
-from appward.cli.output import SHOWN_ONCE, print_json, print_table, secret_json
+from appward.cli.output import SHOWN_ONCE, print_json, print_table
 from appward.cli.run import run
+from appward.presenters import present_new_secret, present_secret
 from appward.services import Services
 
 app = typer.Typer(help="Client secrets: add (rotate), list, revoke.", no_args_is_help=True)
@@ -30,7 +31,7 @@ def secrets_add(
         issued = await services.clients.add_secret(
             client_id, label=label, expire_others_in=expire_others_in
         )
-        return secret_json(issued.record), issued.plaintext
+        return present_new_secret(issued.record, services.clients.clock.now()), issued.plaintext
 
     record, plaintext = run(work)
     if as_json:
@@ -46,7 +47,8 @@ def secrets_list(client_id: str, as_json: JsonFlag = False) -> None:
     """List a client's secrets with their last use (never the secrets themselves)."""
 
     async def work(services: Services) -> list[dict[str, Any]]:
-        return [secret_json(s) for s in await services.clients.list_secrets(client_id)]
+        now = services.clients.clock.now()
+        return [present_secret(s, now) for s in await services.clients.list_secrets(client_id)]
 
     items = run(work)
     if as_json:

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from appward.cli.arguments import JsonFlag
-from appward.cli.output import print_json, print_table, user_json
+from appward.cli.output import print_json, print_table
 from appward.cli.run import fail, run
+from appward.presenters import present_user
 from appward.services import Services
 
 app = typer.Typer(help="End-user accounts.", no_args_is_help=True)
@@ -27,7 +28,7 @@ def users_create(
     password = sys.stdin.readline().rstrip("\n") if password_stdin else _prompt_password()
 
     async def work(services: Services) -> dict[str, Any]:
-        return user_json(await services.users.create(username, password))
+        return present_user(await services.users.create(username, password))
 
     user = run(work)
     if as_json:
@@ -49,7 +50,7 @@ def users_list(as_json: JsonFlag = False) -> None:
     """List local user accounts."""
 
     async def work(services: Services) -> list[dict[str, Any]]:
-        return [user_json(u) for u in await services.users.all()]
+        return [present_user(u) for u in await services.users.all()]
 
     items = run(work)
     if as_json:
