@@ -77,8 +77,9 @@ async def validate_authorization_request(
 ) -> AuthorizationRequest:
     """Returns the validated request.
 
-    Raises InvalidRequest / InvalidClient (show a page) for a missing, unknown or
-    disabled client or an unregistered redirect URI; RedirectError for the rest.
+    Raises InvalidRequest / InvalidClient / UnauthorizedClient (show a page) for a
+    missing, unknown, disabled or unapproved client or an unregistered redirect URI;
+    RedirectError for the rest.
     """
     client_id = params.get("client_id")
     if not client_id:
@@ -90,6 +91,8 @@ async def validate_authorization_request(
         raise InvalidClient("there is no such client")
     rules = ClientSnapshot.of(client)
     policy.check_client_active(rules)
+    # Not trusted yet: an error page, never a redirect to the client.
+    policy.check_client_approved(rules)
     redirect_uri, given = policy.match_redirect_uri(rules, params.get("redirect_uri"))
     state = params.get("state")
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 # RFC 6749 §5.2: error_description "MUST NOT include characters outside the set
 # %x20-21 / %x23-5B / %x5D-7E" (printable ASCII without '"' and '\\').
@@ -206,6 +207,30 @@ class Conflict(AppwardError):
     error = "conflict"
     status_code = 409
     title = "Conflict"
+
+
+class ConfirmationRequired(Conflict):
+    """The change would likely break something in use (a secret used in the last 24
+    hours): it is made only when the caller confirms, having been told why (RFC 9110
+    §15.5.10: the caller can resolve the conflict and resubmit)."""
+
+    error = "confirmation_required"
+    title = "Confirmation required"
+
+    def __init__(
+        self, description: str, *, last_used_at: datetime, detail: str | None = None
+    ) -> None:
+        super().__init__(description, detail=detail)
+        self.last_used_at = last_used_at
+
+    def with_hint(self, how_to_confirm: str) -> ConfirmationRequired:
+        """Returns the same refusal, its description ending with how the adapter's caller
+        confirms (``?confirm=true``, ``--confirm``)."""
+        return ConfirmationRequired(
+            f"{self.description}; {how_to_confirm}",
+            last_used_at=self.last_used_at,
+            detail=self.detail,
+        )
 
 
 class PreconditionFailed(AppwardError):

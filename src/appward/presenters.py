@@ -57,6 +57,10 @@ def present_client(client: Client) -> Presented:
         "status": client.status,
         "registration_source": client.registration_source,
         "owner": client.owner,
+        "approval": client.approval,
+        "rejection_reason": client.rejection_reason,
+        "verified": client.verified,
+        "tokens_not_before": client.tokens_not_before,
         "created_at": client.created_at,
         "updated_at": client.updated_at,
         "revision": client.revision,
@@ -114,6 +118,7 @@ def present_scope(scope: Scope) -> Presented:
         "name": scope.name,
         "description": scope.description,
         "admin_only": scope.admin_only,
+        "sensitive": scope.sensitive,
         "created_at": scope.created_at,
         "updated_at": scope.updated_at,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
@@ -69,6 +70,9 @@ def clients_list(
     name: Annotated[str | None, typer.Option(help="Substring of the name.")] = None,
     status: Annotated[str | None, typer.Option(help="active or disabled")] = None,
     source: Annotated[str | None, typer.Option(help="admin, portal or dcr")] = None,
+    approval: Annotated[
+        str | None, typer.Option(help="approved, pending (the review queue) or rejected")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Page size.")] = 50,
     cursor: Annotated[str | None, typer.Option(help="Cursor from the previous page.")] = None,
     as_json: JsonFlag = False,
@@ -77,7 +81,7 @@ def clients_list(
 
     async def work(services: Services) -> Page[Client]:
         return await services.clients.search(
-            ClientFilter(name, status, source), cursor=cursor, limit=limit
+            ClientFilter(name, status, source, approval), cursor=cursor, limit=limit
         )
 
     page = run(work)
@@ -86,12 +90,22 @@ def clients_list(
         return
     items, next_cursor = page.items, page.next_cursor
     print_table(
-        ["client_id", "name", "status", "source", "auth_method", "grant_types", "scope"],
+        [
+            "client_id",
+            "name",
+            "status",
+            "approval",
+            "source",
+            "auth_method",
+            "grant_types",
+            "scope",
+        ],
         [
             [
                 c.client_id,
                 c.client_name,
                 c.status,
+                c.approval,
                 c.registration_source,
                 c.token_endpoint_auth_method,
                 c.grant_types,
@@ -162,6 +176,62 @@ def clients_disable(client_id: str, as_json: JsonFlag = False) -> None:
 def clients_enable(client_id: str, as_json: JsonFlag = False) -> None:
     """Re-enable a disabled client."""
     _set_status(client_id, "active", as_json)
+
+
+def _change(work: Callable[[Services], Awaitable[Client]], as_json: bool, done: str) -> None:
+    client = run(work)
+    if as_json:
+        print_json(present_client(client))
+    else:
+        typer.echo(f"client {client.client_id} {done}")
+
+
+@app.command("revoke-tokens")
+def clients_revoke_tokens(client_id: str, as_json: JsonFlag = False) -> None:
+    """Revoke every token issued to the client so far, in every server; it stays enabled."""
+
+    async def work(services: Services) -> Client:
+        return await services.clients.revoke_tokens(client_id)
+
+    _change(work, as_json, "has had all its tokens revoked")
+
+
+@app.command("approve")
+def clients_approve(client_id: str, as_json: JsonFlag = False) -> None:
+    """Approve a pending (or rejected) client: it may get tokens from now on."""
+
+    async def work(services: Services) -> Client:
+        return await services.clients.approve(client_id)
+
+    _change(work, as_json, "is approved")
+
+
+@app.command("reject")
+def clients_reject(
+    client_id: str,
+    reason: Annotated[str, typer.Option(help="Why; the client's developer sees it.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Reject a client: it gets no tokens, and those it holds stop working."""
+
+    async def work(services: Services) -> Client:
+        return await services.clients.reject(client_id, reason)
+
+    _change(work, as_json, "is rejected")
+
+
+@app.command("verify")
+def clients_verify(
+    client_id: str,
+    unverify: Annotated[bool, typer.Option("--unverify", help="Mark it unverified.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Mark a client verified (consent then shows no unverified notice), or --unverify."""
+
+    async def work(services: Services) -> Client:
+        return await services.clients.set_verified(client_id, not unverify)
+
+    _change(work, as_json, "is unverified" if unverify else "is verified")
 
 
 @app.command("delete")

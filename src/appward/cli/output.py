@@ -64,7 +64,15 @@ def print_change(change: ClientChange, as_json: bool) -> None:
 
 def print_client(client: Client) -> None:
     typer.echo(f"client_id: {client.client_id}")
-    for key in ("status", "registration_source", "owner", "revision"):
+    for key in (
+        "status",
+        "approval",
+        "rejection_reason",
+        "verified",
+        "registration_source",
+        "owner",
+        "revision",
+    ):
         typer.echo(f"{key}: {cell(getattr(client, key))}")
     for key, value in metadata_of(client).items():
         typer.echo(f"{key}: {cell(value) if not isinstance(value, dict) else json.dumps(value)}")

@@ -22,12 +22,18 @@ def scopes_create(
     admin_only: Annotated[bool, typer.Option(help="Never granted to self-registered clients.")] = (
         False
     ),
+    sensitive: Annotated[
+        bool, typer.Option(help="A portal client asking for it waits for approval.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a scope to the registry."""
 
     async def work(services: Services) -> dict[str, Any]:
-        return present_scope(await services.scopes.create(name, description, admin_only=admin_only))
+        scope = await services.scopes.create(
+            name, description, admin_only=admin_only, sensitive=sensitive
+        )
+        return present_scope(scope)
 
     scope = run(work)
     print_json(scope) if as_json else typer.echo(f"scope {name} created")
@@ -45,8 +51,8 @@ def scopes_list(as_json: JsonFlag = False) -> None:
         print_json({"items": items})
         return
     print_table(
-        ["name", "admin_only", "description"],
-        [[s["name"], s["admin_only"], s["description"]] for s in items],
+        ["name", "admin_only", "sensitive", "description"],
+        [[s["name"], s["admin_only"], s["sensitive"], s["description"]] for s in items],
     )
 
 
@@ -55,12 +61,15 @@ def scopes_update(
     name: str,
     description: Annotated[str | None, typer.Option(help="New description.")] = None,
     admin_only: Annotated[bool | None, typer.Option("--admin-only/--not-admin-only")] = None,
+    sensitive: Annotated[bool | None, typer.Option("--sensitive/--not-sensitive")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change a scope's description or admin-only flag."""
+    """Change a scope's description, admin-only or sensitive flag."""
 
     async def work(services: Services) -> dict[str, Any]:
-        scope = await services.scopes.update(name, description=description, admin_only=admin_only)
+        scope = await services.scopes.update(
+            name, description=description, admin_only=admin_only, sensitive=sensitive
+        )
         return present_scope(scope)
 
     scope = run(work)

@@ -9,6 +9,7 @@ import typer
 from appward.cli.arguments import JsonFlag
 from appward.cli.output import SHOWN_ONCE, print_json, print_table
 from appward.cli.run import run
+from appward.errors import ConfirmationRequired
 from appward.presenters import present_new_secret, present_secret
 from appward.services import Services
 
@@ -59,11 +60,20 @@ def secrets_list(client_id: str, as_json: JsonFlag = False) -> None:
 
 
 @app.command("revoke")
-def secrets_revoke(client_id: str, secret_id: str) -> None:
-    """Revoke one secret at once."""
+def secrets_revoke(
+    client_id: str,
+    secret_id: str,
+    confirm: Annotated[
+        bool, typer.Option(help="Revoke even a secret used in the last 24 hours.")
+    ] = False,
+) -> None:
+    """Revoke one secret at once; one used in the last 24 hours needs --confirm."""
 
     async def work(services: Services) -> None:
-        await services.clients.revoke_secret(client_id, secret_id)
+        try:
+            await services.clients.revoke_secret(client_id, secret_id, confirmed=confirm)
+        except ConfirmationRequired as exc:
+            raise exc.with_hint("run again with --confirm to revoke it") from None
 
     run(work)
     typer.echo(f"secret {secret_id} revoked")

@@ -47,6 +47,14 @@ class Client(Base):
     registration_source: Mapped[str] = mapped_column(String(10), index=True)
     owner: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(10), index=True)
+    # approved, pending or rejected (clients/approval.py); only an approved client gets tokens.
+    approval: Mapped[str] = mapped_column(String(10), index=True, default="approved")
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+    # An administrator vouched for the application (consent shows no "unverified" notice).
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Every token issued to the client at or before this instant is dead (revoke-all,
+    # disable): compared with a token's iat, so re-enabling never revives old tokens.
+    tokens_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # A deleted client keeps its row so its client_id is never handed out again.

@@ -42,6 +42,33 @@ def check_client_active(client: ClientSnapshot) -> None:
         raise InvalidClient("this client is disabled", detail=f"client status {client.status}")
 
 
+def client_is_approved(client: ClientSnapshot) -> bool:
+    """Returns whether the client passed review (clients/approval.py): a pending or
+    rejected client gets no token and no authorization."""
+    return client.approval == "approved"
+
+
+def check_client_approved(client: ClientSnapshot) -> None:
+    """Raises UnauthorizedClient while the client is pending review or was rejected."""
+    if not client_is_approved(client):
+        raise UnauthorizedClient(
+            "this client has not been approved by an administrator",
+            detail=f"client approval {client.approval}",
+        )
+
+
+def token_is_revoked_by_client(client: ClientSnapshot, issued_at: int | datetime) -> bool:
+    """Returns whether a token (access, refresh or code) issued at ``issued_at`` died with
+    a revocation of all the client's tokens (revoke-all, or a disable): issued in or before
+    the second of ``tokens_not_before``. Seconds, because an access token's ``iat`` is
+    whole seconds; a token issued within the very second of the revocation is refused too,
+    never one from before it let through."""
+    if client.tokens_not_before is None:
+        return False
+    seconds = issued_at if isinstance(issued_at, int) else int(issued_at.timestamp())
+    return seconds <= int(client.tokens_not_before.timestamp())
+
+
 def check_grant_type(client: ClientSnapshot, grant_type: str) -> None:
     """Raises UnauthorizedClient unless the client registered ``grant_type``."""
     if grant_type not in client.grant_types:

@@ -32,6 +32,8 @@ class Scope(Base):
     description: Mapped[str] = mapped_column(String(MAX_DESCRIPTION))
     # Admin-only scopes are never handed to a client that registered itself.
     admin_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A sensitive scope puts a portal-registered client in review before it gets tokens.
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -64,7 +66,9 @@ class ScopeService:
     clock: Clock
     audit: AuditLog
 
-    async def create(self, name: str, description: str, *, admin_only: bool = False) -> Scope:
+    async def create(
+        self, name: str, description: str, *, admin_only: bool = False, sensitive: bool = False
+    ) -> Scope:
         """Returns the new scope. Raises InvalidInput, or Conflict if the name is taken."""
         check_scope_name(name)
         _check_description(description)
@@ -75,6 +79,7 @@ class ScopeService:
             name=name,
             description=description,
             admin_only=admin_only,
+            sensitive=sensitive,
             created_at=now,
             updated_at=now,
         )
@@ -83,7 +88,7 @@ class ScopeService:
         await self.audit.record(
             EventTag.SCOPE_CREATED,
             target=name,
-            changes={"description": description, "admin_only": admin_only},
+            changes={"description": description, "admin_only": admin_only, "sensitive": sensitive},
         )
         return scope
 
@@ -99,7 +104,12 @@ class ScopeService:
         return scope
 
     async def update(
-        self, name: str, *, description: str | None = None, admin_only: bool | None = None
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        admin_only: bool | None = None,
+        sensitive: bool | None = None,
     ) -> Scope:
         """Returns the updated scope. Raises NotFound or InvalidInput."""
         scope = await self.get(name)
@@ -113,6 +123,9 @@ class ScopeService:
                 raise InvalidInput(f"{ADMIN_SCOPE} is always admin-only")
             scope.admin_only = admin_only
             changes["admin_only"] = admin_only
+        if sensitive is not None and sensitive != scope.sensitive:
+            scope.sensitive = sensitive
+            changes["sensitive"] = sensitive
         if changes:
             scope.updated_at = self.clock.now()
             await self.session.flush()
@@ -143,6 +156,18 @@ class ScopeService:
             )
         )
         return [n for n in names if n in reserved]
+
+    async def sensitive(self, names: list[str]) -> list[str]:
+        """Returns those of ``names`` marked sensitive: a portal client asking for one waits
+        for an administrator's approval (clients/approval.py)."""
+        if not names:
+            return []
+        marked = set(
+            await self.session.scalars(
+                select(Scope.name).where(Scope.name.in_(names), Scope.sensitive.is_(True))
+            )
+        )
+        return [n for n in names if n in marked]
 
     async def unknown(self, names: list[str]) -> list[str]:
         """Returns those of ``names`` that are not in the registry."""

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime, timedelta
+
+from appward.errors import ConfirmationRequired
 
 SECRET_PREFIX = "apwcs_"
 SECRET_BYTES = 32
@@ -33,3 +36,26 @@ def secret_id_of(presented: str) -> str | None:
     """
     match = _SECRET_SHAPE.fullmatch(presented)
     return match.group(1) if match else None
+
+
+# Revoking a secret used this recently asks for an explicit confirmation (safe revoke):
+# something is very likely still using it.
+RECENT_USE = timedelta(hours=24)
+
+
+def check_safe_to_revoke(
+    secret_id: str, last_used_at: datetime | None, now: datetime, *, confirmed: bool
+) -> None:
+    """Raises ConfirmationRequired, naming when the secret was last used, when it was used
+    within RECENT_USE of ``now`` and the caller did not confirm. A secret never used, or
+    not for a day, is revoked without asking."""
+    if confirmed or last_used_at is None or now - last_used_at >= RECENT_USE:
+        return
+    ago = now - last_used_at
+    hours, minutes = divmod(int(ago.total_seconds()) // 60, 60)
+    raise ConfirmationRequired(
+        f"secret {secret_id} was last used at {last_used_at.isoformat(timespec='seconds')} "
+        f"({hours} h {minutes} min ago): whatever uses it will stop working; "
+        "confirm to revoke it anyway",
+        last_used_at=last_used_at,
+    )

@@ -15,12 +15,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from appward.audit import AuditLog, EventTag
+from appward.clients.approval import (
+    APPROVAL_STATES,
+    APPROVED,
+    PENDING,
+    REJECTED,
+    check_rejection_reason,
+    initial_approval,
+    needs_approval,
+)
 from appward.clients.auth_methods import uses_secret
 from appward.clients.credential_changes import mark_credentials_changed
 from appward.clients.metadata import ClientMetadata, parse_client_metadata
 from appward.clients.models import Client, ClientScope, ClientSecret
 from appward.clients.scopes import ADMIN_SCOPE, ScopeService
-from appward.clients.secrets import generate_secret, new_secret_id
+from appward.clients.secrets import check_safe_to_revoke, generate_secret, new_secret_id
 from appward.clock import Clock
 from appward.config import LifetimeBounds, SecretPolicy
 from appward.errors import (
@@ -67,6 +76,7 @@ class ClientFilter:
     name: str | None = None
     status: str | None = None
     registration_source: str | None = None
+    approval: str | None = None
 
 
 CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
@@ -131,6 +141,9 @@ class ClientService:
         if filters.registration_source:
             _check_choice("source", filters.registration_source, REGISTRATION_SOURCES)
             stmt = stmt.where(Client.registration_source == filters.registration_source)
+        if filters.approval:
+            _check_choice("approval", filters.approval, APPROVAL_STATES)
+            stmt = stmt.where(Client.approval == filters.approval)
         clients = list(await self.session.scalars(stmt))
         more = len(clients) > limit
         clients = clients[:limit]
@@ -154,12 +167,15 @@ class ClientService:
         data, owner = _split_owner(data)
         metadata = parse_client_metadata(data, self.bounds)
         await self._check_scopes_allowed(metadata, registration_source)
+        approval = initial_approval(registration_source, await self._sensitive(metadata.scopes))
         now = self.clock.now()
         client = Client(
             client_id=new_client_id(),
             registration_source=registration_source,
             owner=None if owner is _KEEP else owner,
             status=status,
+            approval=approval,
+            verified=False,
             created_at=now,
             updated_at=now,
             scope_links=[],  # loaded-and-empty, so reading it later needs no query
@@ -170,7 +186,11 @@ class ClientService:
         await self.audit.record(
             EventTag.CLIENT_CREATED,
             client_id=client.client_id,
-            changes={**metadata.to_wire(), "registration_source": registration_source},
+            changes={
+                **metadata.to_wire(),
+                "registration_source": registration_source,
+                "approval": approval,
+            },
         )
         secret = await self._issue_secret(client, "initial") if metadata.uses_secret else None
         return ClientChange(client, secret)
@@ -210,6 +230,12 @@ class ClientService:
             changed["owner"] = client.owner = owner
         if not changed:
             return ClientChange(client)
+        gained = sorted(set(metadata.scopes) - set(client.scopes))
+        if client.approval == APPROVED and needs_approval(
+            client.registration_source, await self._sensitive(gained)
+        ):
+            # A reviewed client that asks for a new sensitive scope is reviewed again.
+            changed["approval"] = client.approval = PENDING
         _apply(client, metadata)
         client.updated_at = self.clock.now()
         await self._flush_versioned()
@@ -227,10 +253,68 @@ class ClientService:
         if client.status != status:
             client.status = status
             client.updated_at = self.clock.now()
+            if status == "disabled":
+                # Tokens issued before a disable stay dead once it is enabled again.
+                client.tokens_not_before = client.updated_at
             await self._flush_versioned()
             tag = EventTag.CLIENT_DISABLED if status == "disabled" else EventTag.CLIENT_ENABLED
             await self.audit.record(tag, client_id=client_id, changes={"status": status})
             mark_credentials_changed(self.session, client_id)
+        return client
+
+    async def revoke_tokens(self, client_id: str) -> Client:
+        """Revokes every access token, refresh token and code issued to the client so far,
+        at once and in every process, without disabling it. Raises NotFound."""
+        client = await self._get_for_update(client_id)
+        now = self.clock.now()
+        client.tokens_not_before = now
+        client.updated_at = now
+        await self._flush_versioned()
+        await self.audit.record(
+            EventTag.CLIENT_TOKENS_REVOKED,
+            client_id=client_id,
+            changes={"tokens_not_before": now.isoformat()},
+        )
+        # The credential caches hold the client's snapshot, which refresh and code
+        # redemption read: every process must drop it, as for a secret revocation.
+        mark_credentials_changed(self.session, client_id)
+        return client
+
+    async def approve(self, client_id: str) -> Client:
+        """Approves a pending (or rejected) client: it may get tokens from now on.
+        Raises NotFound."""
+        return await self._set_approval(client_id, APPROVED, None)
+
+    async def reject(self, client_id: str, reason: object) -> Client:
+        """Rejects the client with a reason its developer sees; it gets no tokens, and
+        those it holds stop working. Raises NotFound, InvalidInput for a bad reason."""
+        return await self._set_approval(client_id, REJECTED, check_rejection_reason(reason))
+
+    async def set_verified(self, client_id: str, verified: bool) -> Client:
+        """Marks the application verified by an administrator, or no longer. Raises NotFound."""
+        client = await self._get_for_update(client_id)
+        if client.verified != verified:
+            client.verified = verified
+            client.updated_at = self.clock.now()
+            await self._flush_versioned()
+            tag = EventTag.CLIENT_VERIFIED if verified else EventTag.CLIENT_UNVERIFIED
+            await self.audit.record(tag, client_id=client_id, changes={"verified": verified})
+        return client
+
+    async def _set_approval(self, client_id: str, approval: str, reason: str | None) -> Client:
+        client = await self._get_for_update(client_id)
+        if client.approval == approval and client.rejection_reason == reason:
+            return client
+        client.approval = approval
+        client.rejection_reason = reason
+        client.updated_at = self.clock.now()
+        await self._flush_versioned()
+        tag = EventTag.CLIENT_APPROVED if approval == APPROVED else EventTag.CLIENT_REJECTED
+        changes: dict[str, object] = {"approval": approval}
+        if reason is not None:
+            changes["rejection_reason"] = reason
+        await self.audit.record(tag, client_id=client_id, changes=changes)
+        mark_credentials_changed(self.session, client_id)
         return client
 
     async def delete(self, client_id: str) -> None:
@@ -295,8 +379,15 @@ class ClientService:
         )
         return list(result)
 
-    async def revoke_secret(self, client_id: str, secret_id: str) -> ClientSecret:
-        """Revokes one secret at once. Raises NotFound for a secret of another client."""
+    async def revoke_secret(
+        self, client_id: str, secret_id: str, *, confirmed: bool = False
+    ) -> ClientSecret:
+        """Revokes one secret at once (safe revoke: one used in the last 24 hours only
+        when ``confirmed``).
+
+        Raises NotFound for a secret of another client; ConfirmationRequired, naming
+        when it was last used, for a recently used one without ``confirmed``.
+        """
         client = await self._get_for_update(client_id)
         secret = await self.session.scalar(
             select(ClientSecret).where(
@@ -306,6 +397,9 @@ class ClientService:
         if secret is None:
             raise NotFound(f"client {client_id!r} has no secret {secret_id!r}")
         if secret.revoked_at is None:
+            check_safe_to_revoke(
+                secret.id, secret.last_used_at, self.clock.now(), confirmed=confirmed
+            )
             secret.revoked_at = self.clock.now()
             await self.session.flush()
             await self.audit.record(
@@ -372,6 +466,9 @@ class ClientService:
         if await self._usable_secrets(client):
             return None
         return await self._issue_secret(client, "initial")
+
+    async def _sensitive(self, names: list[str]) -> list[str]:
+        return await ScopeService(self.session, self.clock, self.audit).sensitive(names)
 
     async def _check_scopes_allowed(self, metadata: ClientMetadata, source: str) -> None:
         """Raises InvalidClientMetadata for scopes not in the registry, and for what only an

@@ -31,6 +31,8 @@ class ClientSnapshot:
     rotate_refresh_tokens: bool
     require_pkce: bool
     deleted_at: datetime | None = None
+    approval: str = "approved"
+    tokens_not_before: datetime | None = None
 
     @property
     def is_public(self) -> bool:
@@ -53,4 +55,6 @@ class ClientSnapshot:
             rotate_refresh_tokens=client.rotate_refresh_tokens,
             require_pkce=client.require_pkce,
             deleted_at=client.deleted_at,
+            approval=client.approval,
+            tokens_not_before=client.tokens_not_before,
         )

@@ -114,6 +114,8 @@ async def redeem_code(
         )
     if now >= record.expires_at:
         raise InvalidGrant("the authorization code has expired")
+    if policy.token_is_revoked_by_client(client, record.created_at):
+        raise InvalidGrant("the authorization code was revoked with all the client's tokens")
     if not await grant_is_active(session, record.grant_id):
         raise InvalidGrant("the authorization behind this code was revoked")
     if not await user_is_active(session, record.user_id):

@@ -85,7 +85,11 @@ async def use_refresh_token(
     if record.rotated_at is not None:
         await revoke_grant(session, clock, record.grant_id, "refresh_token_reused")
         raise InvalidGrant("the refresh token was already used; its family is revoked")
-    if record.revoked_at is not None or not await grant_is_active(session, record.grant_id):
+    if (
+        record.revoked_at is not None
+        or policy.token_is_revoked_by_client(client, record.issued_at)
+        or not await grant_is_active(session, record.grant_id)
+    ):
         raise InvalidGrant("the refresh token is revoked")
     if now >= record.expires_at:
         raise InvalidGrant("the refresh token has expired")

@@ -97,7 +97,11 @@ class TokenService:
         if record is None:
             return None
         client = ClientSnapshot.of(record)
-        if not policy.client_is_active(client):
+        if (
+            not policy.client_is_active(client)
+            or not policy.client_is_approved(client)
+            or policy.token_is_revoked_by_client(client, claims["iat"])
+        ):
             return None
         grant_id = claims.get("gid")
         if grant_id is not None and not await grant_is_active(self.session, str(grant_id)):
@@ -112,6 +116,7 @@ class TokenService:
             or not policy.may_see_refresh_token(requester, record.client_pk)
             or record.rotated_at is not None
             or record.revoked_at is not None
+            or policy.token_is_revoked_by_client(requester, record.issued_at)
             or now >= record.expires_at
             or not await grant_is_active(self.session, record.grant_id)
         ):

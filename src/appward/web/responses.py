@@ -16,6 +16,7 @@ from starlette.types import Scope
 from appward.clients.scopes import ADMIN_SCOPE
 from appward.errors import (
     AppwardError,
+    ConfirmationRequired,
     FieldError,
     InsufficientScope,
     InvalidClient,
@@ -102,6 +103,8 @@ def problem(exc: AppwardError) -> JSONResponse:
     }
     if exc.fields:
         body["errors"] = [{"field": f.field, "message": f.message} for f in exc.fields]
+    if isinstance(exc, ConfirmationRequired):
+        body["last_used_at"] = exc.last_used_at.isoformat()
     headers = {}
     if isinstance(exc, TemporarilyUnavailable | TooManyAttempts):
         headers["Retry-After"] = str(retry_after(exc))

@@ -21,6 +21,7 @@ async def exchange(
     """Exchanges a code for an access token (and a refresh token when the client's policy
     says). Raises InvalidRequest, InvalidGrant, UnauthorizedClient, InvalidClient."""
     policy.check_client_active(client)
+    policy.check_client_approved(client)
     policy.check_grant_type(client, GRANT_TYPE)
     code = form.get("code")
     if code is None:

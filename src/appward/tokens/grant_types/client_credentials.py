@@ -20,6 +20,7 @@ async def exchange(
     Raises UnauthorizedClient, InvalidClient or InvalidScope from the client policy.
     """
     policy.check_client_active(client)
+    policy.check_client_approved(client)
     policy.check_grant_type(client, GRANT_TYPE)
     scopes = policy.resolve_scopes(client, form.get("scope"))
     return tokens.bearer_response(client, subject=client.client_id, scopes=scopes, grant_id=None)

@@ -20,6 +20,7 @@ async def exchange(
     """Uses a refresh token. Raises InvalidRequest, InvalidGrant, InvalidScope,
     UnauthorizedClient, InvalidClient."""
     policy.check_client_active(client)
+    policy.check_client_approved(client)
     policy.check_grant_type(client, GRANT_TYPE)
     token = form.get("refresh_token")
     if token is None:

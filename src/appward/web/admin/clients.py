@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from appward.clients.metadata import ClientMetadata
 from appward.clients.models import Client
 from appward.clients.service import ClientChange, ClientFilter
 from appward.errors import FieldError, InvalidInput, PreconditionRequired
 from appward.presenters import present_client, present_client_change, present_page
-from appward.web.admin.bodies import NO_STORE, read_object
+from appward.web.admin.bodies import NO_STORE, documented_body, read_model, read_object
 from appward.web.deps import Clients
 from appward.web.openapi import problem_responses
 
@@ -55,6 +55,12 @@ class ClientOut(BaseModel):
     status: str
     registration_source: str
     owner: str | None
+    approval: str = Field(description="approved, pending (waiting for review) or rejected")
+    rejection_reason: str | None = Field(description="Why it was rejected; the developer sees it")
+    verified: bool = Field(description="An administrator vouched for the application")
+    tokens_not_before: datetime | None = Field(
+        description="Every token issued to the client at or before this is revoked"
+    )
     created_at: datetime
     updated_at: datetime
     revision: int
@@ -130,8 +136,8 @@ async def create_client(request: Request, response: Response, clients: Clients) 
     response_model=ClientList,
     summary="List clients",
     description=(
-        "Lists clients, oldest first, filtered by name, status or registration source; follow "
-        "next_cursor for the next page."
+        "Lists clients, oldest first, filtered by name, status, registration source or approval "
+        "state (approval=pending is the review queue); follow next_cursor for the next page."
     ),
     responses=problem_responses(400),
 )
@@ -140,11 +146,12 @@ async def list_clients(
     name: Annotated[str | None, Query(max_length=200, description="Substring of the name")] = None,
     status: Annotated[str | None, Query(description="active or disabled")] = None,
     source: Annotated[str | None, Query(description="admin, portal or dcr")] = None,
+    approval: Annotated[str | None, Query(description="approved, pending or rejected")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     page = await clients.search(
-        ClientFilter(name=name, status=status, registration_source=source),
+        ClientFilter(name=name, status=status, registration_source=source, approval=approval),
         cursor=cursor,
         limit=limit,
     )
@@ -228,3 +235,75 @@ async def disable_client(client_id: str, response: Response, clients: Clients) -
 )
 async def enable_client(client_id: str, response: Response, clients: Clients) -> Any:
     return _answer_client(await clients.set_status(client_id, "active"), response)
+
+
+@router.post(
+    "/clients/{client_id}/revoke-tokens",
+    response_model=ClientOut,
+    summary="Revoke all the client's tokens",
+    description=(
+        "Every access token, refresh token and authorization code issued to the client so far "
+        "stops working at once, in every server process; the client stays enabled and can get "
+        "new tokens (from the next second on)."
+    ),
+    responses=problem_responses(404, 412),
+)
+async def revoke_client_tokens(client_id: str, response: Response, clients: Clients) -> Any:
+    return _answer_client(await clients.revoke_tokens(client_id), response)
+
+
+@router.post(
+    "/clients/{client_id}/approve",
+    response_model=ClientOut,
+    summary="Approve a client",
+    description="A pending (or rejected) client may get tokens from now on.",
+    responses=problem_responses(404, 412),
+)
+async def approve_client(client_id: str, response: Response, clients: Clients) -> Any:
+    return _answer_client(await clients.approve(client_id), response)
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="Why: the client's developer sees this.")
+
+
+@router.post(
+    "/clients/{client_id}/reject",
+    response_model=ClientOut,
+    openapi_extra=documented_body(Rejection),
+    summary="Reject a client",
+    description=(
+        "The client gets no tokens, and those it holds stop working; the reason is shown to its "
+        "developer."
+    ),
+    responses=problem_responses(400, 404, 412),
+)
+async def reject_client(
+    client_id: str, request: Request, response: Response, clients: Clients
+) -> Any:
+    body = await read_model(request, Rejection)
+    return _answer_client(await clients.reject(client_id, body.reason), response)
+
+
+@router.post(
+    "/clients/{client_id}/verify",
+    response_model=ClientOut,
+    summary="Mark a client verified",
+    description="Consent stops showing the unverified-application notice for it.",
+    responses=problem_responses(404, 412),
+)
+async def verify_client(client_id: str, response: Response, clients: Clients) -> Any:
+    return _answer_client(await clients.set_verified(client_id, True), response)
+
+
+@router.post(
+    "/clients/{client_id}/unverify",
+    response_model=ClientOut,
+    summary="Mark a client unverified",
+    description="Consent shows the unverified-application notice for it again.",
+    responses=problem_responses(404, 412),
+)
+async def unverify_client(client_id: str, response: Response, clients: Clients) -> Any:
+    return _answer_client(await clients.set_verified(client_id, False), response)

@@ -22,6 +22,7 @@ class ScopeIn(BaseModel):
     name: str
     description: str
     admin_only: StrictBool = False
+    sensitive: StrictBool = False
 
 
 class ScopePatch(BaseModel):
@@ -29,12 +30,14 @@ class ScopePatch(BaseModel):
 
     description: str | None = None
     admin_only: StrictBool | None = None
+    sensitive: StrictBool | None = None
 
 
 class ScopeOut(BaseModel):
     name: str
     description: str
     admin_only: bool
+    sensitive: bool
     created_at: datetime
     updated_at: datetime
 
@@ -51,7 +54,7 @@ class ScopeList(BaseModel):
     openapi_extra=documented_body(ScopeIn),
     description=(
         "Creates a scope that clients may then be allowed; an admin-only one is never granted to "
-        "a self-registered client."
+        "a self-registered client, and a sensitive one puts a portal client in review."
     ),
     responses=problem_responses(
         400, described={409: "A scope of that name exists already (conflict)"}
@@ -60,7 +63,9 @@ class ScopeList(BaseModel):
 async def create_scope(request: Request, scopes: Scopes) -> Any:
     body = await read_model(request, ScopeIn)
     return present_scope(
-        await scopes.create(body.name, body.description, admin_only=body.admin_only)
+        await scopes.create(
+            body.name, body.description, admin_only=body.admin_only, sensitive=body.sensitive
+        )
     )
 
 
@@ -90,13 +95,18 @@ async def read_scope(name: str, scopes: Scopes) -> Any:
     response_model=ScopeOut,
     summary="Update a scope",
     openapi_extra=documented_body(ScopePatch),
-    description="Changes a scope's description or its admin-only flag.",
+    description="Changes a scope's description, its admin-only flag or its sensitive flag.",
     responses=problem_responses(400, 404),
 )
 async def update_scope(name: str, request: Request, scopes: Scopes) -> Any:
     body = await read_model(request, ScopePatch)
     return present_scope(
-        await scopes.update(name, description=body.description, admin_only=body.admin_only)
+        await scopes.update(
+            name,
+            description=body.description,
+            admin_only=body.admin_only,
+            sensitive=body.sensitive,
+        )
     )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from appward.errors import ConfirmationRequired
 from appward.presenters import present_items, present_new_secret, present_secret
 from appward.web.admin.bodies import NO_STORE, documented_body, read_model
 from appward.web.deps import Clients
@@ -85,9 +86,25 @@ async def list_secrets(client_id: str, clients: Clients) -> Any:
     "/clients/{client_id}/secrets/{secret_id}",
     status_code=204,
     summary="Revoke a secret",
-    description="Revokes one secret of the client at once.",
-    responses=problem_responses(404),
+    description=(
+        "Revokes one secret of the client at once. A secret used in the last 24 hours is revoked "
+        "only with confirm=true: without it the answer is 409, naming when it was last used "
+        "(last_used_at)."
+    ),
+    responses=problem_responses(
+        404, described={409: "The secret was used in the last 24 hours: repeat with confirm=true"}
+    ),
 )
-async def revoke_secret(client_id: str, secret_id: str, clients: Clients) -> Response:
-    await clients.revoke_secret(client_id, secret_id)
+async def revoke_secret(
+    client_id: str,
+    secret_id: str,
+    clients: Clients,
+    confirm: Annotated[
+        bool, Query(description="Revoke even though it was used in the last 24 hours.")
+    ] = False,
+) -> Response:
+    try:
+        await clients.revoke_secret(client_id, secret_id, confirmed=confirm)
+    except ConfirmationRequired as exc:
+        raise exc.with_hint("repeat the request with ?confirm=true to revoke it") from None
     return Response(status_code=204)
