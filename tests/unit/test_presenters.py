@@ -62,6 +62,10 @@ def client() -> Client:
         registration_source="admin",
         owner="ops",
         status="active",
+        approval="rejected",
+        rejection_reason="no privacy policy",
+        verified=False,
+        tokens_not_before=NOW,
         created_at=NOW,
         updated_at=NOW + timedelta(minutes=5),
         revision=3,
@@ -87,7 +91,12 @@ def issued(record: ClientSecret) -> IssuedSecret:
 
 def scope() -> Scope:
     return Scope(
-        name="read", description="Read things", admin_only=False, created_at=NOW, updated_at=NOW
+        name="read",
+        description="Read things",
+        admin_only=False,
+        sensitive=True,
+        created_at=NOW,
+        updated_at=NOW,
     )
 
 
