@@ -38,7 +38,11 @@ async def test_rotation_end_to_end(api, clock):
 
     secrets = (await api.get(f"/admin/v1/clients/{client_id}/secrets")).json()["items"]
     old_id = next(s["id"] for s in secrets if s["id"] != new_id)
-    revoked = await api.delete(f"/admin/v1/clients/{client_id}/secrets/{old_id}")
+    # The old secret was used moments ago: safe revoke asks for confirmation.
+    unconfirmed = await api.delete(f"/admin/v1/clients/{client_id}/secrets/{old_id}")
+    assert unconfirmed.status_code == 409
+    assert await works(api, client_id, old)
+    revoked = await api.delete(f"/admin/v1/clients/{client_id}/secrets/{old_id}?confirm=true")
     assert revoked.status_code == 204
     assert not await works(api, client_id, old)
     assert await works(api, client_id, new)

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 import typer.main
+from sqlalchemy import update
 from typer.testing import CliRunner, Result
 
 from appward.cli import app
+from appward.clients.models import ClientSecret
 from appward.clock import FrozenClock
 from appward.config import Settings
 from appward.services import standalone_resources, unit_of_work
@@ -281,6 +283,7 @@ def test_list_table_has_one_row_per_client(cli: Cli) -> None:
         "CLIENT_ID",
         "NAME",
         "STATUS",
+        "APPROVAL",
         "SOURCE",
         "AUTH_METHOD",
         "GRANT_TYPES",
@@ -598,7 +601,7 @@ def test_scopes_create_list_update_delete(cli: Cli) -> None:
     assert scopes["read"]["description"] == "Read your things"
     assert scopes["read"]["admin_only"] is False
     table = cli.ok("scopes", "list").splitlines()
-    assert table[0].split() == ["NAME", "ADMIN_ONLY", "DESCRIPTION"]
+    assert table[0].split() == ["NAME", "ADMIN_ONLY", "SENSITIVE", "DESCRIPTION"]
     assert any(line.split()[0] == "read" for line in table[1:])
 
     updated = cli.json("scopes", "update", "read", "--description", "Read all", "--admin-only")
@@ -1084,3 +1087,106 @@ def test_json_output_is_the_admin_apis_shape(
             return {url: (await api.get(url)).json() for url in printed}
 
     assert printed == asyncio.run(answered())
+
+
+# --- the client lifecycle: approval, verified, revoke-tokens, safe revoke ---
+
+
+def portal_client(settings: Settings, scope: str) -> str:
+    async def build() -> str:
+        async with (
+            standalone_resources(settings) as resources,
+            unit_of_work(resources, SETUP_ACTOR) as services,
+        ):
+            change = await services.clients.create(
+                metadata(SERVICE, scope=scope), registration_source="portal"
+            )
+        return change.client.client_id
+
+    return asyncio.run(build())
+
+
+def mark_used(settings: Settings, secret_id: str, when: datetime) -> None:
+    async def write() -> None:
+        async with (
+            standalone_resources(settings) as resources,
+            unit_of_work(resources, SETUP_ACTOR) as services,
+        ):
+            await services.session.execute(
+                update(ClientSecret).where(ClientSecret.id == secret_id).values(last_used_at=when)
+            )
+
+    asyncio.run(write())
+
+
+def test_a_sensitive_scope_puts_a_portal_client_in_the_queue_until_approved(
+    cli: Cli, settings: Settings
+) -> None:
+    created = cli.json("scopes", "create", "payments", "Move money", "--sensitive")
+    assert created["sensitive"] is True
+    client_id = portal_client(settings, "payments")
+    assert [c["client_id"] for c in cli.clients("--approval", "pending")] == [client_id]
+    assert "pending" in cli.ok("clients", "show", client_id)
+
+    assert cli.ok("clients", "approve", client_id) == f"client {client_id} is approved\n"
+
+    assert cli.clients("--approval", "pending") == []
+    assert cli.json("clients", "show", client_id)["approval"] == "approved"
+    assert len(cli.events("--action", "client:approved")) == 1
+
+
+def test_reject_needs_a_reason_that_is_then_shown(cli: Cli, settings: Settings) -> None:
+    cli.ok("scopes", "create", "payments", "Move money")
+    cli.ok("scopes", "update", "payments", "--sensitive")
+    client_id = portal_client(settings, "payments")
+    assert cli.run("clients", "reject", client_id).exit_code == 2  # --reason is required
+    assert "reason" in cli.fails("clients", "reject", client_id, "--reason", " ")
+
+    shown = cli.json("clients", "reject", client_id, "--reason", "No privacy policy")
+
+    assert shown["approval"] == "rejected"
+    assert shown["rejection_reason"] == "No privacy policy"
+    assert [c["client_id"] for c in cli.clients("--approval", "rejected")] == [client_id]
+    assert "not one of" not in cli.fails("clients", "list", "--approval", "maybe")
+
+
+def test_verify_and_unverify(cli: Cli) -> None:
+    client_id = cli.create(SERVICE)["client_id"]
+    assert cli.ok("clients", "verify", client_id) == f"client {client_id} is verified\n"
+    assert cli.json("clients", "show", client_id)["verified"] is True
+    assert cli.json("clients", "verify", client_id, "--unverify")["verified"] is False
+    actions = [e["action"] for e in cli.events()]
+    assert "client:verified" in actions
+    assert "client:unverified" in actions
+
+
+def test_revoke_tokens_sets_tokens_not_before_and_keeps_the_client_active(cli: Cli) -> None:
+    client_id = cli.create(SERVICE)["client_id"]
+    shown = cli.json("clients", "revoke-tokens", client_id)
+    assert shown["status"] == "active"
+    assert shown["tokens_not_before"] is not None
+    assert len(cli.events("--action", "client:tokens:revoked")) == 1
+    assert "not_found" in cli.fails("clients", "revoke-tokens", "no-such-client")
+
+
+def test_revoking_a_recently_used_secret_needs_confirm(cli: Cli, settings: Settings) -> None:
+    created = cli.create(SERVICE)
+    client_id, secret_id = created["client_id"], created["client_secret_id"]
+    mark_used(settings, secret_id, datetime.now(UTC) - timedelta(minutes=5))
+
+    refused = cli.fails("secrets", "revoke", client_id, secret_id)
+
+    assert "confirmation_required" in refused
+    assert "last used at" in refused
+    assert "--confirm" in refused
+    assert cli.secrets(client_id)[0]["usable"] is True
+    cli.ok("secrets", "revoke", client_id, secret_id, "--confirm")
+    assert cli.secrets(client_id)[0]["usable"] is False
+
+
+def test_a_secret_unused_for_a_day_is_revoked_without_confirm(cli: Cli, settings: Settings) -> None:
+    created = cli.create(SERVICE)
+    client_id, secret_id = created["client_id"], created["client_secret_id"]
+    mark_used(settings, secret_id, datetime.now(UTC) - timedelta(days=2))
+    cli.ok("secrets", "revoke", client_id, secret_id)
+    assert cli.secrets(client_id)[0]["usable"] is False

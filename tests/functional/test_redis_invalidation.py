@@ -67,7 +67,8 @@ async def test_a_revocation_on_one_host_reaches_the_others_cache(
 
         secret_id = client["client_secret_id"]
         revoked = await http["b"].delete(
-            f"/admin/v1/clients/{client['client_id']}/secrets/{secret_id}", headers=auth
+            f"/admin/v1/clients/{client['client_id']}/secrets/{secret_id}?confirm=true",
+            headers=auth,
         )
         assert revoked.status_code == 204
 
