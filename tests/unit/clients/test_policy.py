@@ -15,6 +15,7 @@ from appward.errors import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
+    UnauthorizedClient,
 )
 from tests.factories import client_snapshot
 
@@ -174,3 +175,45 @@ def test_a_refresh_token_slides_but_never_outlives_its_family() -> None:
     assert policy.refresh_token_expiry(client, NOW, family) == NOW + timedelta(minutes=10)
     late = NOW + timedelta(minutes=55)
     assert policy.refresh_token_expiry(client, late, family) == family
+
+
+# --- approval and revoke-all ---
+
+
+@pytest.mark.parametrize("approval", ["pending", "rejected"])
+def test_an_unapproved_client_is_unauthorized(approval: str) -> None:
+    client = client_snapshot(approval=approval)
+    assert not policy.client_is_approved(client)
+    with pytest.raises(UnauthorizedClient):
+        policy.check_client_approved(client)
+
+
+def test_an_approved_client_passes() -> None:
+    policy.check_client_approved(client_snapshot())
+
+
+REVOKED_AT = datetime(2026, 6, 1, 12, 0, 0, 500000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("issued_at", "revoked"),
+    [
+        (REVOKED_AT - timedelta(hours=1), True),
+        (int(REVOKED_AT.timestamp()) - 1, True),
+        # The iat of a token issued within the same second, before or after: refused,
+        # since whole seconds cannot tell which came first.
+        (int(REVOKED_AT.timestamp()), True),
+        (REVOKED_AT + timedelta(microseconds=100), True),
+        (int(REVOKED_AT.timestamp()) + 1, False),
+        (REVOKED_AT + timedelta(seconds=1), False),
+    ],
+)
+def test_tokens_issued_up_to_the_revocation_second_are_revoked(
+    issued_at: int | datetime, revoked: bool
+) -> None:
+    client = client_snapshot(tokens_not_before=REVOKED_AT)
+    assert policy.token_is_revoked_by_client(client, issued_at) is revoked
+
+
+def test_no_revocation_revokes_nothing() -> None:
+    assert not policy.token_is_revoked_by_client(client_snapshot(), 0)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import UTC, datetime, timedelta
 
 import argon2
 import pytest
 
 from appward.clients.secrets import (
     SECRET_PREFIX,
+    check_safe_to_revoke,
     generate_secret,
     new_secret_id,
     secret_id_of,
 )
 from appward.config import Argon2Params
+from appward.errors import ConfirmationRequired
 from appward.hashing import Argon2Hasher
 
 SECRET_ID = "0123456789abcdef"
@@ -160,3 +163,30 @@ def test_client_ids_are_alphanumeric_and_never_start_with_a_dash():
     ids = {new_client_id() for _ in range(2000)}
     assert len(ids) == 2000
     assert all(len(i) == 24 and i.isalnum() and i.isascii() for i in ids)
+
+
+# --- safe revoke ---
+
+NOW_ = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "last_used_at", [None, NOW_ - timedelta(hours=24), NOW_ - timedelta(days=90)]
+)
+def test_a_secret_never_or_not_recently_used_is_revoked_without_asking(
+    last_used_at: datetime | None,
+) -> None:
+    check_safe_to_revoke("s1", last_used_at, NOW_, confirmed=False)
+
+
+def test_a_recently_used_secret_needs_confirmation_naming_its_last_use() -> None:
+    used = NOW_ - timedelta(hours=2, minutes=5)
+    with pytest.raises(ConfirmationRequired) as caught:
+        check_safe_to_revoke("s1", used, NOW_, confirmed=False)
+    assert caught.value.last_used_at == used
+    assert "2026-06-01T09:55:00+00:00" in caught.value.description
+    assert "2 h 5 min ago" in caught.value.description
+    hinted = caught.value.with_hint("pass --confirm")
+    assert hinted.description.endswith("; pass --confirm")
+    assert hinted.status_code == 409
+    check_safe_to_revoke("s1", used, NOW_, confirmed=True)
