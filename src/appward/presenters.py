@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from appward.audit import AuditEvent
 from appward.clients.models import Client, ClientSecret
+from appward.clients.names import client_name_warning
 from appward.clients.scopes import Scope
 from appward.clients.service import ClientChange, metadata_of
 from appward.pagination import Page
@@ -60,6 +61,7 @@ def present_client(client: Client) -> Presented:
         "approval": client.approval,
         "rejection_reason": client.rejection_reason,
         "verified": client.verified,
+        "name_warning": client_name_warning(client.client_name, client.client_name_localized),
         "tokens_not_before": client.tokens_not_before,
         "created_at": client.created_at,
         "updated_at": client.updated_at,

@@ -385,3 +385,53 @@ async def test_a_secret_never_or_long_unused_is_revoked_without_asking(api, cloc
     url = f"/admin/v1/clients/{client['client_id']}/secrets/{client['client_secret_id']}"
 
     assert (await api.delete(url)).status_code == 204
+
+
+# --- the unverified notice on consent, and deceptive names ---
+
+DECEPTIVE = "W\u0435ather Widget"  # a Cyrillic small ie among Latin letters
+
+
+async def consent_for(api, client_id: str, username: str):
+    await api.post("/admin/v1/users", {"username": username, "password": PASSWORD})
+    api.http.cookies.clear()  # a new visitor, signed out
+    return await Browser(api.http).consent_page(client_id, username)
+
+
+async def self_registered(api, name: str, source: str = "portal") -> str:
+    async with unit_of_work(api.app.state.appward, SETUP_ACTOR) as services:
+        change = await services.clients.create(
+            {"client_name": name, "redirect_uris": [REDIRECT]}, registration_source=source
+        )
+    return change.client.client_id
+
+
+@pytest.mark.parametrize("source", ["portal", "dcr"])
+async def test_verifying_a_self_registered_client_removes_the_unverified_notice(api, source):
+    client_id = await self_registered(api, "Weather Widget", source)
+    assert 'id="unverified"' in (await consent_for(api, client_id, "erin")).text
+
+    await api.post(f"/admin/v1/clients/{client_id}/verify")
+
+    assert 'id="unverified"' not in (await consent_for(api, client_id, "fay")).text
+
+
+async def test_a_deceptive_name_is_flagged_and_keeps_the_notice_even_when_verified(api):
+    client_id = await self_registered(api, DECEPTIVE)
+    await api.post(f"/admin/v1/clients/{client_id}/verify")
+
+    shown = (await api.get(f"/admin/v1/clients/{client_id}")).json()
+
+    assert shown["verified"] is True
+    assert "Cyrillic" in shown["name_warning"]
+    assert 'id="unverified"' in (await consent_for(api, client_id, "gil")).text
+
+
+async def test_an_admin_client_with_an_honest_name_shows_no_notice(api):
+    client = await create(
+        api, WEB_APP, client_name="\u5929\u6c17\u30a6\u30a3\u30b8\u30a7\u30c3\u30c8"
+    )
+    assert (await api.get(f"/admin/v1/clients/{client['client_id']}")).json()[
+        "name_warning"
+    ] is None
+    assert 'id="unverified"' not in (await consent_for(api, client["client_id"], "hal")).text

@@ -46,6 +46,7 @@ def client() -> Client:
     return Client(
         client_id="c-123",
         client_name="Reports",
+        client_name_localized=None,
         application_type="web",
         token_endpoint_auth_method="client_secret_basic",
         grant_types=["client_credentials"],

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from appward.clients.models import Client
+from appward.clients.names import client_name_warning
 from appward.errors import FieldError, InvalidInput
 from appward.text import unsafe_character
 
@@ -21,6 +23,9 @@ APPROVAL_STATES = (APPROVED, PENDING, REJECTED)
 # The sources whose clients are reviewed when they ask for a sensitive scope.
 REVIEWED_SOURCES = ("portal",)
 MAX_REASON = 500
+# Sources whose clients registered themselves: nobody vouched for them until an
+# administrator marks them verified.
+SELF_REGISTERED_SOURCES = ("portal", "dcr")
 
 
 def needs_approval(registration_source: str, sensitive_scopes: Collection[str]) -> bool:
@@ -48,3 +53,12 @@ def check_rejection_reason(reason: object) -> str:
             fields=[FieldError("reason", f"1-{MAX_REASON} printable characters, not blank")],
         )
     return reason.strip()
+
+
+def shows_unverified_notice(client: Client) -> bool:
+    """Returns whether consent must warn that the application is unverified: it registered
+    itself and no administrator verified it, or its name is deceptive (clients/names.py),
+    which no verification excuses."""
+    if client_name_warning(client.client_name, client.client_name_localized) is not None:
+        return True
+    return client.registration_source in SELF_REGISTERED_SOURCES and not client.verified

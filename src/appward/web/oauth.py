@@ -27,6 +27,7 @@ from appward.authorization import (
     validate_authorization_request,
 )
 from appward.clients import policy
+from appward.clients.approval import shows_unverified_notice
 from appward.clients.auth_methods import is_public_method
 from appward.clients.scopes import Scope
 from appward.clients.snapshot import ClientSnapshot
@@ -60,7 +61,6 @@ from appward.web.templates import content_security_policy, preferred_languages, 
 
 router = APIRouter(tags=["oauth"])
 
-UNVERIFIED_SOURCES = ("portal", "dcr")
 CSP_SOURCE = re.compile(r"[a-z][a-z0-9+.-]*:(//[A-Za-z0-9.\-\[\]:]+)?")
 
 
@@ -409,7 +409,7 @@ async def _consent_page(
             preferred_languages(request.headers.get("accept-language", ""))
         ),
         "logo_uri": client.logo_uri if (client.logo_uri or "").startswith("https://") else None,
-        "unverified": client.registration_source in UNVERIFIED_SOURCES,
+        "unverified": shows_unverified_notice(client),
         "scopes": await describe_scopes(session, authz.scopes),
         "params": authz.params,
         "csrf": csrf_token(request),

@@ -58,6 +58,9 @@ class ClientOut(BaseModel):
     approval: str = Field(description="approved, pending (waiting for review) or rejected")
     rejection_reason: str | None = Field(description="Why it was rejected; the developer sees it")
     verified: bool = Field(description="An administrator vouched for the application")
+    name_warning: str | None = Field(
+        description="Set when a name mixes scripts to look like another (Unicode TR39)"
+    )
     tokens_not_before: datetime | None = Field(
         description="Every token issued to the client at or before this is revoked"
     )
