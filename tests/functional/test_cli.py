@@ -1190,3 +1190,14 @@ def test_a_secret_unused_for_a_day_is_revoked_without_confirm(cli: Cli, settings
     mark_used(settings, secret_id, datetime.now(UTC) - timedelta(days=2))
     cli.ok("secrets", "revoke", client_id, secret_id)
     assert cli.secrets(client_id)[0]["usable"] is False
+
+
+def test_list_filters_by_grant_type_and_owner_and_sorts_by_name(cli: Cli) -> None:
+    cli.create(metadata(SERVICE, client_name="b-service"), "--owner", "ops")
+    cli.create(metadata(WEB_APP, client_name="a-web"), "--owner", "ops")
+    names = [c["metadata"]["client_name"] for c in cli.clients("--sort", "name")]
+    assert names == ["a-web", "b-service"]
+    assert [c["metadata"]["client_name"] for c in cli.clients("--sort=-name")] == names[::-1]
+    only = cli.clients("--grant-type", "authorization_code", "--owner", "ops")
+    assert [c["metadata"]["client_name"] for c in only] == ["a-web"]
+    assert "sort" in cli.fails("clients", "list", "--sort", "size")

@@ -435,3 +435,31 @@ async def test_an_admin_client_with_an_honest_name_shows_no_notice(api):
         "name_warning"
     ] is None
     assert 'id="unverified"' not in (await consent_for(api, client["client_id"], "hal")).text
+
+
+# --- the list's filters through the API ---
+
+
+async def test_the_list_filters_by_grant_type_and_owner_and_sorts(api):
+    await create(api, SERVICE, client_name="b-service", owner="ops")
+    await create(api, WEB_APP, client_name="a-web", owner="ops")
+    await create(api, SERVICE, client_name="c-service", owner="dev")
+
+    listed = await api.get("/admin/v1/clients?grant_type=client_credentials&owner=ops")
+    assert [c["metadata"]["client_name"] for c in listed.json()["items"]] == ["b-service"]
+    by_name = await api.get("/admin/v1/clients?sort=-name&limit=2")
+    assert [c["metadata"]["client_name"] for c in by_name.json()["items"]] == [
+        "c-service",
+        "b-service",
+    ]
+    rest = await api.get(f"/admin/v1/clients?sort=-name&cursor={by_name.json()['next_cursor']}")
+    assert [c["metadata"]["client_name"] for c in rest.json()["items"]] == ["admin", "a-web"]
+
+
+@pytest.mark.parametrize(
+    "query", ["sort=size", "grant_type=implicit", "approval=maybe", "sort=name&cursor=xyz"]
+)
+async def test_the_list_refuses_bad_filters(api, query):
+    response = await api.get(f"/admin/v1/clients?{query}")
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"

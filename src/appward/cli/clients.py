@@ -73,15 +73,22 @@ def clients_list(
     approval: Annotated[
         str | None, typer.Option(help="approved, pending (the review queue) or rejected")
     ] = None,
+    grant_type: Annotated[
+        str | None, typer.Option("--grant-type", help="Clients registered for this grant type")
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Clients of exactly this owner")] = None,
+    sort: Annotated[str, typer.Option(help="created, -created, name or -name")] = "created",
     limit: Annotated[int, typer.Option(help="Page size.")] = 50,
     cursor: Annotated[str | None, typer.Option(help="Cursor from the previous page.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List clients, oldest first."""
+    """List clients, oldest first unless --sort says otherwise."""
 
     async def work(services: Services) -> Page[Client]:
         return await services.clients.search(
-            ClientFilter(name, status, source, approval), cursor=cursor, limit=limit
+            ClientFilter(name, status, source, approval, grant_type, owner, sort),
+            cursor=cursor,
+            limit=limit,
         )
 
     page = run(work)

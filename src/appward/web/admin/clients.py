@@ -139,8 +139,9 @@ async def create_client(request: Request, response: Response, clients: Clients) 
     response_model=ClientList,
     summary="List clients",
     description=(
-        "Lists clients, oldest first, filtered by name, status, registration source or approval "
-        "state (approval=pending is the review queue); follow next_cursor for the next page."
+        "Lists clients, oldest first or in the given sort, filtered by name, status, registration "
+        "source, approval state (approval=pending is the review queue), grant type or owner; "
+        "follow next_cursor for the next page."
     ),
     responses=problem_responses(400),
 )
@@ -150,11 +151,24 @@ async def list_clients(
     status: Annotated[str | None, Query(description="active or disabled")] = None,
     source: Annotated[str | None, Query(description="admin, portal or dcr")] = None,
     approval: Annotated[str | None, Query(description="approved, pending or rejected")] = None,
+    grant_type: Annotated[str | None, Query(description="Clients registered for it")] = None,
+    owner: Annotated[str | None, Query(max_length=200, description="Exactly this owner")] = None,
+    sort: Annotated[
+        str, Query(description="created (oldest first), -created, name or -name")
+    ] = "created",
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     page = await clients.search(
-        ClientFilter(name=name, status=status, registration_source=source, approval=approval),
+        ClientFilter(
+            name=name,
+            status=status,
+            registration_source=source,
+            approval=approval,
+            grant_type=grant_type,
+            owner=owner,
+            sort=sort,
+        ),
         cursor=cursor,
         limit=limit,
     )
