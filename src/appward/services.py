@@ -30,6 +30,7 @@ from appward.registration.rfc7591 import RegistrationService
 from appward.registration.rfc7592 import RegistrationManagementService
 from appward.tokens.consent import ConsentService
 from appward.tokens.keys import KeyRing
+from appward.tokens.preview import TokenPreviewService
 from appward.tokens.service import TokenService
 from appward.users.service import UserService
 
@@ -138,6 +139,11 @@ class Services:
         return TokenService(
             self.session, resources.key_ring(), resources.settings.issuer, resources.clock
         )
+
+    @cached_property
+    def token_preview(self) -> TokenPreviewService:
+        resources = self.resources
+        return TokenPreviewService(self.session, resources.clock, resources.settings.issuer)
 
     @cached_property
     def initial_access_tokens(self) -> InitialAccessTokenService:

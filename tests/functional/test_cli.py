@@ -1201,3 +1201,16 @@ def test_list_filters_by_grant_type_and_owner_and_sorts_by_name(cli: Cli) -> Non
     only = cli.clients("--grant-type", "authorization_code", "--owner", "ops")
     assert [c["metadata"]["client_name"] for c in only] == ["a-web"]
     assert "sort" in cli.fails("clients", "list", "--sort", "size")
+
+
+def test_preview_token_prints_the_claims_without_issuing(cli: Cli) -> None:
+    cli.ok("scopes", "create", "read", "Read")
+    client_id = cli.create(metadata(SERVICE, scope="read"))["client_id"]
+    before = cli.events()
+    shown = json.loads(cli.ok("clients", "preview-token", client_id, "--scope", "read"))
+    assert shown["grant_type"] == "client_credentials"
+    assert shown["claims"]["scope"] == "read"
+    assert shown["claims"]["sub"] == client_id
+    assert shown["claims"]["exp"] - shown["claims"]["iat"] == shown["lifetime"]
+    assert cli.events() == before
+    assert "invalid_scope" in cli.fails("clients", "preview-token", client_id, "--scope", "x")

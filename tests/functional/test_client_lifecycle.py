@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import jwt
 import pytest
 
 from appward.services import unit_of_work
@@ -463,3 +464,77 @@ async def test_the_list_refuses_bad_filters(api, query):
     response = await api.get(f"/admin/v1/clients?{query}")
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+# --- token preview ---
+
+
+def claims_of(access_token: str) -> dict:
+    return jwt.decode(access_token, options={"verify_signature": False})
+
+
+async def test_the_preview_equals_a_real_client_credentials_token_but_its_jti(setup):
+    api = setup
+    client = await create(api, SERVICE, scope="profile payments", access_token_ttl=900)
+    before = await audit_trail(api)
+
+    preview = await api.post(
+        f"/admin/v1/clients/{client['client_id']}/token-preview", {"scope": "payments"}
+    )
+
+    assert preview.status_code == 200, preview.text
+    assert await audit_trail(api) == before  # nothing issued, nothing recorded
+    real = claims_of((await token(api, client, scope="payments")).json()["access_token"])
+    shown = preview.json()
+    assert shown["lifetime"] == 900
+    assert shown["grant_type"] == "client_credentials"
+    assert {k: v for k, v in shown["claims"].items() if k != "jti"} == {
+        k: v for k, v in real.items() if k != "jti"
+    }
+
+
+async def test_the_preview_for_a_user_equals_a_real_code_flow_token(setup):
+    api = setup
+    client = await create(api, WEB_APP, scope="profile")
+
+    preview = await api.post(
+        f"/admin/v1/clients/{client['client_id']}/token-preview",
+        {"scope": "profile", "user": "ALICE"},
+    )
+
+    assert preview.status_code == 200, preview.text
+    real = claims_of((await code_flow_tokens(api, client))["access_token"])
+    per_token = {"jti", "gid"}
+    assert set(preview.json()["claims"]) == set(real)
+    assert {k: v for k, v in preview.json()["claims"].items() if k not in per_token} == {
+        k: v for k, v in real.items() if k not in per_token
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"scope": "orders"}, 400, "invalid_scope"),  # not the client's
+        ({"scope": "profile  payments"}, 400, "invalid_scope"),
+        ({"user": "alice"}, 400, "unauthorized_client"),  # no code flow for this client
+        ({"scope": "profile", "extra": 1}, 400, "invalid_request"),
+    ],
+)
+async def test_the_preview_refuses_what_the_token_endpoint_would(setup, body, status, error):
+    api = setup
+    client = await create(api, SERVICE, scope="profile payments")
+    response = await api.post(f"/admin/v1/clients/{client['client_id']}/token-preview", body)
+    assert response.status_code == status, response.text
+    if error != "invalid_request":
+        assert response.json()["error"] == error
+        real = await token(api, client, **({"scope": body["scope"]} if "scope" in body else {}))
+        if "user" not in body:
+            assert real.json()["error"] == error
+
+
+async def test_the_preview_of_an_unknown_user_or_client_is_404(setup):
+    api = setup
+    client = await create(api, WEB_APP, scope="profile")
+    url = f"/admin/v1/clients/{client['client_id']}/token-preview"
+    assert (await api.post(url, {"user": "nobody"})).status_code == 404
+    assert (await api.post("/admin/v1/clients/nope/token-preview", {})).status_code == 404

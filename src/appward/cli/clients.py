@@ -241,6 +241,28 @@ def clients_verify(
     _change(work, as_json, "is unverified" if unverify else "is verified")
 
 
+@app.command("preview-token")
+def clients_preview_token(
+    client_id: str,
+    scope: Annotated[str | None, typer.Option(help="Scopes, space-separated.")] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Preview a token on this user's behalf (name or id).")
+    ] = None,
+) -> None:
+    """Print the access-token claims and lifetime the client would get now (JSON); nothing
+    is issued."""
+
+    async def work(services: Services) -> dict[str, object]:
+        preview = await services.token_preview.preview(client_id, scope=scope, user=user)
+        return {
+            "grant_type": preview.grant_type,
+            "lifetime": preview.lifetime,
+            "claims": preview.claims,
+        }
+
+    print_json(run(work))
+
+
 @app.command("delete")
 def clients_delete(client_id: str) -> None:
     """Delete a client; its secrets are revoked and its client_id is never reused."""

@@ -28,10 +28,11 @@ class AccessTokenRequest:
     grant_id: str | None = None  # the grant a user-delegated token follows from
 
 
-def issue_access_token(
-    ring: KeyRing, request: AccessTokenRequest, *, issuer: str, now: datetime
-) -> str:
-    """Returns a signed RFC 9068 access token."""
+def access_token_claims(
+    request: AccessTokenRequest, *, issuer: str, now: datetime, jti: str
+) -> dict[str, Any]:
+    """Returns the claims of the access token ``request`` describes, issued at ``now``:
+    the one definition that issuing and the token preview (tokens/preview.py) share."""
     issued_at = int(now.timestamp())
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -40,12 +41,20 @@ def issue_access_token(
         "client_id": request.client_id,
         "iat": issued_at,
         "exp": issued_at + request.lifetime,
-        "jti": secrets.token_urlsafe(16),
+        "jti": jti,
     }
     if request.scopes:
         claims["scope"] = " ".join(request.scopes)
     if request.grant_id is not None:
         claims["gid"] = request.grant_id
+    return claims
+
+
+def issue_access_token(
+    ring: KeyRing, request: AccessTokenRequest, *, issuer: str, now: datetime
+) -> str:
+    """Returns a signed RFC 9068 access token."""
+    claims = access_token_claims(request, issuer=issuer, now=now, jti=secrets.token_urlsafe(16))
     # The claims are serialised here (orjson is several times faster than json, and this
     # is the hot path); signing and the JWS framing stay PyJWT's.
     return _JWS.encode(

@@ -24,6 +24,26 @@ from appward.tokens.refresh import REFRESH_PREFIX, find_refresh_token
 INACTIVE: dict[str, Any] = {"active": False}
 
 
+def access_token_request(
+    client: ClientSnapshot,
+    *,
+    subject: str,
+    scopes: list[str],
+    grant_id: str | None,
+    audience: str,
+) -> AccessTokenRequest:
+    """Returns what the policy says the client's next access token carries: the one
+    recipe for issuing (``bearer_response``) and previewing (tokens/preview.py)."""
+    return AccessTokenRequest(
+        client_id=client.client_id,
+        subject=subject,
+        scopes=scopes,
+        lifetime=policy.access_token_lifetime(client),
+        audience=audience,
+        grant_id=grant_id,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TokenService:
     session: AsyncSession
@@ -37,20 +57,11 @@ class TokenService:
         self, client: ClientSnapshot, *, subject: str, scopes: list[str], grant_id: str | None
     ) -> dict[str, Any]:
         """Returns the token response body with a new access token for ``subject``."""
-        lifetime = policy.access_token_lifetime(client)
-        token = issue_access_token(
-            self.ring,
-            AccessTokenRequest(
-                client_id=client.client_id,
-                subject=subject,
-                scopes=scopes,
-                lifetime=lifetime,
-                audience=self.issuer,
-                grant_id=grant_id,
-            ),
-            issuer=self.issuer,
-            now=self.clock.now(),
+        request = access_token_request(
+            client, subject=subject, scopes=scopes, grant_id=grant_id, audience=self.issuer
         )
+        lifetime = request.lifetime
+        token = issue_access_token(self.ring, request, issuer=self.issuer, now=self.clock.now())
         body: dict[str, Any] = {
             "access_token": token,
             "token_type": "Bearer",

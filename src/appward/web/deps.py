@@ -17,6 +17,7 @@ from appward.errors import InvalidToken
 from appward.registration.initial_access_tokens import InitialAccessTokenService
 from appward.services import Services, unit_of_work
 from appward.tokens.access import verify_access_token
+from appward.tokens.preview import TokenPreviewService
 from appward.users.service import UserService
 from appward.web.state import AppState
 
@@ -128,8 +129,13 @@ async def user_service(services: AdminServices) -> UserService:
     return services.users
 
 
+async def token_preview_service(services: AdminServices) -> TokenPreviewService:
+    return services.token_preview
+
+
 Audit = Annotated[AuditLog, Depends(audit_log)]
 Clients = Annotated[ClientService, Depends(client_service)]
 InitialAccessTokens = Annotated[InitialAccessTokenService, Depends(initial_access_token_service)]
 Scopes = Annotated[ScopeService, Depends(scope_service)]
 Users = Annotated[UserService, Depends(user_service)]
+TokenPreviews = Annotated[TokenPreviewService, Depends(token_preview_service)]

@@ -14,7 +14,7 @@ from appward.clients.service import ClientChange, ClientFilter
 from appward.errors import FieldError, InvalidInput, PreconditionRequired
 from appward.presenters import present_client, present_client_change, present_page
 from appward.web.admin.bodies import NO_STORE, documented_body, read_model, read_object
-from appward.web.deps import Clients
+from appward.web.deps import Clients, TokenPreviews
 from appward.web.openapi import problem_responses
 
 router = APIRouter()
@@ -324,3 +324,42 @@ async def verify_client(client_id: str, response: Response, clients: Clients) ->
 )
 async def unverify_client(client_id: str, response: Response, clients: Clients) -> Any:
     return _answer_client(await clients.set_verified(client_id, False), response)
+
+
+class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: str | None = Field(None, description="Space-separated; none means the default scopes.")
+    user: str | None = Field(
+        None, description="A username or account id: preview a token on that user's behalf."
+    )
+
+
+class TokenPreviewOut(BaseModel):
+    grant_type: str = Field(description="client_credentials, or authorization_code for a user")
+    lifetime: int = Field(description="Seconds the access token lives")
+    claims: dict[str, Any] = Field(
+        description="The access token's claims; jti (and gid) vary per token and are shown as such"
+    )
+
+
+@router.post(
+    "/clients/{client_id}/token-preview",
+    response_model=TokenPreviewOut,
+    openapi_extra=documented_body(PreviewRequest),
+    summary="Preview the client's access token",
+    description=(
+        "The exact claims and lifetime the policy would give the client's access token now, for "
+        "its own token or on a user's behalf; nothing is issued or stored. Scopes the client may "
+        "not have are refused as the token endpoint refuses them."
+    ),
+    responses=problem_responses(400, 404),
+)
+async def preview_token(client_id: str, request: Request, previews: TokenPreviews) -> Any:
+    body = await read_model(request, PreviewRequest)
+    preview = await previews.preview(client_id, scope=body.scope, user=body.user)
+    return {
+        "grant_type": preview.grant_type,
+        "lifetime": preview.lifetime,
+        "claims": preview.claims,
+    }
