@@ -33,6 +33,7 @@ from appward.registration.rfc7592 import RegistrationManagementService
 from appward.tokens.consent import ConsentService
 from appward.tokens.keys import KeyRing, load_key_encryption
 from appward.tokens.service import TokenService
+from appward.users.one_time_links import OneTimeLinkService
 from appward.users.service import UserService
 from appward.users.totp import TotpService
 
@@ -143,6 +144,10 @@ class Services:
         return TokenService(
             self.session, resources.key_ring(), resources.settings.issuer, resources.clock
         )
+
+    @cached_property
+    def one_time_links(self) -> OneTimeLinkService:
+        return OneTimeLinkService(self.session, self.resources.clock, self.audit)
 
     @cached_property
     def totp(self) -> TotpService:
