@@ -52,7 +52,6 @@ def upgrade() -> None:
     with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_recovery_codes_user_id"), ["user_id"], unique=False)
 
-
     op.create_table(
         "one_time_links",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
