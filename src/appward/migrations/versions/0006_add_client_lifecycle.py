@@ -3,8 +3,8 @@
 Existing clients are approved and unverified, with no tokens revoked; existing scopes are
 not sensitive.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 18:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import appward.db
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
