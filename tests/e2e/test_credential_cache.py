@@ -110,5 +110,6 @@ def test_cli_changes_reach_every_running_worker_at_once(
     appward(workdir, env, "clients", "enable", cid)
     assert statuses_from_every_worker(base_url, cid, secret) == {200}
 
-    appward(workdir, env, "secrets", "revoke", cid, created["client_secret_id"])
+    # Used moments ago: safe revoke needs --confirm.
+    appward(workdir, env, "secrets", "revoke", cid, created["client_secret_id"], "--confirm")
     assert statuses_from_every_worker(base_url, cid, secret) == {401}
