@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.headerregistry import Address, HeaderRegistry
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -62,6 +63,22 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = 10.0
+
+
+def single_address(value: str) -> Address | None:
+    """Returns the one mail address ``value`` holds ("Name <user@host>" or "user@host"),
+    or None when it holds none, several, a line break or anything malformed."""
+    if "\r" in value or "\n" in value:
+        return None
+    try:
+        header = HeaderRegistry()("to", value)
+    except (ValueError, IndexError):  # email's parser raises both on some inputs
+        return None
+    addresses = header.addresses  # type: ignore[attr-defined]
+    if header.defects or len(addresses) != 1 or not addresses[0].domain:
+        return None
+    address: Address = addresses[0]
+    return address
 
 
 DCR_MODES = ("open", "initial_access_token", "software_statement")
@@ -379,18 +396,8 @@ class Settings(BaseSettings):
     @field_validator("smtp_from")
     @classmethod
     def _one_sender(cls, value: str | None) -> str | None:
-        from email.headerregistry import Address
-        from email.utils import parseaddr
-
-        if value is None:
-            return None
-        name, address = parseaddr(value, strict=True)
-        if not address or "\r" in value or "\n" in value or "@" not in address:
+        if value is not None and single_address(value) is None:
             raise ValueError("must be one address, e.g. 'Appward <no-reply@example.com>'")
-        try:
-            Address(display_name=name, addr_spec=address)
-        except (ValueError, IndexError):  # email's parser raises both on bad addresses
-            raise ValueError(f"{address!r} is not a usable address") from None
         return value
 
     @field_validator("dcr_software_statement_publishers")

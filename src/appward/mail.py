@@ -26,11 +26,11 @@ import ssl
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid
 from typing import Protocol
 
 from appward.clock import Clock
-from appward.config import Settings, SmtpSettings
+from appward.config import Settings, SmtpSettings, single_address
 from appward.errors import FieldError, InvalidInput, TemporarilyUnavailable
 
 log = logging.getLogger("appward.mail")
@@ -52,14 +52,8 @@ class Message:
 
     def __post_init__(self) -> None:
         problems = []
-        name, address = parseaddr(self.to, strict=True)
-        if (
-            name
-            or not address
-            or address != self.to.strip()
-            or "@" not in address
-            or any(c in self.to for c in "\r\n,")
-        ):
+        address = single_address(self.to)
+        if address is None or address.display_name or address.addr_spec != self.to.strip():
             problems.append(FieldError("to", "must be one e-mail address"))
         if any(c in self.subject for c in "\r\n") or not 0 < len(self.subject) <= MAX_SUBJECT:
             problems.append(FieldError("subject", f"one line of 1 to {MAX_SUBJECT} characters"))
@@ -98,7 +92,8 @@ def compose(message: Message, sender: str, clock: Clock) -> EmailMessage:
 
 
 def _domain(sender: str) -> str:
-    return parseaddr(sender)[1].rpartition("@")[2] or "appward.invalid"
+    address = single_address(sender)
+    return address.domain if address is not None else "appward.invalid"
 
 
 class SmtpMailer:
