@@ -88,7 +88,9 @@ class _Controller(Controller):
 
 def _serve(mailbox_of: Any, **smtp: Any) -> Iterator[Mailbox]:
     mailbox = Mailbox(HOST, 0)
-    controller = _Controller(_Handler(mailbox), hostname=HOST, port=0, **mailbox_of(mailbox), **smtp)
+    controller = _Controller(
+        _Handler(mailbox), hostname=HOST, port=0, **mailbox_of(mailbox), **smtp
+    )
     controller.start()
     mailbox.port = controller.port
     try:

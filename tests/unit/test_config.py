@@ -462,7 +462,10 @@ def test_smtp_port_defaults_to_the_security_modes(security, port):
 
 def test_smtp_password_is_not_in_the_settings_repr():
     settings = Settings(
-        smtp_host="mail.example.com", smtp_from="a@example.com", smtp_username="u", smtp_password="pw!"
+        smtp_host="mail.example.com",
+        smtp_from="a@example.com",
+        smtp_username="u",
+        smtp_password="pw!",
     )
     assert "pw!" not in repr(settings)
 
