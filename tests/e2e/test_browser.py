@@ -312,7 +312,7 @@ def test_first_party_client_signs_in_straight_to_the_client_in_chromium(
     message = WebDriverWait(browser, WAIT).until(
         expected_conditions.presence_of_element_located((By.ID, "username-error"))
     )
-    assert message.text.split() == ["Error:", *"Wrong username or password.".split()]
+    assert message.text.split() == ["Error:", *["Wrong", "username", "or", "password."]]
     sign_in(browser, username)
     assert app.exchange(app.arrived(browser)["code"])["scope"] == "photos"
 
