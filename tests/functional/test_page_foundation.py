@@ -209,8 +209,9 @@ async def test_only_the_known_static_files_are_served(api, path):
     assert b"{%" not in response.content
 
 
-def test_the_script_and_stylesheet_are_in_the_package_data():
-    """hatchling's wheel takes every file under src/appward: these are what the pages link."""
+def test_the_pages_assets_are_loaded():
+    """What base.html links (the wheel carries them: hatchling takes every file under
+    src/appward, checked by building one)."""
     assert {"appward.css", "appward.js", "favicon.svg"} <= set(ASSETS)
 
 
