@@ -16,7 +16,7 @@ from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
 from appward.errors import InvalidToken
 from appward.tokens.access import AccessTokenRequest, decode_access_token, issue_access_token
-from appward.tokens.grants import grant_is_active, revoke_grant
+from appward.tokens.grants import grant_is_active, revoke_grant, subject_of
 from appward.tokens.keys import KeyRing
 from appward.tokens.models import RevokedAccessToken
 from appward.tokens.refresh import REFRESH_PREFIX, find_refresh_token
@@ -116,10 +116,13 @@ class TokenService:
             or not await grant_is_active(self.session, record.grant_id)
         ):
             return INACTIVE
+        subject = await subject_of(self.session, record.user_id)
+        if subject is None:
+            return INACTIVE
         return {
             "active": True,
             "client_id": requester.client_id,
-            "sub": str(record.user_id),
+            "sub": subject,
             "scope": " ".join(record.scopes),
             "exp": int(record.expires_at.timestamp()),
             "iat": int(record.issued_at.timestamp()),
