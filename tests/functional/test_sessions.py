@@ -157,9 +157,7 @@ async def test_the_server_keeps_the_session_ids_hash_never_the_id(settings, cloc
     assert all(cookie not in str(value) for row in rows for value in vars(row).values())
 
 
-async def test_the_session_cookie_is_httponly_samesite_lax_and_lasts_the_session_ttl(
-    web, settings
-):
+async def test_the_session_cookie_is_httponly_samesite_lax_and_lasts_the_session_ttl(web, settings):
     await create_user(web, "cookie")
     response = await Browser(web.http).login(await web.http.get("/login"), "cookie", PASSWORD)
     cookie = response.headers["set-cookie"]
