@@ -19,7 +19,14 @@ WORK="$(mktemp -d)"
 export APPWARD_DATA_DIR="$WORK" APPWARD_DATABASE_URL="sqlite+aiosqlite:///$WORK/bench.db"
 APPWARD=.venv/bin/appward
 SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+cleanup() {
+  local status=$?
+  # The killed server's 143 from wait must neither end the trap early (set -e) nor
+  # become the script's status.
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+  exit "$status"
+}
 trap cleanup EXIT INT TERM
 
 $APPWARD db upgrade >/dev/null

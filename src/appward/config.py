@@ -307,6 +307,24 @@ class Settings(BaseSettings):
         'its public keys, e.g. {"https://publisher.example": {"keys": [...]}}.',
     )
 
+    portal_signup: str = Field(
+        "invite",
+        pattern="^(open|invite|closed)$",
+        description="Who may sign up as a developer on the portal (/portal): 'open' (anyone, "
+        "after verifying their e-mail address), 'invite' (only with an administrator's "
+        "single-use invitation link) or 'closed'.",
+    )
+    portal_grant_types: CommaSeparated = Field(
+        ("authorization_code", "refresh_token"),
+        description="Comma-separated grant types an app made on the developer portal may "
+        "have; client_credentials is offered only when listed, and only to web apps.",
+    )
+    portal_scopes: Annotated[SpaceSeparated | None, NoDecode] = Field(
+        None,
+        description="Space-separated scopes a portal app may ask for; unset: any scope of "
+        "the registry that is not admin-only.",
+    )
+
     @field_validator("dcr_modes")
     @classmethod
     def _known_dcr_modes(cls, modes: tuple[str, ...]) -> tuple[str, ...]:

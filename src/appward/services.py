@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol, cast
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from appward.audit import Actor, AuditLog
@@ -29,8 +31,9 @@ from appward.registration.policy import RegistrationPolicy, registration_policy
 from appward.registration.rfc7591 import RegistrationService
 from appward.registration.rfc7592 import RegistrationManagementService
 from appward.tokens.consent import ConsentService
-from appward.tokens.keys import KeyRing
+from appward.tokens.keys import KeyRing, load_key_encryption
 from appward.tokens.service import TokenService
+from appward.users.one_time_links import OneTimeLinkService
 from appward.users.service import UserService
 from appward.users.sessions import (
     DatabaseSessionStore,
@@ -38,6 +41,7 @@ from appward.users.sessions import (
     SessionService,
     SessionStore,
 )
+from appward.users.totp import TotpService
 
 # Enough for every concurrent request of a worker that touches Redis (rate limits,
 # announcements); past it a caller waits REDIS_POOL_TIMEOUT s instead of opening more.
@@ -67,6 +71,8 @@ class Resources(Protocol):
     def epoch(self) -> EpochFile: ...
     @property
     def redis(self) -> aioredis.Redis | None: ...
+    @property
+    def cipher(self) -> Fernet: ...
 
     def sessions(self) -> async_sessionmaker[AsyncSession]: ...
 
@@ -162,6 +168,16 @@ class Services:
         return TokenService(
             self.session, resources.key_ring(), resources.settings.issuer, resources.clock
         )
+
+    @cached_property
+    def one_time_links(self) -> OneTimeLinkService:
+        return OneTimeLinkService(self.session, self.resources.clock, self.audit)
+
+    @cached_property
+    def totp(self) -> TotpService:
+        resources = self.resources
+        issuer = urlsplit(resources.settings.issuer).netloc or "Appward"
+        return TotpService(self.session, resources.clock, resources.cipher, issuer, self.audit)
 
     @cached_property
     def initial_access_tokens(self) -> InitialAccessTokenService:
@@ -267,6 +283,11 @@ class StandaloneResources:
 
     def key_ring(self) -> KeyRing:
         raise RuntimeError("a standalone process holds no signing key ring")
+
+    @property
+    def cipher(self) -> Fernet:
+        """The key-encryption key's cipher (TOTP seeds at rest), made on first use."""
+        return load_key_encryption(self.settings.key_encryption_key, self.settings.data_dir)
 
 
 @asynccontextmanager

@@ -77,7 +77,8 @@ async def test_an_account_is_shown_by_its_public_id_never_the_integer(api):
     assert created["email"] == "Alice@example.com"
     assert created["email_verified"] is False
     assert created["disabled_at"] is None
-    assert "password" not in str(created) and "hash" not in str(created)
+    assert "password" not in str(created)
+    assert "hash" not in str(created)
     read = await api.get(f"/admin/v1/users/{created['id']}")
     assert read.status_code == 200
     assert read.json() == created
@@ -284,5 +285,7 @@ async def test_sign_ins_failed_sign_ins_and_consents_are_audited_without_the_pas
         (f"user:{alice['id']}", client["client_id"])
     ]
     text = str(trail)
-    assert "wrong password" not in text and PASSWORD not in text and "hunter2" not in text
+    assert "wrong password" not in text
+    assert PASSWORD not in text
+    assert "hunter2" not in text
     assert "nobody" not in text

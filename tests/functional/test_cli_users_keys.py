@@ -86,8 +86,12 @@ def test_users_create_with_a_role_and_an_email_and_list_shows_them(settings):
     )
     create(settings, "plain")
     table = run(settings, "users", "list").stdout
-    assert "ROLE" in table and "EMAIL" in table and "DISABLED" in table
-    assert "admin" in table and "root@example.com" in table and "none" in table
+    assert "ROLE" in table
+    assert "EMAIL" in table
+    assert "DISABLED" in table
+    assert "admin" in table
+    assert "root@example.com" in table
+    assert "none" in table
 
 
 def test_users_set_role_disable_enable_end_sessions_and_delete(settings):

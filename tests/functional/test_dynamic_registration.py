@@ -56,6 +56,9 @@ def statement(claims: dict[str, Any], key: Any = PUBLISHER_KEY, **header: Any) -
     return jwt.encode(body, key, algorithm="ES256", headers={"kid": "pub-1", **header})
 
 
+EVIL = "https://attacker.example/callback"
+
+
 @asynccontextmanager
 async def server(settings: Settings, clock: FrozenClock, **overrides: Any) -> AsyncIterator[Api]:
     """The app with registration settings of the test's choosing, and scopes to grant."""
@@ -1174,6 +1177,39 @@ async def test_management_requests_count_against_the_rate_limit(settings, clock)
         assert (await api.http.get(url, headers=token)).status_code == 200
         assert (await api.http.get(url, headers=bearer("apwrat_guess"))).status_code == 401
         assert_error(await api.http.get(url, headers=token), 429, "too_many_attempts")
+
+
+async def test_management_is_rate_limited_with_registration_closed_too(settings, clock):
+    """Registrations made while DCR was open keep their RFC 7592 endpoint after it closes;
+    a PUT there can cost an argon2 run, so those requests count as well."""
+    async with server(settings, clock, dcr_modes="open") as api:
+        client = await registered(api)
+    closed = Settings(**{**settings.model_dump(), "dcr_modes": ("closed",), "dcr_rate_limit": 2})
+    async with open_api(closed, clock) as api:
+        url = f"/oauth2/register/{client['client_id']}"
+        token = bearer(client["registration_access_token"])
+        assert (await api.http.get(url, headers=token)).status_code == 200
+        assert (await api.http.get(url, headers=token)).status_code == 200
+        assert_error(await api.http.get(url, headers=token), 429, "too_many_attempts")
+
+
+async def test_a_disabled_client_cannot_manage_its_registration(settings, clock):
+    """Else it could change its redirect URIs while disabled and come back, re-enabled,
+    with metadata no administrator reviewed."""
+    async with server(settings, clock, dcr_modes="open") as api:
+        client = await registered(api)
+        url = f"/oauth2/register/{client['client_id']}"
+        token = bearer(client["registration_access_token"])
+        disabled = await api.post(f"/admin/v1/clients/{client['client_id']}/disable")
+        assert disabled.status_code == 200, disabled.text
+        assert_error(await api.http.get(url, headers=token), 401, "invalid_token")
+        body = {**WEB_CLIENT, "client_id": client["client_id"], "redirect_uris": [EVIL]}
+        assert_error(await api.http.put(url, json=body, headers=token), 401, "invalid_token")
+        assert_error(await api.http.delete(url, headers=token), 401, "invalid_token")
+        await api.post(f"/admin/v1/clients/{client['client_id']}/enable")
+        current = await api.http.get(url, headers=token)
+        assert current.status_code == 200
+        assert current.json()["redirect_uris"] == client["redirect_uris"]
 
 
 async def test_concurrent_updates_with_one_token_rotate_it_once(settings, clock):

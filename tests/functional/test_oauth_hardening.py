@@ -233,3 +233,30 @@ async def test_authorize_redirect_error_description_keeps_to_the_rfc_character_s
     assert query["error"] == "invalid_scope"
     assert DESCRIPTION_SET.fullmatch(query["error_description"]), query["error_description"]
     assert "%C3%A9t%C3%A9" in query["error_description"]
+
+
+async def test_disabled_users_tokens_introspect_as_inactive(setup):
+    """RFC 7662 §2.2: ``active`` says whether the token is currently usable. Once its user
+    is disabled, a refresh is refused (invalid_grant), so neither that refresh token nor
+    an access token issued on the user's behalf may be reported active to a resource
+    server."""
+    api = setup
+    client = await register(api)
+    tokens = await tokens_for(api, client)
+    resource = (await api.post("/admin/v1/clients", SERVICE)).json()
+    as_resource = basic(resource["client_id"], resource["client_secret"])
+    as_client = basic(client["client_id"], client["client_secret"])
+
+    async def introspect(token: str, headers: dict[str, str]) -> dict:
+        response = await api.http.post("/oauth2/introspect", data={"token": token}, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert (await introspect(tokens["access_token"], as_resource))["active"] is True
+    assert (await introspect(tokens["refresh_token"], as_client))["active"] is True
+    await disable_alice(api)
+    assert await introspect(tokens["access_token"], as_resource) == {"active": False}
+    assert await introspect(tokens["refresh_token"], as_client) == {"active": False}
+    # The client's own token (no user behind it) is unaffected.
+    own = await api.client_credentials(resource["client_id"], resource["client_secret"])
+    assert (await introspect(own.json()["access_token"], as_resource))["active"] is True

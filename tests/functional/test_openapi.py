@@ -13,6 +13,7 @@ from openapi_spec_validator import validate
 
 from appward.clock import FrozenClock
 from appward.config import Settings
+from appward.registration.initial_access_tokens import InitialAccessTokenRequest
 from tests.functional.conftest import Api, open_api
 
 pytestmark = pytest.mark.anyio
@@ -303,3 +304,20 @@ async def test_docs_pages_load_everything_from_the_app(api, page):
         assert CONTENT_TYPES[suffix] in served.headers["content-type"], (url, served.headers)
     assert "fonts.googleapis.com" not in html
     assert "cdn." not in html
+
+
+async def test_the_initial_access_token_body_documented_is_the_one_the_domain_validates(
+    api: Api,
+) -> None:
+    """The admin API documents the domain's own model (under the API's schema name), so the
+    document cannot drift from what registration.initial_access_tokens accepts."""
+    spec = await document(api)
+    body = spec["paths"]["/admin/v1/initial-access-tokens"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    expected = InitialAccessTokenRequest.model_json_schema()
+    assert schema["title"] == "InitialAccessTokenIn"
+    assert schema["additionalProperties"] is False
+    described = {name: field.get("description") for name, field in schema["properties"].items()}
+    assert described == {
+        name: field.get("description") for name, field in expected["properties"].items()
+    }

@@ -4,10 +4,9 @@ disabled account. They age by the app's clock (AppState.clock), like every expir
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
-import os
 
 import httpx
 import pytest

@@ -164,6 +164,45 @@ async def test_two_authentication_methods_is_invalid_request(api):
     assert response.json()["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("path", ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"])
+async def test_a_repeated_authorization_header_is_invalid_request(api, path):
+    """RFC 6749 §2.3: one authentication method per request; RFC 9110 §11.6.2 has one
+    Authorization field. Taking either copy would let a proxy that reads the first and
+    this server that read the last disagree on who the client is."""
+    client_id, secret = await service(api)
+    own, stranger = (
+        basic(client_id, secret)["Authorization"],
+        basic("someone", "else")["Authorization"],
+    )
+    for first, second in ((stranger, own), (own, stranger)):
+        response = await api.http.post(
+            path,
+            content=b"grant_type=client_credentials&token=x",
+            headers=[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Authorization", first),
+                ("Authorization", second),
+            ],
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "invalid_request"
+
+
+async def test_a_repeated_content_type_header_is_invalid_request(api):
+    client_id, secret = await service(api)
+    response = await api.http.post(
+        "/oauth2/token",
+        content=b"grant_type=client_credentials",
+        headers=[
+            ("Content-Type", "application/json"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", basic(client_id, secret)["Authorization"]),
+        ],
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
+
+
 async def test_grant_not_registered_is_unauthorized_client(api):
     body = (await api.post("/admin/v1/clients", WEB_APP)).json()
     response = await api.client_credentials(body["client_id"], body["client_secret"])

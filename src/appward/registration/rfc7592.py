@@ -185,7 +185,10 @@ class RegistrationManagementService:
         self, client_id: str, presented: str | None
     ) -> tuple[Client, RegistrationToken]:
         # One answer for a wrong token, another client's token and an unknown client, so
-        # a token reveals nothing about registrations other than its own.
+        # a token reveals nothing about registrations other than its own. A client an
+        # administrator disabled cannot manage its registration either: it could otherwise
+        # change its redirect URIs or auth method and come back, when re-enabled, with
+        # metadata no administrator reviewed.
         refused = InvalidToken(REFUSED_TOKEN, missing=not presented)
         if not presented or not presented.isascii() or len(presented) > 200:
             raise refused
@@ -194,7 +197,11 @@ class RegistrationManagementService:
             await self.session.execute(
                 select(Client, RegistrationToken)
                 .join(RegistrationToken, RegistrationToken.client_pk == Client.pk)
-                .where(Client.client_id == client_id, Client.deleted_at.is_(None))
+                .where(
+                    Client.client_id == client_id,
+                    Client.deleted_at.is_(None),
+                    Client.status == "active",
+                )
                 .with_for_update()
             )
         ).first()

@@ -80,3 +80,13 @@ async def subject_of(session: AsyncSession, user_id: int) -> str | None:
 async def grant_is_active(session: AsyncSession, grant_id: str) -> bool:
     grant = await session.get(Grant, grant_id)
     return grant is not None and grant.revoked_at is None
+
+
+async def grant_and_user_are_active(session: AsyncSession, grant_id: str) -> bool:
+    """Returns whether the grant is unrevoked and its account active: a token issued on a
+    user's behalf dies with either. The account is found through the grant, so tokens
+    whose sub is the old integer id (before public ids) are judged alike."""
+    grant = await session.get(Grant, grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return False
+    return await active_user(session, grant.user_id) is not None

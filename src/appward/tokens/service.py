@@ -16,7 +16,7 @@ from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
 from appward.errors import InvalidToken
 from appward.tokens.access import AccessTokenRequest, decode_access_token, issue_access_token
-from appward.tokens.grants import grant_is_active, revoke_grant, subject_of
+from appward.tokens.grants import grant_and_user_are_active, revoke_grant, subject_of
 from appward.tokens.keys import KeyRing
 from appward.tokens.models import RevokedAccessToken
 from appward.tokens.refresh import REFRESH_PREFIX, find_refresh_token
@@ -81,7 +81,8 @@ class TokenService:
 
     async def active_access_token_claims(self, token: str) -> dict[str, Any] | None:
         """Returns the claims of an access token that is valid, unrevoked, of an active
-        client and an unrevoked grant; None otherwise."""
+        client and, when issued on a user's behalf, of an unrevoked grant and an active
+        user; None otherwise."""
         active = await self.active_access_token(token)
         return active[0] if active is not None else None
 
@@ -100,7 +101,11 @@ class TokenService:
         if not policy.client_is_active(client):
             return None
         grant_id = claims.get("gid")
-        if grant_id is not None and not await grant_is_active(self.session, str(grant_id)):
+        if grant_id is not None and not await grant_and_user_are_active(
+            self.session, str(grant_id)
+        ):
+            # A token issued on a user's behalf dies with the user's account, as the
+            # user's refresh tokens and codes do (tokens/refresh.py, tokens/codes.py).
             return None
         return claims, client
 
@@ -113,7 +118,7 @@ class TokenService:
             or record.rotated_at is not None
             or record.revoked_at is not None
             or now >= record.expires_at
-            or not await grant_is_active(self.session, record.grant_id)
+            or not await grant_and_user_are_active(self.session, record.grant_id)
         ):
             return INACTIVE
         subject = await subject_of(self.session, record.user_id)

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from appward.web.state import AppState
 
 
+# Header fields a request may carry once (RFC 6749 §2.3: one authentication method; RFC
+# 9110 §11.6.2, §8.3): a repeated one is refused rather than one copy chosen.
+SINGLE_HEADERS = frozenset({"authorization", "content-type"})
+
+
 @dataclass(frozen=True, slots=True)
 class FormRequest:
     headers: Mapping[str, str]  # names in lower case
@@ -44,11 +49,21 @@ def form_handler(scope: Scope, endpoints: Mapping[str, FormHandler]) -> FormHand
 async def form_reply(
     scope: Scope, receive: Receive, handler: FormHandler, state: AppState
 ) -> Reply:
-    """Returns ``handler``'s answer to the request. A body too large or cut short, or
-    an InvalidRequest the handler lets out (the store refusing a NUL at commit), is
-    answered invalid_request here."""
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    """Returns ``handler``'s answer to the request. A repeated Authorization or
+    Content-Type header, a body too large or cut short, or an InvalidRequest the handler
+    lets out (the store refusing a NUL at commit), is answered invalid_request here."""
+    headers: dict[str, str] = {}
+    repeated = None
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        if name in SINGLE_HEADERS and name in headers:
+            repeated = name
+        headers[name] = raw_value.decode("latin-1")
     try:
+        if repeated is not None:
+            # Which copy would count? A proxy may read the first, a dict keeps the last:
+            # the two must never disagree on who the client is or what the body is.
+            raise InvalidRequest(f"the {repeated} header is repeated")
         body = await read_body(receive, headers.get("content-length", ""), MAX_FORM_BYTES)
         return await handler(FormRequest(headers, body), state)
     except InvalidRequest as exc:

@@ -100,10 +100,11 @@ def _response(registration: Registration, issuer: str, status_code: int = 200) -
 
 async def count_request(request: Request, state: State) -> None:
     """Counts the request against its source's limit (registration and management share
-    one), before anything else is read, so a flood costs the least possible."""
-    if state.registration_policy.enabled:
-        address = address_key(await source_ip(request, state))
-        await state.registration_limiter.hit(address, state.clock.now())
+    one), before anything else is read, so a flood costs the least possible. Counted
+    with registration closed too: registrations made before keep their management
+    endpoint, and a PUT with a client_secret costs an argon2 run."""
+    address = address_key(await source_ip(request, state))
+    await state.registration_limiter.hit(address, state.clock.now())
 
 
 Limited = Depends(count_request)

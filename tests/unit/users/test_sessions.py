@@ -118,7 +118,8 @@ async def test_require_fresh_login_marks_the_session_until_a_new_one(service):
     marked = await service.require_fresh_login(active)
     assert marked.record.fresh_login_required
     resumed = await service.resume(active.session_id, idle_timeout=IDLE)
-    assert resumed is not None and resumed.record.fresh_login_required
+    assert resumed is not None
+    assert resumed.record.fresh_login_required
     fresh = await service.start("sub-1", replacing=active.session_id)
     assert not fresh.record.fresh_login_required
 

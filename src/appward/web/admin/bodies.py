@@ -36,12 +36,11 @@ async def read_model(request: Request, model: type[M]) -> M:
         raise InvalidInput(summary, fields=problems) from None
 
 
-def documented_body(model: type[BaseModel]) -> dict[str, Any]:
+def documented_body(model: type[BaseModel], title: str | None = None) -> dict[str, Any]:
     """Returns the ``openapi_extra`` that documents a body read by ``read_model``, which
-    FastAPI cannot see for itself."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
+    FastAPI cannot see for itself; ``title`` names the schema in the document when the
+    model's own name is the domain's, not the API's."""
+    schema = model.model_json_schema()
+    if title is not None:
+        schema["title"] = title
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

@@ -7,29 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, Field
 
 from appward.presenters import present_initial_access_token, present_items
-from appward.registration.initial_access_tokens import parse_initial_access_token_request
+from appward.registration.initial_access_tokens import (
+    InitialAccessTokenRequest,
+    parse_initial_access_token_request,
+)
 from appward.web.admin.bodies import NO_STORE, documented_body, read_object
 from appward.web.deps import InitialAccessTokens
 from appward.web.openapi import problem_responses
 
 router = APIRouter()
-
-
-class InitialAccessTokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    label: str | None = Field(None, max_length=100)
-    expires_in: StrictInt | None = Field(None, description="Seconds until the token expires.")
-    max_uses: StrictInt | None = Field(None, description="Registrations it allows in all.")
-    grant_types: list[str] | None = Field(
-        None, description="Grant types its clients may have (default: the server's DCR policy)."
-    )
-    scopes: list[str] | None = Field(
-        None, description="Scopes its clients may have (never an admin-only one)."
-    )
 
 
 class InitialAccessTokenOut(BaseModel):
@@ -56,7 +45,7 @@ class InitialAccessTokenList(BaseModel):
     "/initial-access-tokens",
     status_code=201,
     response_model=IssuedInitialAccessTokenOut,
-    openapi_extra=documented_body(InitialAccessTokenIn),
+    openapi_extra=documented_body(InitialAccessTokenRequest, title="InitialAccessTokenIn"),
     summary="Create an initial access token",
     description=(
         "Creates an initial access token for Dynamic Client Registration (RFC 7591 §3), shown "
