@@ -40,7 +40,6 @@ class EventTag(StrEnum):
     ACCOUNT_SESSIONS_ENDED = "account:sessions:ended"
     ACCOUNT_SIGNED_IN = "account:signed_in"
     ACCOUNT_SIGN_IN_FAILED = "account:sign_in_failed"
-    ACCOUNT_SIGNED_OUT = "account:signed_out"
     ACCOUNT_CONSENT_GIVEN = "account:consent:given"
     ACCOUNT_CONSENT_REVOKED = "account:consent:revoked"
     ACCOUNT_TOTP_ENROLLED = "account:totp:enrolled"
