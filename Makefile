@@ -51,6 +51,15 @@ bench: install ## token endpoint vs node-oidc-provider (1 and 2 processes), then
 	bench/run.sh --workers 2
 	bench/flood.sh --workers 1
 
+# axe-core for the browser tests, from tests/e2e/package-lock.json (npm's ordinary client).
+AXE := tests/e2e/node_modules/axe-core/axe.min.js
+$(AXE): tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+.PHONY: browser-deps
+browser-deps: $(AXE) ## install what the browser tests inject (axe-core, pinned in tests/e2e)
+
 .PHONY: test
-test: check ## lint, type-check, then the whole test suite with branch coverage
+test: check browser-deps ## lint, type-check, then the whole test suite with branch coverage
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)

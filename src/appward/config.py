@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.headerregistry import Address, HeaderRegistry
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -51,7 +52,38 @@ class HeadLimits:
     max_fields: int
 
 
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """Where and how mail is sent (mail.SmtpMailer)."""
+
+    host: str
+    port: int
+    sender: str  # the From header: "Name <address>" or an address
+    security: str  # "starttls", "tls" (implicit, SMTPS) or "none"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 10.0
+
+
+def single_address(value: str) -> Address | None:
+    """Returns the one mail address ``value`` holds ("Name <user@host>" or "user@host"),
+    or None when it holds none, several, a line break or anything malformed."""
+    if "\r" in value or "\n" in value:
+        return None
+    try:
+        header = HeaderRegistry()("to", value)
+    except (ValueError, IndexError):  # email's parser raises both on some inputs
+        return None
+    addresses = header.addresses  # type: ignore[attr-defined]
+    if header.defects or len(addresses) != 1 or not addresses[0].domain:
+        return None
+    address: Address = addresses[0]
+    return address
+
+
 DCR_MODES = ("open", "initial_access_token", "software_statement")
+SMTP_SECURITY = ("starttls", "tls", "none")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class InvalidConfiguration(SystemExit):
@@ -189,6 +221,51 @@ class Settings(BaseSettings):
         description="Seconds a login session on the account and sign-in pages survives "
         "without a request; sessions are kept on the server (the database, or Redis when "
         "APPWARD_REDIS_URL is set).",
+    )
+
+    # --- the pages: what the layout's header shows ---
+    display_name: str = Field(
+        "Appward",
+        min_length=1,
+        max_length=80,
+        description="The server's name in every page's header and title, and in the "
+        "From name of its mail when APPWARD_SMTP_FROM gives none.",
+    )
+    logo_uri: str | None = Field(
+        None,
+        description="An https URL (or a path on this server) of the logo shown beside the "
+        "display name in every page's header; unset: the name alone. Its origin is the "
+        "only one the pages' CSP lets images load from besides the clients' logos.",
+        pattern=r"^(https://[^\s\"'<>]+|/[^/\s\"'<>][^\s\"'<>]*)$",
+    )
+
+    # --- mail (verification and reset links) ---
+    smtp_host: str | None = Field(
+        None,
+        description="The SMTP server mail is sent through. Unset: in development mode each "
+        "message (links included) is written to the server log instead, as a development "
+        "convenience; in production nothing can be mailed.",
+    )
+    smtp_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Its port; unset: 587 for starttls, 465 for tls, 25 for none.",
+    )
+    smtp_security: str = Field(
+        "starttls",
+        description="'starttls' (upgrade the connection, refuse a server that cannot), "
+        "'tls' (implicit TLS, SMTPS) or 'none' (plain: only for a relay on this host).",
+    )
+    smtp_username: str | None = Field(None, description="The SMTP user name, if it asks one.")
+    smtp_password: str | None = Field(None, repr=False, description="The SMTP password.")
+    smtp_from: str | None = Field(
+        None,
+        description="The From header of Appward's mail, e.g. 'Appward <no-reply@example.com>'; "
+        "required with APPWARD_SMTP_HOST.",
+    )
+    smtp_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds to wait for the SMTP server at each step."
     )
 
     # --- several processes and hosts: Redis, key reloads, the credential cache ---
@@ -337,6 +414,20 @@ class Settings(BaseSettings):
             raise ValueError("'closed' cannot be combined with other modes")
         return modes
 
+    @field_validator("smtp_security")
+    @classmethod
+    def _known_smtp_security(cls, value: str) -> str:
+        if value not in SMTP_SECURITY:
+            raise ValueError("must be one of " + ", ".join(SMTP_SECURITY))
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _one_sender(cls, value: str | None) -> str | None:
+        if value is not None and single_address(value) is None:
+            raise ValueError("must be one address, e.g. 'Appward <no-reply@example.com>'")
+        return value
+
     @field_validator("dcr_software_statement_publishers")
     @classmethod
     def _usable_publisher_keys(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -386,6 +477,20 @@ class Settings(BaseSettings):
                 "APPWARD_DCR_MODES software_statement needs "
                 "APPWARD_DCR_SOFTWARE_STATEMENT_PUBLISHERS"
             )
+        if self.smtp_host is not None:
+            if self.smtp_from is None:
+                raise ValueError("APPWARD_SMTP_HOST needs APPWARD_SMTP_FROM")
+            if (self.smtp_username is None) != (self.smtp_password is None):
+                raise ValueError("APPWARD_SMTP_USERNAME and APPWARD_SMTP_PASSWORD go together")
+            if (
+                self.smtp_security == "none"
+                and self.smtp_username is not None
+                and self.smtp_host not in LOOPBACK_HOSTS
+            ):
+                raise ValueError(
+                    "APPWARD_SMTP_SECURITY none would send the SMTP password in the clear; "
+                    "use starttls or tls (none only for a relay on this host)"
+                )
         if self.environment == "production":
             if self.key_encryption_key is None:
                 raise ValueError("APPWARD_KEY_ENCRYPTION_KEY is required in production")
@@ -416,6 +521,22 @@ class Settings(BaseSettings):
     @property
     def head_limits(self) -> HeadLimits:
         return HeadLimits(self.max_header_bytes, self.max_headers)
+
+    @property
+    def smtp(self) -> SmtpSettings | None:
+        """The SMTP server's settings; None when APPWARD_SMTP_HOST is unset."""
+        if self.smtp_host is None or self.smtp_from is None:
+            return None
+        default_port = {"starttls": 587, "tls": 465, "none": 25}[self.smtp_security]
+        return SmtpSettings(
+            host=self.smtp_host,
+            port=self.smtp_port or default_port,
+            sender=self.smtp_from,
+            security=self.smtp_security,
+            username=self.smtp_username,
+            password=self.smtp_password,
+            timeout=self.smtp_timeout,
+        )
 
     @property
     def secret_policy(self) -> SecretPolicy:

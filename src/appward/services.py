@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol, cast
-from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
@@ -176,7 +175,8 @@ class Services:
     @cached_property
     def totp(self) -> TotpService:
         resources = self.resources
-        issuer = urlsplit(resources.settings.issuer).netloc or "Appward"
+        # The name an authenticator app shows beside the code: the server's display name.
+        issuer = resources.settings.display_name
         return TotpService(self.session, resources.clock, resources.cipher, issuer, self.audit)
 
     @cached_property

@@ -14,13 +14,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 
+from tests.e2e.accessibility import assert_accessible, screenshot
 from tests.e2e.conftest import HOST, chromium
 from tests.oauth_helpers import PASSWORD, pkce_pair
 
@@ -40,9 +40,28 @@ def chromium_driver() -> Iterator[Any]:
 def browser(chromium_driver: Any) -> Any:
     """The module's Chromium with no cookies (no session) and an empty console log."""
     chromium_driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    chromium_driver.set_window_size(1024, 900)
     chromium_driver.get("about:blank")
     chromium_driver.get_log("browser")
     return chromium_driver
+
+
+def check_page(browser: Any, name: str) -> None:
+    """The page the browser shows passes axe-core (no serious or critical violation),
+    the browser reported no error loading it (a CSP refusal, a missing asset), and its
+    screenshot is saved as ``name``."""
+    assert_accessible(browser)
+    # The page's own status (a 400 error page, a 401 after a wrong password) is logged as
+    # a failed load too: meant, so not counted.
+    document = browser.current_url.split("#")[0]
+    errors = [
+        entry
+        for entry in browser.get_log("browser")
+        if entry["level"] == "SEVERE"
+        and not (entry["source"] == "network" and entry["message"].startswith(f"{document} - "))
+    ]
+    assert not errors, f"the browser reported errors on {browser.current_url}: {errors}"
+    screenshot(browser, name)
 
 
 @dataclass
@@ -250,9 +269,7 @@ def consent_given(browser: Any, site: Site, app: App) -> str:
     return username
 
 
-def test_user_signs_in_and_allows_access_in_chromium(
-    site: Site, browser: Any, tmp_path: Path
-) -> None:
+def test_user_signs_in_and_allows_access_in_chromium(site: Site, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
     username = site.user()
@@ -261,7 +278,7 @@ def test_user_signs_in_and_allows_access_in_chromium(
     sign_in(browser, username)
     assert consent_page(browser).text == "Photo Printer"
     assert "See your photos" in browser.find_element(By.ID, "scopes").text
-    browser.save_screenshot(str(tmp_path / "consent.png"))
+    check_page(browser, "consent")
     browser.find_element(By.ID, "allow").click()
 
     tokens = app.exchange(app.arrived(browser)["code"])
@@ -293,9 +310,9 @@ def test_first_party_client_signs_in_straight_to_the_client_in_chromium(
     browser.get(app.authorize_url())
     sign_in(browser, username, "wrong password!!")
     message = WebDriverWait(browser, WAIT).until(
-        expected_conditions.presence_of_element_located((By.ID, "login-error"))
+        expected_conditions.presence_of_element_located((By.ID, "username-error"))
     )
-    assert message.text == "Wrong username or password."
+    assert message.text.split() == ["Error:", *["Wrong", "username", "or", "password."]]
     sign_in(browser, username)
     assert app.exchange(app.arrived(browser)["code"])["scope"] == "photos"
 
@@ -345,3 +362,144 @@ def test_error_page_is_shown_not_redirected_in_chromium(site: Site, browser: Any
     browser.get(f"{site.base_url}/oauth2/authorize?response_type=code&client_id=unknown")
     assert urlsplit(browser.current_url).netloc == urlsplit(site.base_url).netloc
     assert "invalid_client" in browser.find_element(By.ID, "error").text
+
+
+# --- every page, in the browser: accessible, no errors, a screenshot each ---
+
+
+def wait_for(browser: Any, element_id: str) -> Any:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, WAIT).until(
+        expected_conditions.presence_of_element_located((By.ID, element_id))
+    )
+
+
+def test_landing_page_in_chromium(site: Site, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{site.base_url}/")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Appward"
+    links = {
+        a.get_attribute("id"): a.get_attribute("href")
+        for a in browser.find_elements(By.CSS_SELECTOR, "#links a")
+    }
+    assert links["sign-in"] == f"{site.base_url}/login"
+    assert links["portal"] == f"{site.base_url}/portal"
+    assert links["console"] == f"{site.base_url}/console"
+    # The stylesheet applied (from /static, not inline): the header is dark.
+    header = browser.find_element(By.CSS_SELECTOR, ".header")
+    assert header.value_of_css_property("background-color") == "rgba(29, 35, 48, 1)"
+    check_page(browser, "landing")
+
+
+def test_skip_link_is_the_first_stop_and_moves_to_the_main_region_in_chromium(
+    site: Site, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(f"{site.base_url}/")
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    active = browser.switch_to.active_element
+    assert active.text == "Skip to main content"
+    active.send_keys(Keys.ENTER)
+    assert browser.switch_to.active_element.get_attribute("id") == "main"
+
+
+def test_login_page_names_the_application_in_chromium(site: Site, browser: Any) -> None:
+    app = site.client(client_name="Weather Widget")
+    browser.get(app.authorize_url())
+    assert wait_for(browser, "continue-to-name").text == "Weather Widget"
+    check_page(browser, "login")
+
+
+def test_login_error_is_summarised_and_focused_in_chromium(site: Site, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{site.base_url}/login")
+    check_page(browser, "login-plain")
+    sign_in(browser, "nobody", "wrong password!!")
+    wait_for(browser, "error-summary")
+    assert browser.title.startswith("Error: ")
+    # The script moves the focus to the summary, so a screen reader reads it first.
+    assert browser.switch_to.active_element.get_attribute("id") == "error-summary"
+    browser.find_element(By.CSS_SELECTOR, "#error-summary a").click()
+    assert browser.switch_to.active_element.get_attribute("id") == "username"
+    check_page(browser, "login-error")
+
+
+def test_not_you_signs_out_and_comes_back_to_the_request_in_chromium(
+    site: Site, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    app = site.client(client_name="Weather Widget")
+    first, second = site.user(), site.user()
+    browser.get(app.authorize_url())
+    sign_in(browser, first)
+    consent_page(browser)
+    assert browser.find_element(By.ID, "signed-in-as").text == first
+    browser.find_element(By.ID, "not-you").click()
+    assert wait_for(browser, "continue-to-name").text == "Weather Widget"
+    sign_in(browser, second)
+    consent_page(browser)
+    assert browser.find_element(By.ID, "signed-in-as").text == second
+    browser.find_element(By.ID, "allow").click()
+    assert app.exchange(app.arrived(browser)["code"])["scope"] == "photos"
+
+
+def test_account_page_asks_before_revoking_in_chromium(site: Site, browser: Any) -> None:
+    """The revoke form's data-confirm: dismissed, nothing is revoked; accepted, it is."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    app = site.client(client_name="Weather Widget")
+    username = consent_given(browser, site, app)
+    browser.get(f"{site.base_url}/login")
+    sign_in(browser, username)
+    grants = wait_for(browser, "grants")
+    assert "Weather Widget" in grants.text
+    check_page(browser, "account")
+
+    browser.find_element(By.CSS_SELECTOR, "#grants button[type=submit]").click()
+    alert = WebDriverWait(browser, WAIT).until(expected_conditions.alert_is_present())
+    assert alert.text == "Stop Weather Widget from accessing your account?"
+    alert.dismiss()
+    assert "Weather Widget" in browser.find_element(By.ID, "grants").text
+
+    browser.find_element(By.CSS_SELECTOR, "#grants button[type=submit]").click()
+    WebDriverWait(browser, WAIT).until(expected_conditions.alert_is_present()).accept()
+    assert wait_for(browser, "no-grants").text == "No application has access to your account."
+
+
+def test_error_page_in_chromium(site: Site, browser: Any) -> None:
+    browser.get(f"{site.base_url}/oauth2/authorize?response_type=code&client_id=unknown")
+    assert "invalid_client" in wait_for(browser, "error").text
+    check_page(browser, "error")
+
+
+def test_client_named_like_a_script_runs_nothing_in_chromium(site: Site, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    name = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    app = site.client(client_name=name)
+    username = site.user()
+    browser.get(app.authorize_url())
+    assert wait_for(browser, "continue-to-name").text == name
+    sign_in(browser, username)
+    assert consent_page(browser).text == name
+    assert browser.find_elements(By.CSS_SELECTOR, "main script, main img") == []
+
+
+def test_axe_fails_a_page_with_a_serious_violation_in_chromium(
+    callbacks: Callbacks, browser: Any
+) -> None:
+    """The harness itself: the stand-in client's bare page has no lang attribute (axe's
+    html-has-lang, serious), and assert_accessible says so."""
+    browser.get(f"{callbacks.base_url}/bare")
+    with pytest.raises(AssertionError, match="html-has-lang"):
+        assert_accessible(browser)

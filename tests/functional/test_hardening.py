@@ -249,5 +249,6 @@ async def test_trailing_slash_redirect_does_not_follow_the_host_header(api, host
 
 async def test_double_slash_path_is_no_redirect_to_another_host(api):
     response = await api.http.get("//evil.example/")
-    assert response.status_code == 404
+    # No redirect (the landing page, or a 404, depending on how the path arrives).
+    assert response.status_code in (200, 404)
     assert "location" not in response.headers

@@ -396,3 +396,115 @@ def test_invalid_configuration_is_one_line_per_problem_and_a_system_exit():
     assert InvalidConfiguration(["a", "b"]).code == (
         "invalid configuration: a\ninvalid configuration: b"
     )
+
+
+# --- the pages' display name and logo ---
+
+
+def test_display_name_and_logo_default_to_the_name_alone():
+    settings = Settings()
+    assert settings.display_name == "Appward"
+    assert settings.logo_uri is None
+
+
+@pytest.mark.parametrize("logo", ["https://cdn.example.com/logo.svg", "/static/favicon.svg"])
+def test_logo_may_be_an_https_url_or_a_path_here(logo):
+    assert Settings(logo_uri=logo).logo_uri == logo
+
+
+@pytest.mark.parametrize(
+    "logo",
+    [
+        "http://cdn.example.com/logo.svg",
+        "javascript:alert(1)",
+        "data:image/svg+xml,<svg/>",
+        "//cdn.example.com/logo.svg",
+        "https://cdn.example.com/a logo.svg",
+        'https://cdn.example.com/"onerror=alert(1)',
+        "logo.svg",
+    ],
+)
+def test_logo_of_another_kind_is_refused(logo):
+    assert "APPWARD_LOGO_URI" in exit_message(logo_uri=logo)
+
+
+@pytest.mark.parametrize("name", ["", "x" * 81])
+def test_display_name_must_be_1_to_80_characters(name):
+    assert "APPWARD_DISPLAY_NAME" in exit_message(display_name=name)
+
+
+# --- mail ---
+
+
+def test_no_smtp_host_means_no_smtp_settings():
+    assert Settings().smtp is None
+
+
+def test_smtp_settings_mirror_the_variables():
+    smtp = Settings(
+        smtp_host="mail.example.com",
+        smtp_from="Appward <no-reply@example.com>",
+        smtp_username="appward",
+        smtp_password="smtp-secret",
+    ).smtp
+    assert smtp is not None
+    assert (smtp.host, smtp.port, smtp.security) == ("mail.example.com", 587, "starttls")
+    assert (smtp.username, smtp.password, smtp.timeout) == ("appward", "smtp-secret", 10.0)
+    assert "smtp-secret" not in repr(smtp)
+
+
+@pytest.mark.parametrize(("security", "port"), [("starttls", 587), ("tls", 465), ("none", 25)])
+def test_smtp_port_defaults_to_the_security_modes(security, port):
+    settings = Settings(smtp_host="127.0.0.1", smtp_from="a@example.com", smtp_security=security)
+    assert settings.smtp is not None
+    assert settings.smtp.port == port
+
+
+def test_smtp_password_is_not_in_the_settings_repr():
+    settings = Settings(
+        smtp_host="mail.example.com",
+        smtp_from="a@example.com",
+        smtp_username="u",
+        smtp_password="pw!",
+    )
+    assert "pw!" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"smtp_host": "mail.example.com"}, "APPWARD_SMTP_HOST needs APPWARD_SMTP_FROM"),
+        (
+            {"smtp_host": "mail.example.com", "smtp_from": "a@example.com", "smtp_username": "u"},
+            "go together",
+        ),
+        (
+            {
+                "smtp_host": "mail.example.com",
+                "smtp_from": "a@example.com",
+                "smtp_security": "none",
+                "smtp_username": "u",
+                "smtp_password": "p",
+            },
+            "in the clear",
+        ),
+        ({"smtp_security": "ssl"}, "APPWARD_SMTP_SECURITY"),
+        ({"smtp_from": "a@example.com, b@example.com"}, "APPWARD_SMTP_FROM"),
+        ({"smtp_from": "no address"}, "APPWARD_SMTP_FROM"),
+        ({"smtp_from": "a@example.com\r\nBcc: b@example.com"}, "APPWARD_SMTP_FROM"),
+        ({"smtp_port": 0}, "APPWARD_SMTP_PORT"),
+    ],
+)
+def test_bad_smtp_settings_are_refused_naming_the_variable(overrides, expected):
+    assert expected in exit_message(**overrides)
+
+
+def test_plain_smtp_with_a_password_is_allowed_to_a_relay_on_this_host():
+    settings = Settings(
+        smtp_host="127.0.0.1",
+        smtp_from="a@example.com",
+        smtp_security="none",
+        smtp_username="u",
+        smtp_password="p",
+    )
+    assert settings.smtp is not None

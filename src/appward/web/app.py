@@ -27,6 +27,7 @@ from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
 from appward.errors import AppwardError
 from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
+from appward.mail import mailer_for
 from appward.rate_limit import rate_limiter
 from appward.registration.policy import registration_policy
 from appward.services import redis_client, unit_of_work
@@ -37,7 +38,7 @@ from appward.tokens.keys import (
     load_key_ring,
 )
 from appward.users.throttle import LoginThrottle
-from appward.web import admin, oauth, pages, registration
+from appward.web import admin, oauth, pages, registration, static
 from appward.web.openapi import add_api_docs, openapi_document
 from appward.web.pipeline import Pipeline, RequestHook
 from appward.web.responses import (
@@ -64,9 +65,10 @@ def create_app(
     hasher = hasher or Argon2Hasher(settings.argon2)
     epoch = EpochFile(settings.data_dir / EPOCH_FILE)
     redis = redis_client(settings.redis_url)  # connects on first use
+    clock = clock or SystemClock()
     state = AppState(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         hasher=hasher,
         verifier=SecretVerifier(hasher, settings.secret_policy),
         user_verifier=SecretVerifier(hasher, settings.secret_policy),
@@ -99,6 +101,7 @@ def create_app(
         ),
         registration_policy=registration_policy(settings),
         redis=redis,
+        mailer=mailer_for(settings, clock),
     )
 
     @asynccontextmanager
@@ -142,6 +145,7 @@ def create_app(
     app.add_middleware(SessionCookieMiddleware)
     app.include_router(oauth.router)
     app.include_router(pages.router)
+    app.include_router(static.router)
     app.include_router(admin.router)
     app.include_router(registration.router)
     add_api_docs(app)

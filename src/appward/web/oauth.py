@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -43,6 +43,7 @@ from appward.errors import (
 from appward.services import Services, unit_of_work
 from appward.tokens.codes import CodeRequest, issue_code
 from appward.tokens.grant_types import GRANT_TYPES
+from appward.users.models import User
 from appward.users.service import account_actor
 from appward.web.deps import RequestServices, State, source_ip
 from appward.web.fastpath import FormHandler, FormRequest
@@ -57,12 +58,11 @@ from appward.web.sessions import (
     signed_in,
 )
 from appward.web.state import AppState
-from appward.web.templates import content_security_policy, preferred_languages, render
+from appward.web.templates import external_image, preferred_languages, render, source_expression
 
 router = APIRouter(tags=["oauth"])
 
 UNVERIFIED_SOURCES = ("portal", "dcr")
-CSP_SOURCE = re.compile(r"[a-z][a-z0-9+.-]*:(//[A-Za-z0-9.\-\[\]:]+)?")
 
 
 # --- client credentials ---
@@ -357,7 +357,7 @@ async def _authorize(
     ):
         if authz.prompt == "none":
             return _redirect_error(state, authz.redirect_uri, authz.state, ConsentRequired())
-        return await _consent_page(request, session, authz)
+        return await _consent_page(request, session, authz, user)
 
     code = await issue_code(
         session,
@@ -405,66 +405,92 @@ def _error_page(request: Request, error: AppwardError) -> Response:
 
 
 async def _consent_page(
-    request: Request, session: AsyncSession, authz: AuthorizationRequest
+    request: Request, session: AsyncSession, authz: AuthorizationRequest, user: User
 ) -> Response:
     client = authz.client
+    logo_uri = external_image(client.logo_uri)
     context: dict[str, Any] = {
         "client": client,
         "client_name": client.display_name(
             preferred_languages(request.headers.get("accept-language", ""))
         ),
-        "logo_uri": client.logo_uri if (client.logo_uri or "").startswith("https://") else None,
+        "logo_uri": logo_uri,
         "unverified": client.registration_source in UNVERIFIED_SOURCES,
         "scopes": await describe_scopes(session, authz.scopes),
         "params": authz.params,
         "csrf": csrf_token(request),
         "redirect_host": authz.redirect_uri.split("/")[2] if "://" in authz.redirect_uri else "",
+        "user": user,
+        # "Not you?": sign out (a POST with the CSRF token), then this same request again.
+        "switch_user_next": f"/oauth2/authorize?{urlencode(authz.params)}",
     }
-    csp = content_security_policy(_source_expression(authz.redirect_uri))
     return render(
-        request, "consent.html", context, headers={**NO_STORE, "Content-Security-Policy": csp}
+        request,
+        "consent.html",
+        context,
+        headers=NO_STORE,
+        form_action=source_expression(authz.redirect_uri),
+        images=[logo_uri],
     )
 
 
-async def login_redirect_source(session: AsyncSession, target: str) -> str | None:
-    """Returns the CSP source the login page's form-action must add so that signing in
-    can end at the client, or None when it must add nothing.
+@dataclass(frozen=True, slots=True)
+class LoginTarget:
+    """What the login page shows and allows for its ``next``: the application the user is
+    signing in to (None unless ``next`` is a valid authorization request), its logo
+    (https only), and the CSP source its form's answer may end at (None: only here)."""
 
-    Chromium applies form-action to every redirect answering a form, not just to the
-    form's own action. When no consent page follows (consent remembered, a skip_consent
-    client, prompt=login), the login POST answers 303 /oauth2/authorize, which answers
-    303 to the client's redirect URI, and Chromium blocks that last hop unless the login
-    page names its origin. So ``target`` (the page's safe ``next``) is validated here as
-    the authorization endpoint will validate it: only a request naming an active client
-    and one of its registered redirect URIs adds anything, and then exactly that URI's
-    origin, the one the consent page names too and the only place /oauth2/authorize can
-    send the browser for this request (with a code or, RFC 6749 §4.1.2.1, an error). Any
-    other next (the account page, an unknown or disabled client, an unregistered
-    redirect URI) adds nothing. A crafted link can therefore only name an origin some
-    registered client may already receive codes at: for a loopback redirect URI any
-    port of it (RFC 8252 §7.3), and under open registration an origin its author
-    registered. form-action is a second line behind autoescaping, which keeps HTML out
-    of the page, so that is no open redirect: the server itself only ever sends the
-    browser where /oauth2/authorize would.
+    client_name: str | None = None
+    logo_uri: str | None = None
+    form_action: str | None = None
+
+
+async def login_target(session: AsyncSession, target: str, languages: list[str]) -> LoginTarget:
+    """Returns the LoginTarget of a login page whose safe ``next`` is ``target``.
+
+    ``target`` is validated here as the authorization endpoint will validate it: only a
+    request naming an active client and one of its registered redirect URIs gives a
+    name, a logo or a form-action source, and then exactly that URI's origin.
+
+    Why form-action: Chromium applies it to every redirect answering a form, not just to
+    the form's own action. When no consent page follows (consent remembered, a
+    skip_consent client, prompt=login), the login POST answers 303 /oauth2/authorize,
+    which answers 303 to the client's redirect URI, and Chromium blocks that last hop
+    unless the login page names its origin: the one the consent page names too and the
+    only place /oauth2/authorize can send the browser for this request (with a code or,
+    RFC 6749 §4.1.2.1, an error; a request that will end in such an error gets the
+    source but no name, since the user is not going on to the application). Any other
+    next (the account page, an unknown or disabled client, an unregistered redirect URI)
+    adds nothing. A crafted link can therefore only name an origin some registered
+    client may already receive codes at: for a loopback redirect URI any port of it (RFC
+    8252 §7.3), and under open registration an origin its author registered. form-action
+    is a second line behind autoescaping, which keeps HTML out of the page, so that is
+    no open redirect: the server itself only ever sends the browser where
+    /oauth2/authorize would.
+
+    The logo is an image from elsewhere: shown only over https, and its origin alone is
+    added to the page's img-src (templates.render), so a page loads no other image.
     """
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or parts.path != "/oauth2/authorize":
-        return None
+        return LoginTarget()
     try:
         params = parse_pairs(parse_qsl(parts.query, keep_blank_values=True))
-        redirect_uri = (await validate_authorization_request(session, params)).redirect_uri
+        authz = await validate_authorization_request(session, params)
     except RedirectError as exc:
-        redirect_uri = exc.redirect_uri  # registered: the error is sent there
+        # Registered, so the error is sent there: the form's answer may end at it. No
+        # name shown: the request ends in that error, not at the application.
+        return LoginTarget(form_action=_form_action(exc.redirect_uri))
     except AppwardError:
-        return None
-    source = _source_expression(redirect_uri)
+        return LoginTarget()
+    client = authz.client
+    return LoginTarget(
+        client_name=client.display_name(languages),
+        logo_uri=external_image(client.logo_uri),
+        form_action=_form_action(authz.redirect_uri),
+    )
+
+
+def _form_action(redirect_uri: str) -> str | None:
+    source = source_expression(redirect_uri)
     return None if source == "'none'" else source
-
-
-def _source_expression(redirect_uri: str) -> str:
-    """Returns the CSP source that allows exactly the redirect URI's origin (or, for a
-    private-use scheme, that scheme)."""
-    parts = urlsplit(redirect_uri)
-    source = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
-    # Only characters a host, port or scheme needs: nothing that could end the directive.
-    return source if CSP_SOURCE.fullmatch(source) else "'none'"

@@ -25,6 +25,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
+from appward.web.templates import PAGE_HEADERS
+
 STATIC_PATH = "/docs/static"
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -295,7 +297,7 @@ def _confined(page: HTMLResponse) -> HTMLResponse:
     )
     scripts = "".join(f" 'sha256-{digest}'" for digest in digests)
     page.headers["Content-Security-Policy"] = DOCS_CSP.format(scripts=scripts)
-    page.headers["X-Content-Type-Options"] = "nosniff"
+    page.headers.update(PAGE_HEADERS)
     return page
 
 

@@ -1,7 +1,9 @@
-"""The end user's pages: sign in, sign out (here or everywhere), and the account page
-listing their grants."""
+"""The end user's pages: the landing page, sign in, sign out (here or everywhere), and
+the account page listing their grants."""
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -11,10 +13,10 @@ from appward.errors import AppwardError, TemporarilyUnavailable, TooManyAttempts
 from appward.users.service import account_actor
 from appward.web.deps import RequestServices, State, source_ip
 from appward.web.forms import read_form
-from appward.web.oauth import login_redirect_source
+from appward.web.oauth import LoginTarget, login_target
 from appward.web.responses import retry_after
 from appward.web.sessions import check_csrf, csrf_token, log_in, log_out, signed_in
-from appward.web.templates import content_security_policy, render
+from appward.web.templates import preferred_languages, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,10 +31,15 @@ def _safe_next(value: str | None) -> str:
     return "/account"
 
 
-async def _login_page_csp(session: AsyncSession, target: str) -> dict[str, str]:
-    """Returns the login page's CSP header for ``target``: see login_redirect_source."""
-    source = await login_redirect_source(session, target)
-    return {"Content-Security-Policy": content_security_policy(source)}
+async def _login_target(request: Request, session: AsyncSession, target: str) -> LoginTarget:
+    """Returns which application the login page names, and where its form may end."""
+    languages = preferred_languages(request.headers.get("accept-language", ""))
+    return await login_target(session, target, languages)
+
+
+@router.get("/")
+async def landing(request: Request) -> Response:
+    return render(request, "landing.html", {})
 
 
 @router.get("/login")
@@ -40,11 +47,13 @@ async def login_form(
     request: Request, services: RequestServices, next: str | None = None
 ) -> Response:
     target = _safe_next(next)
+    app = await _login_target(request, services.session, target)
     return render(
         request,
         "login.html",
-        {"csrf": csrf_token(request), "next": target, "username": "", "message": None},
-        headers=await _login_page_csp(services.session, target),
+        {"csrf": csrf_token(request), "next": target, "username": "", "errors": {}, "app": app},
+        form_action=app.form_action,
+        images=[app.logo_uri],
     )
 
 
@@ -62,7 +71,8 @@ async def login(request: Request, state: State, services: RequestServices) -> Re
                 "csrf": csrf_token(request),
                 "next": "/account",
                 "username": "",
-                "message": exc.description,
+                "errors": {"": exc.description},
+                "app": None,
             },
             status_code=400,
         )
@@ -70,6 +80,7 @@ async def login(request: Request, state: State, services: RequestServices) -> Re
     target = _safe_next(form.get("next"))
     username = form.get("username", "")
     address = await source_ip(request, state)
+    app = await _login_target(request, session, target)
     now = state.clock.now()
     try:
         await state.login_throttle.attempt(username, address, now)
@@ -82,13 +93,13 @@ async def login(request: Request, state: State, services: RequestServices) -> Re
                 "csrf": csrf_token(request),
                 "next": target,
                 "username": username,
-                "message": exc.description,
+                "errors": {"": exc.description},
+                "app": app,
             },
             status_code=exc.status_code,
-            headers={
-                **await _login_page_csp(session, target),
-                "Retry-After": str(retry_after(exc)),
-            },
+            headers={"Retry-After": str(retry_after(exc))},
+            form_action=app.form_action,
+            images=[app.logo_uri],
         )
     if user is None:
         return render(
@@ -98,10 +109,12 @@ async def login(request: Request, state: State, services: RequestServices) -> Re
                 "csrf": csrf_token(request),
                 "next": target,
                 "username": form.get("username", ""),
-                "message": "Wrong username or password.",
+                "errors": {"username": "Wrong username or password."},
+                "app": app,
             },
             status_code=401,
-            headers=await _login_page_csp(session, target),
+            form_action=app.form_action,
+            images=[app.logo_uri],
         )
     await state.login_throttle.succeeded(username, address, now)
     await log_in(request, services, user)
@@ -111,11 +124,15 @@ async def login(request: Request, state: State, services: RequestServices) -> Re
 @router.post("/logout")
 async def logout(request: Request, state: State, services: RequestServices) -> Response:
     try:
-        check_csrf(request, (await read_form(request)).get("csrf"))
+        form = await read_form(request)
+        check_csrf(request, form.get("csrf"))
     except AppwardError:
         return RedirectResponse("/account", status_code=303)
     await log_out(request, services)
-    return RedirectResponse("/login", status_code=303)
+    # "Not you?" on the consent page: sign in again, then the same authorization request.
+    target = _safe_next(form.get("next"))
+    query = f"?{urlencode({'next': target})}" if target != "/account" else ""
+    return RedirectResponse(f"/login{query}", status_code=303)
 
 
 @router.get("/account")

@@ -45,7 +45,7 @@ log = logging.getLogger("appward.web")
 
 REQUEST_ID_HEADER = b"x-request-id"
 # The pages a browser shows: a 500 there is a page in their layout, elsewhere JSON.
-PAGE_PATHS = ("/login", "/logout", "/account", "/oauth2/authorize")
+PAGE_PATHS = ("/", "/login", "/logout", "/account", "/oauth2/authorize")
 
 
 class RequestHook(Protocol):

@@ -13,6 +13,7 @@ from appward.auth.credential_cache import EpochFile
 from appward.clock import Clock
 from appward.config import Settings
 from appward.hashing import Hasher, SecretVerifier
+from appward.mail import Mailer
 from appward.rate_limit import RateLimiter
 from appward.registration.policy import RegistrationPolicy
 from appward.tokens.keys import KeyRing
@@ -42,6 +43,8 @@ class AppState:
     # The app's one Redis client (a bounded pool), shared by the rate limiters, the
     # credential-change announcements and their listener; closed at shutdown.
     redis: aioredis.Redis | None = field(default=None, repr=False)
+    # mail.mailer_for: SMTP, the development log, or None (production without SMTP).
+    mailer: Mailer | None = None
     engine: AsyncEngine | None = None
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
     ring: KeyRing | None = None
