@@ -37,6 +37,16 @@ class EventTag(StrEnum):
     SCOPE_UPDATED = "scope:updated"
     SCOPE_DELETED = "scope:deleted"
     USER_CREATED = "user:created"
+    ACCOUNT_UPDATED = "account:updated"
+    ACCOUNT_ROLE_CHANGED = "account:role:changed"
+    ACCOUNT_DISABLED = "account:disabled"
+    ACCOUNT_ENABLED = "account:enabled"
+    ACCOUNT_DELETED = "account:deleted"
+    ACCOUNT_SESSIONS_ENDED = "account:sessions:ended"
+    ACCOUNT_SIGNED_IN = "account:signed_in"
+    ACCOUNT_SIGN_IN_FAILED = "account:sign_in_failed"
+    ACCOUNT_CONSENT_GIVEN = "account:consent:given"
+    ACCOUNT_CONSENT_REVOKED = "account:consent:revoked"
     ACCOUNT_TOTP_ENROLLED = "account:totp:enrolled"
     ACCOUNT_TOTP_REMOVED = "account:totp:removed"
     ACCOUNT_RECOVERY_CODE_USED = "account:recovery_code:used"
@@ -67,7 +77,9 @@ class AuditEvent(Base):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is making a change: ``client:<id>`` for an admin token, ``cli:<user>`` for the CLI."""
+    """Who is making a change: ``client:<id>`` for an admin token, ``cli:<user>`` for the
+    CLI, ``user:<public id>`` for an account acting itself (signing in, consenting),
+    ``anonymous`` for a failed sign-in."""
 
     name: str
     source_ip: str | None = None

@@ -205,12 +205,22 @@ class Settings(BaseSettings):
         repr=False,
         min_length=32,
         description=(
-            "Key that signs the login session cookie. Unset: a key file is generated in "
-            "data_dir with mode 0600 (development only)."
+            "Key that derives the pages' CSRF tokens from the session cookie. Unset: a key "
+            "file is generated in data_dir with mode 0600 (development only)."
         ),
     )
     session_ttl: int = Field(
-        8 * 3600, ge=60, description="Seconds a login session lasts without a new login."
+        8 * 3600,
+        ge=60,
+        description="Seconds a login session lasts at most (its absolute lifetime), "
+        "however active; then the user signs in again.",
+    )
+    session_idle_timeout: int = Field(
+        2 * 3600,
+        ge=60,
+        description="Seconds a login session on the account and sign-in pages survives "
+        "without a request; sessions are kept on the server (the database, or Redis when "
+        "APPWARD_REDIS_URL is set).",
     )
 
     # --- the pages: what the layout's header shows ---

@@ -6,7 +6,7 @@ from appward.clients.scopes import Scope
 from appward.registration.models import InitialAccessToken, RegistrationToken
 from appward.tokens.keys import SigningKey
 from appward.tokens.models import AuthorizationCode, Grant, RefreshToken, RevokedAccessToken
-from appward.users.models import Consent, User
+from appward.users.models import Consent, User, UserSession
 
 __all__ = [
     "AuditEvent",
@@ -23,4 +23,5 @@ __all__ = [
     "Scope",
     "SigningKey",
     "User",
+    "UserSession",
 ]

@@ -127,8 +127,18 @@ def present_scope(scope: Scope) -> Presented:
 
 
 def present_user(user: User) -> Presented:
-    """Returns an end user's account: never the password's hash."""
-    return {"id": user.id, "username": user.username, "created_at": user.created_at}
+    """Returns an account, named by its public id (its tokens' ``sub``; the internal
+    integer id is never shown): never the password's hash."""
+    return {
+        "id": user.public_id,
+        "username": user.username,
+        "email": user.email,
+        "email_verified": user.email_verified_at is not None,
+        "email_verified_at": user.email_verified_at,
+        "role": user.role,
+        "disabled_at": user.disabled_at,
+        "created_at": user.created_at,
+    }
 
 
 def present_audit_event(event: AuditEvent) -> Presented:

@@ -35,6 +35,12 @@ from appward.tokens.preview import TokenPreviewService
 from appward.tokens.service import TokenService
 from appward.users.one_time_links import OneTimeLinkService
 from appward.users.service import UserService
+from appward.users.sessions import (
+    DatabaseSessionStore,
+    RedisSessionStore,
+    SessionService,
+    SessionStore,
+)
 from appward.users.totp import TotpService
 
 # Enough for every concurrent request of a worker that touches Redis (rate limits,
@@ -130,13 +136,31 @@ class Services:
 
     @cached_property
     def users(self) -> UserService:
-        # Reading and signing in audit nothing: without an actor the service only reads.
+        # Without an actor the service only reads, and signs in (which audits as the
+        # account signing in, or as anonymous).
         audit = self.audit if self.actor is not None else None
-        return UserService(self.session, self.resources.clock, self.resources.user_verifier, audit)
+        return UserService(
+            self.session,
+            self.resources.clock,
+            self.resources.user_verifier,
+            self.sessions,
+            audit,
+        )
+
+    @cached_property
+    def sessions(self) -> SessionService:
+        """Login sessions: in Redis when it is configured (one store for every worker and
+        host), else in the database, in this unit of work's transaction."""
+        redis = self.resources.redis
+        store: SessionStore = (
+            RedisSessionStore(redis) if redis is not None else DatabaseSessionStore(self.session)
+        )
+        return SessionService(store, self.resources.clock, self.resources.settings.session_ttl)
 
     @cached_property
     def consents(self) -> ConsentService:
-        return ConsentService(self.session, self.resources.clock)
+        audit = self.audit if self.actor is not None else None
+        return ConsentService(self.session, self.resources.clock, audit)
 
     @cached_property
     def tokens(self) -> TokenService:

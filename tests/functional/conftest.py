@@ -114,6 +114,7 @@ class AdminTargets:
     secret_id: str
     name: str
     token_id: str
+    public_id: str
 
     def url(self, path: str) -> str:
         return path.format(
@@ -121,6 +122,7 @@ class AdminTargets:
             secret_id=self.secret_id,
             name=self.name,
             token_id=self.token_id,
+            public_id=self.public_id,
         )
 
 
@@ -131,8 +133,16 @@ async def create_admin_targets(api: Api) -> AdminTargets:
     assert scope.status_code == 201, scope.text
     token = await api.post("/admin/v1/initial-access-tokens", {})
     assert token.status_code == 201, token.text
+    user = await api.post(
+        "/admin/v1/users", {"username": "targets-user", "password": "long enough pw"}
+    )
+    assert user.status_code == 201, user.text
     return AdminTargets(
-        client["client_id"], secrets["items"][0]["id"], "targets:read", token.json()["id"]
+        client["client_id"],
+        secrets["items"][0]["id"],
+        "targets:read",
+        token.json()["id"],
+        user.json()["id"],
     )
 
 

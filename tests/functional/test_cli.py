@@ -1074,8 +1074,19 @@ def test_json_output_is_the_admin_apis_shape(
     client_id = cli.create(WEB_APP)["client_id"]
     cli.ok("secrets", "add", client_id, "--label", "second")
     cli.ok("scopes", "create", "shape:read", "Read")
-    cli.ok("users", "create", "shape-user", "--password-stdin", stdin="a long enough password\n")
+    user_id = cli.json(
+        "users",
+        "create",
+        "shape-user",
+        "--role",
+        "developer",
+        "--email",
+        "shape@example.com",
+        "--password-stdin",
+        stdin="a long enough password\n",
+    )["id"]
     printed = {
+        f"/admin/v1/users/{user_id}": cli.json("users", "show", "shape-user"),
         f"/admin/v1/clients/{client_id}": cli.json("clients", "show", client_id),
         f"/admin/v1/clients/{client_id}/secrets": cli.json("secrets", "list", client_id),
         "/admin/v1/scopes": cli.json("scopes", "list"),

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from alembic import command
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from appward.db import create_engine
 from appward.migrations import alembic_config
@@ -93,3 +94,43 @@ def test_usernames_differing_only_in_case_stop_the_upgrade_until_resolved(databa
     command.check(config)
     names = asyncio.run(execute("SELECT username FROM users ORDER BY id"))
     assert names == [("Alice",), ("bob",), ("Dan",), ("dan2",)]
+
+
+def test_existing_accounts_get_a_random_public_id_and_keep_their_grants(database):
+    """0005 gives every account a public id (the new sub); the integer id stays the key
+    its grants and refresh tokens refer to, so they keep working."""
+    config = alembic_config(database.url, database.schema)
+    command.downgrade(config, "0004")
+
+    async def execute(*statements: str) -> list[tuple[object, ...]]:
+        engine = create_engine(database.url, schema=database.schema)
+        try:
+            async with engine.begin() as conn:
+                for statement in statements:
+                    result = await conn.execute(text(statement))
+                return [tuple(r) for r in result] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    created = "'2026-06-01 12:00:00+00:00'"
+    asyncio.run(
+        execute(
+            "INSERT INTO users (id, username, password_hash, created_at) VALUES "
+            f"(1, 'ann', 'x', {created}), (2, 'ben', 'x', {created}), (3, 'cy', 'x', {created})",
+        )
+    )
+    command.upgrade(config, "head")
+    command.check(config)
+    rows = asyncio.run(execute("SELECT id, public_id, role, email FROM users ORDER BY id"))
+    assert [r[0] for r in rows] == [1, 2, 3]
+    public_ids = [str(r[1]) for r in rows]
+    assert len(set(public_ids)) == 3
+    assert all(len(p) == 22 and not p.isdigit() for p in public_ids)
+    assert all(r[2] is None and r[3] is None for r in rows)
+    with pytest.raises(IntegrityError):
+        asyncio.run(
+            execute(
+                "INSERT INTO users (id, public_id, username, password_hash, created_at) "
+                f"VALUES (4, '{public_ids[0]}', 'dee', 'x', {created})"
+            )
+        )

@@ -156,11 +156,14 @@ async def test_if_match_is_documented_as_required_exactly_where_the_server_requi
     assert scope.status_code == 201, scope.text
     iat = await api.post("/admin/v1/initial-access-tokens", {})
     assert iat.status_code == 201, iat.text
+    user = await api.post("/admin/v1/users", {"username": "docs", "password": "long enough pw"})
+    assert user.status_code == 201, user.text
     values = {
         "client_id": client["client_id"],
         "secret_id": secret_id,
         "name": "docs:read",
         "token_id": iat.json()["id"],
+        "public_id": user.json()["id"],
     }
     changes = [
         (method, path, operation)

@@ -102,7 +102,17 @@ def scope() -> Scope:
 
 
 def user() -> User:
-    return User(id=7, username="alice", password_hash=HASH, created_at=NOW, disabled_at=None)
+    return User(
+        id=7,
+        public_id="Q2hhbmdlIG1lIHRvIG9u",
+        username="alice",
+        password_hash=HASH,
+        role="developer",
+        email="alice@example.com",
+        email_verified_at=NOW,
+        created_at=NOW,
+        disabled_at=None,
+    )
 
 
 def event() -> AuditEvent:

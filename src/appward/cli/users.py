@@ -1,4 +1,4 @@
-"""End-user accounts: `appward users ...`."""
+"""Accounts: `appward users ...` (addressed by username, in any case)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ import typer
 from appward.cli.arguments import JsonFlag
 from appward.cli.output import print_json, print_table
 from appward.cli.run import fail, run
+from appward.errors import InvalidInput
 from appward.presenters import present_user
 from appward.services import Services
+from appward.users.models import Role
+from appward.users.service import NO_ROLE, parse_role
 
-app = typer.Typer(help="End-user accounts.", no_args_is_help=True)
+app = typer.Typer(help="Accounts: end users, developers and admins.", no_args_is_help=True)
+
+ROLE_HELP = "admin (the console) or developer (the portal); none: a plain end user."
+Username = Annotated[str, typer.Argument(help="The account's username (any case).")]
 
 
 @app.command("create")
@@ -22,13 +28,19 @@ def users_create(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
+    role: Annotated[str | None, typer.Option("--role", help=ROLE_HELP)] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="E-mail address (unverified).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create a local user account (the password is asked for, or read from stdin)."""
+    """Create an account (the password is asked for, or read from stdin)."""
+    given_role = _role(role)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else _prompt_password()
 
     async def work(services: Services) -> dict[str, Any]:
-        return present_user(await services.users.create(username, password))
+        user = await services.users.create(username, password, role=given_role, email=email)
+        return present_user(user)
 
     user = run(work)
     if as_json:
@@ -45,9 +57,17 @@ def _prompt_password() -> str:
     return password
 
 
+def _role(value: str | None) -> Role | None:
+    """The role named on the command line; an unknown one ends the command (exit 2)."""
+    try:
+        return parse_role(value)
+    except InvalidInput as exc:
+        fail(f"{exc.error}: {exc.description}")
+
+
 @app.command("list")
 def users_list(as_json: JsonFlag = False) -> None:
-    """List local user accounts."""
+    """List accounts with their role, e-mail address and whether they are disabled."""
 
     async def work(services: Services) -> list[dict[str, Any]]:
         return [present_user(u) for u in await services.users.all()]
@@ -56,4 +76,130 @@ def users_list(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json({"items": items})
         return
-    print_table(["id", "username", "created_at"], [[u[k] for k in u] for u in items])
+    print_table(
+        ["id", "username", "role", "email", "verified", "disabled", "created_at"],
+        [
+            [
+                u["id"],
+                u["username"],
+                u["role"] or NO_ROLE,
+                u["email"],
+                "yes" if u["email_verified"] else "no",
+                u["disabled_at"] or "no",
+                u["created_at"],
+            ]
+            for u in items
+        ],
+    )
+
+
+@app.command("show")
+def users_show(username: Username, as_json: JsonFlag = False) -> None:
+    """Show one account."""
+
+    async def work(services: Services) -> dict[str, Any]:
+        return present_user(await services.users.by_username(username))
+
+    _print_user(run(work), as_json)
+
+
+@app.command("set-role")
+def users_set_role(
+    username: Username,
+    role: Annotated[str, typer.Argument(help="admin, developer or none.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Give an account a role (or none: a plain end user); audited."""
+    given_role = _role(role)
+
+    async def work(services: Services) -> dict[str, Any]:
+        users = services.users
+        return present_user(await users.set_role(await users.by_username(username), given_role))
+
+    _print_user(run(work), as_json)
+
+
+@app.command("set-email")
+def users_set_email(
+    username: Username,
+    email: Annotated[str, typer.Argument(help="The address; none removes it.")],
+    verified: Annotated[
+        bool, typer.Option("--verified", help="Mark the address as verified.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set an account's e-mail address (unverified unless --verified); audited."""
+    address = None if email == "none" else email
+
+    async def work(services: Services) -> dict[str, Any]:
+        users = services.users
+        user = await users.by_username(username)
+        return present_user(await users.update(user, email=address, email_verified=verified))
+
+    _print_user(run(work), as_json)
+
+
+@app.command("disable")
+def users_disable(username: Username, as_json: JsonFlag = False) -> None:
+    """Disable an account: it cannot sign in and its sessions end now."""
+
+    async def work(services: Services) -> dict[str, Any]:
+        users = services.users
+        return present_user(await users.disable(await users.by_username(username)))
+
+    _print_user(run(work), as_json)
+
+
+@app.command("enable")
+def users_enable(username: Username, as_json: JsonFlag = False) -> None:
+    """Let a disabled account sign in again."""
+
+    async def work(services: Services) -> dict[str, Any]:
+        users = services.users
+        return present_user(await users.enable(await users.by_username(username)))
+
+    _print_user(run(work), as_json)
+
+
+@app.command("end-sessions")
+def users_end_sessions(username: Username, as_json: JsonFlag = False) -> None:
+    """Sign an account out of every browser (end all its sessions)."""
+
+    async def work(services: Services) -> int:
+        users = services.users
+        return await users.end_sessions(await users.by_username(username))
+
+    ended = run(work)
+    if as_json:
+        print_json({"sessions_ended": ended})
+    else:
+        typer.echo(f"{ended} session(s) ended")
+
+
+@app.command("delete")
+def users_delete(
+    username: Username,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm: the account and its grants are gone for good.")
+    ] = False,
+) -> None:
+    """Delete an account with its sessions, consents and grants (its tokens stop working);
+    the audit trail stays."""
+    if not yes:
+        fail("deleting an account cannot be undone: add --yes to confirm")
+
+    async def work(services: Services) -> str:
+        users = services.users
+        user = await users.by_username(username)
+        await users.delete(user)
+        return user.username
+
+    typer.echo(f"user {run(work)} deleted")
+
+
+def _print_user(user: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(user)
+        return
+    for key, value in user.items():
+        typer.echo(f"{key}: {'-' if value is None else value}")

@@ -17,10 +17,10 @@ from appward.clock import Clock
 from appward.errors import InvalidGrant
 from appward.hashing import token_hash
 from appward.tokens.grants import (
+    active_user,
     create_grant,
     grant_is_active,
     revoke_grant,
-    user_is_active,
 )
 from appward.tokens.models import AuthorizationCode
 
@@ -43,6 +43,7 @@ class CodeRequest:
 class RedeemedCode:
     grant_id: str
     user_id: int
+    subject: str  # the account's public id: the tokens' sub
     scopes: list[str]
 
 
@@ -118,11 +119,12 @@ async def redeem_code(
         raise InvalidGrant("the authorization code was revoked with all the client's tokens")
     if not await grant_is_active(session, record.grant_id):
         raise InvalidGrant("the authorization behind this code was revoked")
-    if not await user_is_active(session, record.user_id):
+    user = await active_user(session, record.user_id)
+    if user is None:
         raise InvalidGrant("the user behind this code is disabled")
     if record.redirect_uri_given and redirect_uri != record.redirect_uri:
         raise InvalidGrant("redirect_uri differs from the authorization request's")
     if not record.redirect_uri_given and redirect_uri not in (None, record.redirect_uri):
         raise InvalidGrant("redirect_uri differs from the authorization request's")
     policy.check_pkce_verifier(record.code_challenge, code_verifier)
-    return RedeemedCode(record.grant_id, record.user_id, list(record.scopes))
+    return RedeemedCode(record.grant_id, record.user_id, user.public_id, list(record.scopes))

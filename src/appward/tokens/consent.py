@@ -1,4 +1,5 @@
-"""Consent: remembered per user, client and scope set; revoking it revokes the tokens."""
+"""Consent: remembered per user, client and scope set; revoking it revokes the tokens.
+Giving and withdrawing consent are audit events, with the user as the actor."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from appward.audit import AuditLog, EventTag
 from appward.clients.models import Client
 from appward.clock import Clock
 from appward.tokens.grants import revoke_grants_of
@@ -27,6 +29,7 @@ class GivenConsent:
 class ConsentService:
     session: AsyncSession
     clock: Clock
+    audit: AuditLog | None = None  # needed by grant and revoke: the user is the actor
 
     async def covers(self, user_id: int, client: Client, scopes: list[str]) -> bool:
         """Returns whether the user already allowed this client every one of ``scopes``."""
@@ -34,7 +37,13 @@ class ConsentService:
         return consent is not None and set(scopes) <= set(consent.scopes)
 
     async def grant(self, user_id: int, client: Client, scopes: list[str]) -> None:
-        """Remembers that the user allowed ``scopes`` (added to what they allowed before)."""
+        """Remembers that the user allowed ``scopes`` (added to what they allowed before),
+        audited as "account:consent:given"."""
+        await self._audit().record(
+            EventTag.ACCOUNT_CONSENT_GIVEN,
+            client_id=client.client_id,
+            changes={"scopes": sorted(scopes)},
+        )
         now = self.clock.now()
         consent = await self._find(user_id, client.pk)
         if consent is None:
@@ -92,6 +101,7 @@ class ConsentService:
         if client is None:
             return False
         consent = await self._find(user_id, client.pk)
+        audit = self._audit()
         if consent is not None:
             await self.session.delete(consent)
         # Grants go too, with or without a consent row (skip_consent clients have none).
@@ -99,7 +109,15 @@ class ConsentService:
             self.session, self.clock, client_pk=client.pk, user_id=user_id
         )
         await self.session.flush()
-        return consent is not None or revoked > 0
+        if consent is not None or revoked > 0:
+            await audit.record(EventTag.ACCOUNT_CONSENT_REVOKED, client_id=client_id)
+            return True
+        return False
+
+    def _audit(self) -> AuditLog:
+        if self.audit is None:
+            raise RuntimeError("consent is audited: give ConsentService an AuditLog")
+        return self.audit
 
     async def _find(self, user_id: int, client_pk: int) -> Consent | None:
         consent: Consent | None = await self.session.scalar(

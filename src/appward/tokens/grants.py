@@ -64,11 +64,29 @@ async def revoke_grants_of(
     return len(revoked)
 
 
-async def user_is_active(session: AsyncSession, user_id: int) -> bool:
+async def active_user(session: AsyncSession, user_id: int) -> User | None:
+    """Returns the account behind a grant if it is active (not disabled), or None."""
     user = await session.get(User, user_id)
-    return user is not None and user.disabled_at is None
+    return user if user is not None and user.disabled_at is None else None
+
+
+async def subject_of(session: AsyncSession, user_id: int) -> str | None:
+    """Returns the ``sub`` of the account behind a grant: its public id (never the
+    internal integer id), or None once the account is gone."""
+    user = await session.get(User, user_id)
+    return user.public_id if user is not None else None
 
 
 async def grant_is_active(session: AsyncSession, grant_id: str) -> bool:
     grant = await session.get(Grant, grant_id)
     return grant is not None and grant.revoked_at is None
+
+
+async def grant_and_user_are_active(session: AsyncSession, grant_id: str) -> bool:
+    """Returns whether the grant is unrevoked and its account active: a token issued on a
+    user's behalf dies with either. The account is found through the grant, so tokens
+    whose sub is the old integer id (before public ids) are judged alike."""
+    grant = await session.get(Grant, grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return False
+    return await active_user(session, grant.user_id) is not None

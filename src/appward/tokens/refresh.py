@@ -14,7 +14,7 @@ from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
 from appward.errors import InvalidGrant
 from appward.hashing import token_hash
-from appward.tokens.grants import grant_is_active, revoke_grant, user_is_active
+from appward.tokens.grants import active_user, grant_is_active, revoke_grant
 from appward.tokens.models import RefreshToken
 
 REFRESH_PREFIX = "apwrt_"
@@ -24,6 +24,7 @@ REFRESH_PREFIX = "apwrt_"
 class RefreshResult:
     grant_id: str
     user_id: int
+    subject: str  # the account's public id: the tokens' sub
     scopes: list[str]
     new_token: str | None  # None when the client keeps its token (no rotation)
 
@@ -93,13 +94,14 @@ async def use_refresh_token(
         raise InvalidGrant("the refresh token is revoked")
     if now >= record.expires_at:
         raise InvalidGrant("the refresh token has expired")
-    if not await user_is_active(session, record.user_id):
+    user = await active_user(session, record.user_id)
+    if user is None:
         raise InvalidGrant("the user behind this refresh token is disabled")
     scopes = policy.narrow_refresh_scopes(client, record.scopes, scope)
     if not policy.rotates_refresh_tokens(client):
         record.expires_at = policy.refresh_token_expiry(client, now, record.absolute_expires_at)
         await session.flush()
-        return RefreshResult(record.grant_id, record.user_id, scopes, None)
+        return RefreshResult(record.grant_id, record.user_id, user.public_id, scopes, None)
     claimed = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.id == record.id, RefreshToken.rotated_at.is_(None))
@@ -118,4 +120,4 @@ async def use_refresh_token(
         scopes=list(record.scopes),
         absolute_expires_at=record.absolute_expires_at,
     )
-    return RefreshResult(record.grant_id, record.user_id, scopes, new_token)
+    return RefreshResult(record.grant_id, record.user_id, user.public_id, scopes, new_token)

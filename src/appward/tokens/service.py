@@ -16,7 +16,7 @@ from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
 from appward.errors import InvalidToken
 from appward.tokens.access import AccessTokenRequest, decode_access_token, issue_access_token
-from appward.tokens.grants import grant_is_active, revoke_grant, user_is_active
+from appward.tokens.grants import grant_and_user_are_active, revoke_grant, subject_of
 from appward.tokens.keys import KeyRing
 from appward.tokens.models import RevokedAccessToken
 from appward.tokens.refresh import REFRESH_PREFIX, find_refresh_token
@@ -116,9 +116,8 @@ class TokenService:
         ):
             return None
         grant_id = claims.get("gid")
-        if grant_id is not None and not (
-            await grant_is_active(self.session, str(grant_id))
-            and await self._user_is_active(claims["sub"])
+        if grant_id is not None and not await grant_and_user_are_active(
+            self.session, str(grant_id)
         ):
             # A token issued on a user's behalf dies with the user's account, as the
             # user's refresh tokens and codes do (tokens/refresh.py, tokens/codes.py).
@@ -135,14 +134,16 @@ class TokenService:
             or record.revoked_at is not None
             or policy.token_is_revoked_by_client(requester, record.issued_at)
             or now >= record.expires_at
-            or not await grant_is_active(self.session, record.grant_id)
-            or not await user_is_active(self.session, record.user_id)
+            or not await grant_and_user_are_active(self.session, record.grant_id)
         ):
+            return INACTIVE
+        subject = await subject_of(self.session, record.user_id)
+        if subject is None:
             return INACTIVE
         return {
             "active": True,
             "client_id": requester.client_id,
-            "sub": str(record.user_id),
+            "sub": subject,
             "scope": " ".join(record.scopes),
             "exp": int(record.expires_at.timestamp()),
             "iat": int(record.issued_at.timestamp()),
@@ -179,11 +180,6 @@ class TokenService:
         await self.session.execute(
             delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= self.clock.now())
         )
-
-    async def _user_is_active(self, subject: object) -> bool:
-        # A user-delegated token's sub is the user's id (tokens/grant_types/).
-        text = str(subject)
-        return text.isascii() and text.isdigit() and await user_is_active(self.session, int(text))
 
     async def _client(self, client_id: str) -> Client | None:
         client: Client | None = await self.session.scalar(

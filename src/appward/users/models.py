@@ -1,34 +1,67 @@
-"""Tables of end users and their consents."""
+"""Tables of accounts, their consents and their server-side sessions."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appward.db import Base, UTCDateTime
 
 
+class Role(StrEnum):
+    """What an account may do beyond signing in: the console (admin) or the developer
+    portal (developer). A plain end user has no role (``None``)."""
+
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+
+
 class User(Base):
-    """An end user. The username is kept as given but unique, and matched, regardless of
-    case: ``Alice`` and ``alice`` are one account (migration 0004)."""
+    """An account: an end user, a developer or an admin (``role``).
+
+    The username is kept as given but unique, and matched, regardless of case: ``Alice``
+    and ``alice`` are one account (migration 0004); so is the e-mail address. The
+    integer ``id`` is internal (the foreign key of grants, codes and consents) and never
+    shown: everywhere the account is exposed (a token's ``sub``, introspection, the admin
+    API's paths) it is ``public_id``, random and stable, which tells nobody how many
+    accounts there are and cannot be guessed.
+    """
 
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'developer')", name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
     username: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
-        return f"<User {self.id} {self.username}>"
+        return f"<User {self.public_id} {self.username}>"
 
 
-# An index on an expression, which SQLite (3.9+) and PostgreSQL both have; lookups by
-# lower(username) use it.
+# Indexes on an expression, which SQLite (3.9+) and PostgreSQL both have; lookups by
+# lower(username) and lower(email) use them. Several NULL e-mails never clash.
 Index("uq_users_lower_username", func.lower(User.username), unique=True)
+Index("uq_users_lower_email", func.lower(User.email), unique=True)
 
 
 class Consent(Base):
@@ -42,6 +75,25 @@ class Consent(Base):
     client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UserSession(Base):
+    """A signed-in browser (users/sessions.py's database store). Keyed by the SHA-256 of
+    the session id: the id itself, which the cookie carries, is never stored. The account
+    is named by its public id, so a session can only ever belong to the account it was
+    started for (an integer id can come back after a delete on SQLite)."""
+
+    __tablename__ = "user_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(
+        ForeignKey("users.public_id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    fresh_login_required: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class TotpFactor(Base):

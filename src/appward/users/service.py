@@ -1,24 +1,84 @@
-"""Local user accounts with argon2id passwords."""
+"""Accounts: argon2id passwords, roles, e-mail addresses, disabling and deleting, and the
+audit trail of each (sign-ins included)."""
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Final
 
 import anyio
-from sqlalchemy import func, select
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appward.audit import AuditLog, EventTag
+from appward.audit import Actor, AuditLog, EventTag
 from appward.clock import Clock
-from appward.errors import Conflict, FieldError, InvalidInput
+from appward.errors import Conflict, FieldError, InvalidInput, NotFound
 from appward.hashing import SecretVerifier
-from appward.users.models import User
+from appward.users.models import Role, User
+from appward.users.sessions import SessionService
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 512
+MAX_EMAIL = 254
+# A public id is 16 random bytes in URL-safe base64: 22 characters.
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+# What the CLI and the admin API take for "no role".
+NO_ROLE = "none"
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP: Final = _Keep.KEEP
+"""An update's "leave this field as it is"."""
+
+
+def new_public_id() -> str:
+    """Returns a random public identifier for a new account (128 bits, 22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
+def parse_role(value: str | None) -> Role | None:
+    """Returns the role named ``value``; None (or "none") is no role. Raises InvalidInput
+    naming the roles there are."""
+    if value is None or value == NO_ROLE:
+        return None
+    try:
+        return Role(value)
+    except ValueError:
+        choices = ", ".join([*Role, NO_ROLE])
+        raise InvalidInput(
+            f"unknown role {value!r}: one of {choices}",
+            fields=[FieldError("role", f"one of {choices}")],
+        ) from None
+
+
+def check_email(value: str) -> str:
+    """Returns the address as it will be stored (its domain in lower case). Raises
+    InvalidInput for anything that is not a deliverable-looking address (RFC 5321
+    syntax; no DNS lookup)."""
+    if len(value) > MAX_EMAIL:
+        raise _bad_email(f"at most {MAX_EMAIL} characters")
+    try:
+        # ASCII only: lower() folds it alike in Python, SQLite and PostgreSQL, so the
+        # unique index on lower(email) means the same everywhere.
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise _bad_email(str(exc)) from None
+    return str(checked.normalized)
+
+
+def _bad_email(reason: str) -> InvalidInput:
+    return InvalidInput(
+        f"not a usable e-mail address: {reason}", fields=[FieldError("email", reason)]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +86,22 @@ class UserService:
     session: AsyncSession
     clock: Clock
     verifier: SecretVerifier
+    sessions: SessionService
     audit: AuditLog | None = None  # needed by the methods that change something
 
-    async def create(self, username: str, password: str) -> User:
-        """Returns the new user. Raises InvalidInput, or Conflict if the name is taken."""
-        if self.audit is None:
-            raise RuntimeError("creating a user is audited: give UserService an AuditLog")
+    # --- creating and finding ---
+
+    async def create(
+        self,
+        username: str,
+        password: str,
+        *,
+        role: Role | None = None,
+        email: str | None = None,
+    ) -> User:
+        """Returns the new account. Raises InvalidInput, or Conflict if the name or the
+        e-mail address is taken (either regardless of case)."""
+        audit = self._audit()
         if not USERNAME.fullmatch(username):
             raise InvalidInput(
                 "usernames are 1-100 letters, digits and . _ @ + -",
@@ -42,45 +112,249 @@ class UserService:
                 f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters",
                 fields=[FieldError("password", f"{MIN_PASSWORD}-{MAX_PASSWORD} characters")],
             )
+        address = check_email(email) if email is not None else None
         taken = await self._find(username)
         if taken is not None:
             raise Conflict(f"user {taken.username!r} exists already (usernames ignore case)")
+        if address is not None:
+            await self._check_email_free(address, None)
         hashed = await anyio.to_thread.run_sync(self.verifier.hasher.hash, password)
-        user = User(username=username, password_hash=hashed, created_at=self.clock.now())
+        user = User(
+            public_id=new_public_id(),
+            username=username,
+            password_hash=hashed,
+            role=role.value if role else None,
+            email=address,
+            created_at=self.clock.now(),
+        )
         try:
             # A savepoint: a concurrent create of the same name may commit first, and the
             # unique index on lower(username) then refuses this one.
             async with self.session.begin_nested():
                 self.session.add(user)
         except IntegrityError:
-            raise Conflict(f"user {username!r} exists already (usernames ignore case)") from None
-        await self.audit.record(EventTag.USER_CREATED, target=username)
+            raise Conflict(
+                f"user {username!r} or its e-mail address exists already (both ignore case)"
+            ) from None
+        changes: dict[str, Any] = {"sub": user.public_id}
+        if role is not None:
+            changes["role"] = role.value
+        await audit.record(EventTag.USER_CREATED, target=username, changes=changes)
         return user
 
     async def all(self) -> list[User]:
         return list(await self.session.scalars(select(User).order_by(User.id)))
 
     async def get(self, user_id: int) -> User | None:
-        """Returns the active user with this id, or None."""
+        """Returns the active account with this (internal) id, or None."""
         user = await self.session.get(User, user_id)
         return user if user is not None and user.disabled_at is None else None
 
+    async def active(self, public_id: str) -> User | None:
+        """Returns the active account with this public id, or None."""
+        user = await self._by_public_id(public_id)
+        return user if user is not None and user.disabled_at is None else None
+
+    async def by_public_id(self, public_id: str) -> User:
+        """Returns the account, active or disabled. Raises NotFound."""
+        user = await self._by_public_id(public_id)
+        if user is None:
+            raise NotFound("no such user", detail=f"public id {public_id!r}")
+        return user
+
+    async def by_username(self, username: str) -> User:
+        """Returns the account of this name in any case, active or disabled. Raises NotFound."""
+        user = await self._find(username) if USERNAME.fullmatch(username) else None
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        return user
+
+    # --- signing in ---
+
     async def authenticate(self, username: str, password: str) -> User | None:
-        """Returns the user whose password this is, or None.
+        """Returns the active account whose password this is, or None.
 
         An unknown username costs one argon2 verification too, so response time does not
         tell which usernames exist.
         """
+        user, matches = await self._check_password(username, password)
+        if user is None or not matches or user.disabled_at is not None:
+            return None
+        return user
+
+    async def sign_in(self, username: str, password: str, *, source_ip: str | None) -> User | None:
+        """Returns the account if the password is right and the account active, or None;
+        audits either outcome ("account:signed_in", "account:sign_in_failed"). The
+        password is never recorded, nor is a username no account has (it may be a
+        password typed in the wrong field)."""
+        user, matches = await self._check_password(username, password)
+        if user is not None and matches and user.disabled_at is None:
+            log = AuditLog(self.session, self.clock, account_actor(user, source_ip))
+            await log.record(
+                EventTag.ACCOUNT_SIGNED_IN, target=user.username, changes={"sub": user.public_id}
+            )
+            return user
+        if user is None:
+            reason, target, changes = "unknown_user", None, {}
+        else:
+            reason = "wrong_password" if not matches else "disabled"
+            target, changes = user.username, {"sub": user.public_id}
+        log = AuditLog(self.session, self.clock, Actor("anonymous", source_ip))
+        await log.record(
+            EventTag.ACCOUNT_SIGN_IN_FAILED, target=target, changes={**changes, "reason": reason}
+        )
+        return None
+
+    # --- changing ---
+
+    async def update(
+        self,
+        user: User,
+        *,
+        role: Role | _Keep | None = KEEP,
+        email: str | _Keep | None = KEEP,
+        email_verified: bool | _Keep = KEEP,
+    ) -> User:
+        """Changes what is given (everything checked before anything changes). A new
+        e-mail address is unverified unless ``email_verified`` says otherwise; an account
+        without an address cannot be verified. Raises InvalidInput, Conflict."""
+        audit = self._audit()
+        address = check_email(email) if isinstance(email, str) else email
+        if isinstance(address, str):
+            await self._check_email_free(address, user)
+        new_email = user.email if address is KEEP else address
+        email_changed = (
+            address is not KEEP and (address or "").lower() != (user.email or "").lower()
+        )
+        if email_verified is True and new_email is None:
+            raise InvalidInput(
+                "an account without an e-mail address cannot have it verified",
+                fields=[FieldError("email_verified", "the account has no e-mail address")],
+            )
+        if role is not KEEP:
+            await self.set_role(user, role)
+        changes: dict[str, Any] = {}
+        if email_changed:
+            changes["email"] = [user.email, new_email]
+            user.email = new_email
+            if user.email_verified_at is not None and email_verified is KEEP:
+                user.email_verified_at = None
+                changes["email_verified"] = [True, False]
+        if email_verified is not KEEP and email_verified != (user.email_verified_at is not None):
+            changes["email_verified"] = [not email_verified, email_verified]
+            user.email_verified_at = self.clock.now() if email_verified else None
+        if changes:
+            await self.session.flush()
+            await audit.record(
+                EventTag.ACCOUNT_UPDATED,
+                target=user.username,
+                changes={"sub": user.public_id, **changes},
+            )
+        return user
+
+    async def set_role(self, user: User, role: Role | None) -> User:
+        """Gives the account ``role`` (None: a plain end user), audited as
+        "account:role:changed" when it changes."""
+        audit = self._audit()
+        new = role.value if role is not None else None
+        if user.role != new:
+            old, user.role = user.role, new
+            await self.session.flush()
+            await audit.record(
+                EventTag.ACCOUNT_ROLE_CHANGED,
+                target=user.username,
+                changes={"sub": user.public_id, "role": [old, new]},
+            )
+        return user
+
+    async def disable(self, user: User) -> User:
+        """Disables the account: it cannot sign in, its sessions end now, and its codes
+        and refresh tokens stop working (they check the account). Its clients, if it owns
+        any, are left as they are."""
+        audit = self._audit()
+        ended = await self.sessions.end_all(user.public_id)
+        if user.disabled_at is None:
+            user.disabled_at = self.clock.now()
+            await self.session.flush()
+            await audit.record(
+                EventTag.ACCOUNT_DISABLED,
+                target=user.username,
+                changes={"sub": user.public_id, "sessions_ended": ended},
+            )
+        return user
+
+    async def enable(self, user: User) -> User:
+        """Lets a disabled account sign in again."""
+        audit = self._audit()
+        if user.disabled_at is not None:
+            user.disabled_at = None
+            await self.session.flush()
+            await audit.record(
+                EventTag.ACCOUNT_ENABLED, target=user.username, changes={"sub": user.public_id}
+            )
+        return user
+
+    async def end_sessions(self, user: User) -> int:
+        """Ends every session of the account (every browser it is signed in on); returns
+        how many there were."""
+        audit = self._audit()
+        ended = await self.sessions.end_all(user.public_id)
+        await audit.record(
+            EventTag.ACCOUNT_SESSIONS_ENDED,
+            target=user.username,
+            changes={"sub": user.public_id, "sessions_ended": ended},
+        )
+        return ended
+
+    async def delete(self, user: User) -> None:
+        """Deletes the account with its sessions, consents and grants (so every code,
+        refresh token and access token issued to it stops working). The audit trail
+        stays: its events name the account by username and public id, not by a key."""
+        audit = self._audit()
+        ended = await self.sessions.end_all(user.public_id)
+        # The grants, codes, refresh tokens, consents and session rows go with it (their
+        # foreign keys cascade); access tokens name their grant, so they die too.
+        await self.session.execute(delete(User).where(User.id == user.id))
+        self.session.expunge(user)
+        await audit.record(
+            EventTag.ACCOUNT_DELETED,
+            target=user.username,
+            changes={"sub": user.public_id, "sessions_ended": ended},
+        )
+
+    # --- internals ---
+
+    def _audit(self) -> AuditLog:
+        if self.audit is None:
+            raise RuntimeError("changing an account is audited: give UserService an AuditLog")
+        return self.audit
+
+    async def _check_password(self, username: str, password: str) -> tuple[User | None, bool]:
         # A name no account can have is not looked up (nor is a 16 kB one sent to the
         # database), and the lookup stays within the ASCII that lower() folds alike in
         # Python, SQLite and PostgreSQL.
         user = await self._find(username) if USERNAME.fullmatch(username) else None
         if len(password) > MAX_PASSWORD:
-            return None
+            return user, False
         hashed = user.password_hash if user is not None else await self._decoy_hash()
-        matches = await self.verifier.verify(hashed, password)
-        if user is None or not matches or user.disabled_at is not None:
+        return user, await self.verifier.verify(hashed, password)
+
+    async def _check_email_free(self, address: str, owner: User | None) -> None:
+        holder: User | None = await self.session.scalar(
+            select(User).where(func.lower(User.email) == address.lower())
+        )
+        if holder is not None and (owner is None or holder.id != owner.id):
+            raise Conflict(
+                "another account has this e-mail address (addresses ignore case)",
+                fields=[FieldError("email", "taken by another account")],
+            )
+
+    async def _by_public_id(self, public_id: str) -> User | None:
+        if not PUBLIC_ID.fullmatch(public_id):
             return None
+        user: User | None = await self.session.scalar(
+            select(User).where(User.public_id == public_id)
+        )
         return user
 
     async def _find(self, username: str) -> User | None:
@@ -92,3 +366,9 @@ class UserService:
 
     async def _decoy_hash(self) -> str:
         return await self.verifier.decoy_hash()
+
+
+def account_actor(user: User, source_ip: str | None = None) -> Actor:
+    """Returns who an account acting on its own behalf is in the audit log:
+    ``user:<public id>``."""
+    return Actor(f"user:{user.public_id}", source_ip)

@@ -15,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -47,7 +46,7 @@ from appward.web.responses import (
     handle_http_error,
     handle_validation_error,
 )
-from appward.web.sessions import SESSION_COOKIE
+from appward.web.sessions import SessionCookieMiddleware
 from appward.web.state import AppState
 
 log = logging.getLogger("appward.web")
@@ -94,6 +93,7 @@ def create_app(
         ),
         epoch=epoch,
         cipher=load_key_encryption(settings.key_encryption_key, settings.data_dir),
+        session_key=_session_secret(settings).encode(),
         registration_limiter=rate_limiter(
             "registrations",
             limit=settings.dcr_rate_limit,
@@ -142,14 +142,7 @@ def create_app(
     )
     app.router.default = _redirect_slashes(app.router)
     app.state.appward = state
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=_session_secret(settings),
-        session_cookie=SESSION_COOKIE,
-        max_age=settings.session_ttl,
-        same_site="lax",
-        https_only=settings.issuer.startswith("https://"),
-    )
+    app.add_middleware(SessionCookieMiddleware)
     app.include_router(oauth.router)
     app.include_router(pages.router)
     app.include_router(static.router)

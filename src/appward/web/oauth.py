@@ -45,7 +45,8 @@ from appward.services import Services, unit_of_work
 from appward.tokens.codes import CodeRequest, issue_code
 from appward.tokens.grant_types import GRANT_TYPES
 from appward.users.models import User
-from appward.web.deps import RequestServices, State
+from appward.users.service import account_actor
+from appward.web.deps import RequestServices, State, source_ip
 from appward.web.fastpath import FormHandler, FormRequest
 from appward.web.forms import form_decode as _form_decode
 from appward.web.forms import parse_form, parse_pairs, read_form
@@ -53,9 +54,9 @@ from appward.web.responses import NO_STORE, Reply, error_reply, record_error
 from appward.web.sessions import (
     check_csrf,
     csrf_token,
-    current_user_id,
     needs_fresh_login,
     require_fresh_login,
+    signed_in,
 )
 from appward.web.state import AppState
 from appward.web.templates import external_image, preferred_languages, render, source_expression
@@ -326,12 +327,13 @@ async def _authorize(
     except AppwardError as exc:
         return _error_page(request, exc)
 
-    user_id = current_user_id(request, state)
-    # None: nobody signed in, or disabled or deleted since signing in.
-    user = await services.users.get(user_id) if user_id is not None else None
-    if authz.prompt == "login" and decision is None:
-        require_fresh_login(request)
-    if user is None or needs_fresh_login(request):
+    # None too for a session ended on the server (signed out, ended by an admin, the
+    # account disabled or deleted), past its end or idle for too long.
+    current = await signed_in(request, state, services)
+    if current is not None and authz.prompt == "login" and decision is None:
+        await require_fresh_login(request, services, current)
+        current = await signed_in(request, state, services)
+    if current is None or needs_fresh_login(current):
         if authz.prompt == "none":
             return _redirect_error(state, authz.redirect_uri, authz.state, LoginRequired())
         # prompt=login is met by the sign-in this sends the user to: kept, it would ask
@@ -340,8 +342,10 @@ async def _authorize(
         login_url = f"/login?{urlencode({'next': f'/oauth2/authorize?{query}'})}"
         return RedirectResponse(login_url, status_code=303)
 
+    user = current.user
     user_id = user.id
-    consents = services.consents
+    acting = services.acting_as(account_actor(user, await source_ip(request, state)))
+    consents = acting.consents
     if decision == "deny":
         return _redirect_error(state, authz.redirect_uri, authz.state, AccessDenied())
     if decision == "allow":

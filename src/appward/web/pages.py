@@ -1,5 +1,5 @@
-"""The end user's pages: the landing page, sign in, sign out, and the account page
-listing their grants."""
+"""The end user's pages: the landing page, sign in, sign out (here or everywhere), and
+the account page listing their grants."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.errors import AppwardError, TemporarilyUnavailable, TooManyAttempts
+from appward.users.service import account_actor
 from appward.web.deps import RequestServices, State, source_ip
 from appward.web.forms import read_form
 from appward.web.oauth import LoginTarget, login_target
 from appward.web.responses import retry_after
-from appward.web.sessions import check_csrf, csrf_token, current_user_id, log_in, log_out
+from appward.web.sessions import check_csrf, csrf_token, log_in, log_out, signed_in
 from appward.web.templates import preferred_languages, render
 
 router = APIRouter(include_in_schema=False)
@@ -83,7 +84,7 @@ async def login(request: Request, state: State, services: RequestServices) -> Re
     now = state.clock.now()
     try:
         await state.login_throttle.attempt(username, address, now)
-        user = await users.authenticate(username, form.get("password", ""))
+        user = await users.sign_in(username, form.get("password", ""), source_ip=address)
     except (TemporarilyUnavailable, TooManyAttempts) as exc:
         return render(
             request,
@@ -116,18 +117,18 @@ async def login(request: Request, state: State, services: RequestServices) -> Re
             images=[app.logo_uri],
         )
     await state.login_throttle.succeeded(username, address, now)
-    log_in(request, user.id, state.clock)
+    await log_in(request, services, user)
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, state: State, services: RequestServices) -> Response:
     try:
         form = await read_form(request)
         check_csrf(request, form.get("csrf"))
     except AppwardError:
         return RedirectResponse("/account", status_code=303)
-    log_out(request)
+    await log_out(request, services)
     # "Not you?" on the consent page: sign in again, then the same authorization request.
     target = _safe_next(form.get("next"))
     query = f"?{urlencode({'next': target})}" if target != "/account" else ""
@@ -136,34 +137,62 @@ async def logout(request: Request) -> Response:
 
 @router.get("/account")
 async def account(request: Request, state: State, services: RequestServices) -> Response:
-    user_id = current_user_id(request, state)
-    user = await services.users.get(user_id) if user_id else None
-    if user is None:
+    current = await signed_in(request, state, services)
+    if current is None:
         return RedirectResponse("/login?next=/account", status_code=303)
+    user = current.user
     consents = await services.consents.given_by(user.id)
     return render(
         request,
         "account.html",
-        {"user": user, "consents": consents, "csrf": csrf_token(request)},
+        {
+            "user": user,
+            "consents": consents,
+            "sessions": await services.sessions.count(user.public_id),
+            "csrf": csrf_token(request),
+        },
         headers={"Cache-Control": "no-store"},
     )
+
+
+@router.post("/account/sessions/end")
+async def sign_out_everywhere(
+    request: Request, state: State, services: RequestServices
+) -> Response:
+    """Ends every session of the account, this one included ("Sign out everywhere")."""
+    current = await signed_in(request, state, services)
+    if current is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    try:
+        check_csrf(request, (await read_form(request)).get("csrf"))
+    except AppwardError as exc:
+        return _form_error(request, exc)
+    acting = services.acting_as(account_actor(current.user, await source_ip(request, state)))
+    await acting.users.end_sessions(current.user)
+    await log_out(request, acting)
+    return RedirectResponse("/login", status_code=303)
 
 
 @router.post("/account/grants/{client_id}/revoke")
 async def revoke_grant(
     client_id: str, request: Request, state: State, services: RequestServices
 ) -> Response:
-    user_id = current_user_id(request, state)
-    if user_id is None:
+    current = await signed_in(request, state, services)
+    if current is None:
         return RedirectResponse("/login?next=/account", status_code=303)
     try:
         check_csrf(request, (await read_form(request)).get("csrf"))
     except AppwardError as exc:
-        return render(
-            request,
-            "error.html",
-            {"error": exc.error, "description": exc.description},
-            status_code=400,
-        )
-    await services.consents.revoke(user_id, client_id)
+        return _form_error(request, exc)
+    acting = services.acting_as(account_actor(current.user, await source_ip(request, state)))
+    await acting.consents.revoke(current.user.id, client_id)
     return RedirectResponse("/account", status_code=303)
+
+
+def _form_error(request: Request, exc: AppwardError) -> Response:
+    return render(
+        request,
+        "error.html",
+        {"error": exc.error, "description": exc.description},
+        status_code=400,
+    )

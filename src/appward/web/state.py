@@ -35,6 +35,8 @@ class AppState:
     login_throttle: LoginThrottle
     epoch: EpochFile
     cipher: Fernet = field(repr=False)
+    # Derives the pages' CSRF tokens from the session cookie (web/sessions.py).
+    session_key: bytes = field(repr=False)
     registration_limiter: RateLimiter
     # Built once: read on every registration request, and settings never change.
     registration_policy: RegistrationPolicy

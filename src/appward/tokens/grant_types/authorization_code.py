@@ -35,7 +35,7 @@ async def exchange(
         code_verifier=form.get("code_verifier"),
     )
     body = tokens.bearer_response(
-        client, subject=str(redeemed.user_id), scopes=redeemed.scopes, grant_id=redeemed.grant_id
+        client, subject=redeemed.subject, scopes=redeemed.scopes, grant_id=redeemed.grant_id
     )
     if policy.may_receive_refresh_token(client):
         body["refresh_token"] = await issue_refresh_token(

@@ -29,7 +29,7 @@ async def exchange(
         tokens.session, tokens.clock, client, token=token, scope=form.get("scope")
     )
     body = tokens.bearer_response(
-        client, subject=str(result.user_id), scopes=result.scopes, grant_id=result.grant_id
+        client, subject=result.subject, scopes=result.scopes, grant_id=result.grant_id
     )
     if result.new_token is not None:
         body["refresh_token"] = result.new_token
