@@ -97,7 +97,7 @@ def test_usernames_differing_only_in_case_stop_the_upgrade_until_resolved(databa
 
 
 def test_existing_accounts_get_a_random_public_id_and_keep_their_grants(database):
-    """0005 gives every account a public id (the new sub); the integer id stays the key
+    """0007 gives every account a public id (the new sub); the integer id stays the key
     its grants and refresh tokens refer to, so they keep working."""
     config = alembic_config(database.url, database.schema)
     command.downgrade(config, "0004")

@@ -66,7 +66,7 @@ class TokenPreviewService:
             policy.check_grant_type(client, grant_type)
             scopes = policy.resolve_delegated_scopes(client, scope)
             account = await self._user(user)
-            subject, grant_id = str(account.id), PER_TOKEN_GID
+            subject, grant_id = account.public_id, PER_TOKEN_GID
         request = access_token_request(
             client, subject=subject, scopes=scopes, grant_id=grant_id, audience=self.issuer
         )
@@ -81,9 +81,8 @@ class TokenPreviewService:
                 "user must be a username or an account id",
                 fields=[FieldError("user", "a username or an account id")],
             )
-        found: User | None = None
-        if user.isascii() and user.isdigit() and int(user) < 2**31:
-            found = await self.session.get(User, int(user))
+        # An account's public id (its sub) or its username; never the internal integer id.
+        found: User | None = await self.session.scalar(select(User).where(User.public_id == user))
         if found is None:
             found = await self.session.scalar(
                 select(User).where(func.lower(User.username) == user.lower())

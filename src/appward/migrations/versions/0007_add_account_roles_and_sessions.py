@@ -11,8 +11,8 @@ Login sessions move to the server (``user_sessions``, keyed by the hash of the i
 cookie holds); the signed cookies of before are no longer read, so users sign in once
 more after the upgrade.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 17:30:00.000000
 """
 
@@ -24,8 +24,8 @@ from alembic import op
 
 import appward.db
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
