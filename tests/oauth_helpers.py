@@ -99,3 +99,39 @@ class Browser:
             response = await self.decide(response, consent)
         assert response.status_code == 303, response.text
         return query_of(response.headers["location"])
+
+
+async def code_flow_tokens(
+    http: httpx.AsyncClient,
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+    username: str = "alice",
+    **params: str,
+) -> dict[str, object]:
+    """Runs authorize, login, consent and the code exchange (with PKCE) for a confidential
+    client; returns the token response, which must be a 200."""
+    verifier, challenge = pkce_pair()
+    result = await Browser(http).code_for(
+        username,
+        response_type="code",
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        **params,
+    )
+    credentials = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    response = await http.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": result["code"],
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri,
+        },
+        headers={"Authorization": f"Basic {credentials}"},
+    )
+    assert response.status_code == 200, response.text
+    tokens: dict[str, object] = response.json()
+    return tokens

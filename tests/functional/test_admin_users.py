@@ -7,7 +7,7 @@ import jwt
 import pytest
 
 from tests.factories import WEB_APP, basic
-from tests.oauth_helpers import PASSWORD, Browser, pkce_pair
+from tests.oauth_helpers import PASSWORD, Browser, code_flow_tokens
 
 pytestmark = pytest.mark.anyio
 
@@ -27,28 +27,10 @@ async def web_app(api) -> dict:
 
 
 async def user_tokens(api, client: dict, username: str = "alice") -> dict:
-    verifier, challenge = pkce_pair()
     redirect_uri = client["metadata"]["redirect_uris"][0]
-    result = await Browser(api.http).code_for(
-        username,
-        response_type="code",
-        client_id=client["client_id"],
-        redirect_uri=redirect_uri,
-        code_challenge=challenge,
-        code_challenge_method="S256",
+    return await code_flow_tokens(
+        api.http, client["client_id"], client["client_secret"], redirect_uri, username
     )
-    response = await api.http.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": result["code"],
-            "code_verifier": verifier,
-            "redirect_uri": redirect_uri,
-        },
-        headers=basic(client["client_id"], client["client_secret"]),
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def introspect(api, client: dict, token: str) -> dict:

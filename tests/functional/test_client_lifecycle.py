@@ -9,6 +9,7 @@ import jwt
 import pytest
 
 from appward.services import unit_of_work
+from tests import oauth_helpers
 from tests.factories import SERVICE, SETUP_ACTOR, WEB_APP, basic, metadata
 from tests.functional.conftest import audit_trail, open_api
 from tests.oauth_helpers import PASSWORD, Browser, pkce_pair
@@ -64,27 +65,9 @@ async def introspect(api, access_token: str) -> dict:
 
 async def code_flow_tokens(api, client: dict) -> dict:
     """Runs authorize, login, consent and the code exchange; returns the token response."""
-    verifier, challenge = pkce_pair()
-    result = await Browser(api.http).code_for(
-        response_type="code",
-        client_id=client["client_id"],
-        redirect_uri=REDIRECT,
-        scope="profile",
-        code_challenge=challenge,
-        code_challenge_method="S256",
+    return await oauth_helpers.code_flow_tokens(
+        api.http, client["client_id"], client["client_secret"], REDIRECT, scope="profile"
     )
-    response = await api.http.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": result["code"],
-            "code_verifier": verifier,
-            "redirect_uri": REDIRECT,
-        },
-        headers=basic(client["client_id"], client["client_secret"]),
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def refresh(api, client: dict, refresh_token: str):
