@@ -223,6 +223,19 @@ class Settings(BaseSettings):
         "APPWARD_REDIS_URL is set).",
     )
 
+    console_idle_timeout: int = Field(
+        15 * 60,
+        ge=60,
+        description="Seconds a signed-in administrator may leave the admin console (/console) "
+        "untouched before it asks them to sign in again; shorter than "
+        "APPWARD_SESSION_IDLE_TIMEOUT because the console can change every client.",
+    )
+    console_require_2fa: bool | None = Field(
+        None,
+        description="Whether the admin console lets in only administrators who signed in "
+        "with a second factor (TOTP); unset: on in production, off in development.",
+    )
+
     # --- the pages: what the layout's header shows ---
     display_name: str = Field(
         "Appward",
@@ -499,6 +512,12 @@ class Settings(BaseSettings):
             if not self.issuer.startswith("https://"):
                 raise ValueError("APPWARD_ISSUER must be https in production")
         return self
+
+    @property
+    def console_requires_second_factor(self) -> bool:
+        if self.console_require_2fa is not None:
+            return self.console_require_2fa
+        return self.environment == "production"
 
     @property
     def argon2(self) -> Argon2Params:

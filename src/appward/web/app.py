@@ -38,8 +38,9 @@ from appward.tokens.keys import (
     load_key_ring,
 )
 from appward.users.throttle import LoginThrottle
-from appward.web import admin, oauth, pages, registration, static
+from appward.web import admin, console, oauth, pages, portal, registration, static
 from appward.web.openapi import add_api_docs, openapi_document
+from appward.web.page_access import add_page_handlers
 from appward.web.pipeline import Pipeline, RequestHook
 from appward.web.responses import (
     handle_appward_error,
@@ -148,10 +149,13 @@ def create_app(
     app.include_router(static.router)
     app.include_router(admin.router)
     app.include_router(registration.router)
+    app.include_router(console.router)
+    app.include_router(portal.router)
     add_api_docs(app)
     app.add_exception_handler(AppwardError, handle_appward_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    add_page_handlers(app)
     # No handler for Exception: an unexpected one reaches the pipeline, the one place
     # that answers 500 (AppwardApp.build_middleware_stack).
     app.pipeline = Pipeline(app.serve_framework, oauth.FORM_ENDPOINT_HANDLERS, state, hooks)

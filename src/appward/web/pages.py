@@ -10,22 +10,22 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.errors import AppwardError, TemporarilyUnavailable, TooManyAttempts
-from appward.users.service import account_actor
 from appward.web.deps import RequestServices, State, source_ip
 from appward.web.forms import read_form
 from appward.web.oauth import LoginTarget, login_target
+from appward.web.page_access import Account, posted_form, redirect_to
 from appward.web.responses import retry_after
-from appward.web.sessions import check_csrf, csrf_token, log_in, log_out, signed_in
+from appward.web.sessions import check_csrf, csrf_token, log_in, log_out
 from appward.web.templates import preferred_languages, render
 
 router = APIRouter(include_in_schema=False)
 
-SAFE_NEXT = ("/oauth2/authorize?", "/account")
+SAFE_NEXT = ("/oauth2/authorize?", "/account", "/console", "/portal")
 
 
 def _safe_next(value: str | None) -> str:
-    """Returns where to go after login: only our own authorize URL or the account page, so
-    the login form is no open redirector."""
+    """Returns where to go after login: only our own authorize URL, the account page, the
+    console or the portal, so the login form is no open redirector."""
     if value and value.startswith(SAFE_NEXT) and not value.startswith("//"):
         return value
     return "/account"
@@ -136,63 +136,33 @@ async def logout(request: Request, state: State, services: RequestServices) -> R
 
 
 @router.get("/account")
-async def account(request: Request, state: State, services: RequestServices) -> Response:
-    current = await signed_in(request, state, services)
-    if current is None:
-        return RedirectResponse("/login?next=/account", status_code=303)
-    user = current.user
-    consents = await services.consents.given_by(user.id)
+async def account(request: Request, caller: Account) -> Response:
+    user = caller.user
+    services = caller.services
     return render(
         request,
         "account.html",
         {
             "user": user,
-            "consents": consents,
+            "consents": await services.consents.given_by(user.id),
             "sessions": await services.sessions.count(user.public_id),
-            "csrf": csrf_token(request),
+            "csrf": caller.csrf,
         },
         headers={"Cache-Control": "no-store"},
     )
 
 
 @router.post("/account/sessions/end")
-async def sign_out_everywhere(
-    request: Request, state: State, services: RequestServices
-) -> Response:
+async def sign_out_everywhere(request: Request, caller: Account) -> Response:
     """Ends every session of the account, this one included ("Sign out everywhere")."""
-    current = await signed_in(request, state, services)
-    if current is None:
-        return RedirectResponse("/login?next=/account", status_code=303)
-    try:
-        check_csrf(request, (await read_form(request)).get("csrf"))
-    except AppwardError as exc:
-        return _form_error(request, exc)
-    acting = services.acting_as(account_actor(current.user, await source_ip(request, state)))
-    await acting.users.end_sessions(current.user)
-    await log_out(request, acting)
-    return RedirectResponse("/login", status_code=303)
+    await posted_form(request)
+    await caller.services.users.end_sessions(caller.user)
+    await log_out(request, caller.services)
+    return redirect_to("/login")
 
 
 @router.post("/account/grants/{client_id}/revoke")
-async def revoke_grant(
-    client_id: str, request: Request, state: State, services: RequestServices
-) -> Response:
-    current = await signed_in(request, state, services)
-    if current is None:
-        return RedirectResponse("/login?next=/account", status_code=303)
-    try:
-        check_csrf(request, (await read_form(request)).get("csrf"))
-    except AppwardError as exc:
-        return _form_error(request, exc)
-    acting = services.acting_as(account_actor(current.user, await source_ip(request, state)))
-    await acting.consents.revoke(current.user.id, client_id)
-    return RedirectResponse("/account", status_code=303)
-
-
-def _form_error(request: Request, exc: AppwardError) -> Response:
-    return render(
-        request,
-        "error.html",
-        {"error": exc.error, "description": exc.description},
-        status_code=400,
-    )
+async def revoke_grant(client_id: str, request: Request, caller: Account) -> Response:
+    await posted_form(request)
+    await caller.services.consents.revoke(caller.user.id, client_id)
+    return redirect_to("/account")

@@ -1,0 +1,7 @@
+"""The scopes registry."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

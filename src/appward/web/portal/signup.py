@@ -1,0 +1,7 @@
+"""Developer sign-up (open, invite or closed), e-mail verification, and invitations."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
