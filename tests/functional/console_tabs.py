@@ -12,7 +12,6 @@ from appward.config import Settings
 from tests.functional.conftest import Api
 from tests.oauth_helpers import PASSWORD, Browser, hidden_fields
 
-
 # The tests move the clock by days (expiries, grace periods): the admin stays signed in.
 A_YEAR = 366 * 86400
 

@@ -10,7 +10,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.factories import NATIVE_APP, SERVICE, basic, metadata
+from appward.errors import InvalidInput
+from appward.services import unit_of_work
+from tests.factories import NATIVE_APP, SERVICE, SETUP_ACTOR, basic, metadata
 from tests.functional.conftest import Api, audit_trail, open_api
 from tests.functional.console_tabs import (
     csrf,
@@ -250,9 +252,7 @@ TYPES = {"label": "text", "expiry_date": "date", "grace_days": "number"}
         ({"label": "evil\u202etxt"}, "label", "must be 1-100 characters"),
     ],
 )
-async def test_bad_input_is_shown_by_its_field_and_stores_nothing(
-    api, clock, form, field, message
-):
+async def test_bad_input_is_shown_by_its_field_and_stores_nothing(api, clock, form, field, message):
     client_id, _ = await new_client(api)
     await signed_in(api)
     before = await secrets_of(api, client_id)
@@ -406,3 +406,28 @@ async def test_an_unknown_secret_is_a_404_page(api):
         )
         assert response.status_code == 404
     assert (await secrets_of(api, other_id))[other_secret]["revoked_at"] is None
+
+
+# --- the domain under the form ---
+
+
+async def test_add_secret_refuses_an_expiry_that_is_past_or_too_far(api, clock):
+    client_id, _ = await new_client(api)
+    async with unit_of_work(api.app.state.appward, SETUP_ACTOR) as services:
+        for expires_at in (clock.now(), clock.now() + timedelta(days=5 * 366 + 1)):
+            with pytest.raises(InvalidInput) as raised:
+                await services.clients.add_secret(client_id, expires_at=expires_at)
+            assert raised.value.fields[0].field == "expires_at"
+        never = await services.clients.add_secret(client_id, expires_at=None)
+        default = await services.clients.add_secret(client_id)
+    assert never.record.expires_at is None
+    assert default.record.expires_at is None  # the test server's secrets do not expire
+
+
+async def test_add_secret_by_default_follows_the_servers_secret_lifetime(settings, clock):
+    lasting = long_sessions(settings).model_copy(update={"client_secret_lifetime": 3600})
+    async with open_api(lasting, clock) as api:
+        client_id, _ = await new_client(api)
+        async with unit_of_work(api.app.state.appward, SETUP_ACTOR) as services:
+            issued = await services.clients.add_secret(client_id)
+    assert issued.record.expires_at == clock.now() + timedelta(hours=1)

@@ -128,9 +128,7 @@ def read_new_secret_choice(
         else:
             expire_others_in = int(grace_days) * 86400
     if problems:
-        raise InvalidInput(
-            "; ".join(f"{p.field}: {p.message}" for p in problems), fields=problems
-        )
+        raise InvalidInput("; ".join(f"{p.field}: {p.message}" for p in problems), fields=problems)
     return NewSecretChoice(expires_at, expire_others_in)
 
 

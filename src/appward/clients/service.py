@@ -394,7 +394,7 @@ class ClientService:
         *,
         label: str | None = None,
         expire_others_in: int | None = None,
-        expires_at: datetime | None | Literal["default"] = "default",
+        expires_at: datetime | Literal["default"] | None = "default",
     ) -> IssuedSecret:
         """Adds a secret while the others keep working, for rotation without downtime.
 
@@ -476,7 +476,7 @@ class ClientService:
         self,
         client: Client,
         label: str | None,
-        expires_at: datetime | None | Literal["default"] = "default",
+        expires_at: datetime | Literal["default"] | None = "default",
     ) -> IssuedSecret:
         secret_id = new_secret_id()
         plaintext = generate_secret(secret_id)
