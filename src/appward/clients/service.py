@@ -6,7 +6,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 import anyio
@@ -406,6 +406,7 @@ class ClientService:
         _check_label(label)
         if expires_at != "default":
             check_secret_expiry(expires_at, self.clock.now())
+            expires_at = expires_at.astimezone(UTC) if expires_at else None
         if expire_others_in is not None and not 0 <= expire_others_in <= MAX_GRACE:
             raise InvalidInput(
                 f"expire_others_in must be between 0 and {MAX_GRACE} seconds",
