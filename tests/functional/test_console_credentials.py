@@ -121,7 +121,11 @@ async def test_an_expiry_inside_14_days_is_highlighted(api, clock):
     assert f'<tr id="secret-{secret_id}" class="secret--expiring">' in page.text
     assert element(page.text, f"expires-soon-{secret_id}") == "Expires in 13 days"
 
-    clock.advance(14 * 86400)  # expired: no longer a warning, but said so
+    clock.advance(12 * 86400 + 23 * 3600)  # an hour left
+    page = await api.http.get(tab(client_id))
+    assert element(page.text, f"expires-soon-{secret_id}") == "Expires within a day"
+
+    clock.advance(3600)  # expired: no longer a warning, but said so
     page = await api.http.get(tab(client_id))
     assert "secret--expiring" not in page.text
     assert element(page.text, f"status-{secret_id}") == "Expired"
