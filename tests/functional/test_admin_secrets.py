@@ -166,3 +166,20 @@ async def test_revoking_twice_is_harmless(api):
         await api.get(f"/admin/v1/audit-events?client_id={client_id}&action=client:secret:revoked")
     ).json()["items"]
     assert len(events) == 1
+
+
+async def test_a_new_secrets_expiry_can_be_chosen_or_be_never(api, clock):
+    """The admin API offers what the console's expiry presets do: a date, or never."""
+    client_id, _ = await new_service(api)
+    url = f"/admin/v1/clients/{client_id}/secrets"
+    dated = await api.post(url, {"expires_at": "2026-07-01T00:00:00+02:00"})
+    assert dated.status_code == 201, dated.text
+    assert dated.json()["expires_at"].startswith("2026-06-30T22:00:00")
+    assert dated.json()["client_secret_expires_at"] == 1782856800
+    never = await api.post(url, {"expires_at": None})
+    assert never.json()["expires_at"] is None
+    assert never.json()["client_secret_expires_at"] == 0
+    for refused in ("2026-06-01T11:00:00Z", "2040-01-01T00:00:00Z", "2026-07-01T00:00:00"):
+        response = await api.post(url, {"expires_at": refused})
+        assert response.status_code == 400, refused
+        assert response.json()["errors"][0]["field"] == "expires_at"

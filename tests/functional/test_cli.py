@@ -1225,3 +1225,15 @@ def test_preview_token_prints_the_claims_without_issuing(cli: Cli) -> None:
     assert shown["claims"]["exp"] - shown["claims"]["iat"] == shown["lifetime"]
     assert cli.events() == before
     assert "invalid_scope" in cli.fails("clients", "preview-token", client_id, "--scope", "x")
+
+
+def test_secrets_add_with_expires_at_sets_the_new_secrets_expiry(cli: Cli) -> None:
+    client_id = cli.create(SERVICE)["client_id"]
+    when = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    added = cli.json("secrets", "add", client_id, "--expires-at", when.isoformat())
+    assert _parse_time(added["expires_at"]) == when
+    assert added["client_secret_expires_at"] == int(when.timestamp())
+    never = cli.json("secrets", "add", client_id, "--expires-at", "never")
+    assert never["expires_at"] is None
+    for refused in ("2020-01-01T00:00:00Z", "2030-01-01T00:00:00", "soon"):
+        assert "expires" in cli.fails("secrets", "add", client_id, "--expires-at", refused)

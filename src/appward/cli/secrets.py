@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import typer
 
 from appward.cli.arguments import JsonFlag
 from appward.cli.output import SHOWN_ONCE, print_json, print_table
 from appward.cli.run import run
-from appward.errors import ConfirmationRequired
+from appward.errors import ConfirmationRequired, FieldError, InvalidInput
 from appward.presenters import present_new_secret, present_secret
 from appward.services import Services
 
 app = typer.Typer(help="Client secrets: add (rotate), list, revoke.", no_args_is_help=True)
+
+
+def _expiry(text: str | None) -> datetime | Literal["default"] | None:
+    if text is None:
+        return "default"
+    if text == "never":
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise InvalidInput(
+            "--expires-at must be a date-time with its UTC offset, or 'never'",
+            fields=[FieldError("expires_at", "a date-time with its UTC offset, or 'never'")],
+        )
+    return value
 
 
 @app.command("add")
@@ -24,13 +42,23 @@ def secrets_add(
         int | None,
         typer.Option(help="Seconds of grace before the client's other secrets expire."),
     ] = None,
+    expires_at: Annotated[
+        str | None,
+        typer.Option(
+            help="When the new secret expires: a date-time with its UTC offset "
+            "(2026-12-31T00:00:00Z), or 'never'. Default: APPWARD_CLIENT_SECRET_LIFETIME."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a secret; the existing ones keep working (rotation without downtime)."""
 
     async def work(services: Services) -> tuple[dict[str, Any], str]:
         issued = await services.clients.add_secret(
-            client_id, label=label, expire_others_in=expire_others_in
+            client_id,
+            label=label,
+            expire_others_in=expire_others_in,
+            expires_at=_expiry(expires_at),
         )
         return present_new_secret(issued.record, services.clients.clock.now()), issued.plaintext
 

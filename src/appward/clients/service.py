@@ -6,8 +6,8 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, get_args
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
 
 import anyio
 from sqlalchemy import String, and_, cast, func, or_, select, update
@@ -30,7 +30,12 @@ from appward.clients.credential_changes import mark_credentials_changed
 from appward.clients.metadata import ClientMetadata, GrantType, parse_client_metadata
 from appward.clients.models import Client, ClientScope, ClientSecret
 from appward.clients.scopes import ADMIN_SCOPE, ScopeService
-from appward.clients.secrets import check_safe_to_revoke, generate_secret, new_secret_id
+from appward.clients.secrets import (
+    check_safe_to_revoke,
+    check_secret_expiry,
+    generate_secret,
+    new_secret_id,
+)
 from appward.clock import Clock
 from appward.config import LifetimeBounds, SecretPolicy
 from appward.errors import (
@@ -384,14 +389,24 @@ class ClientService:
     # --- secrets ---
 
     async def add_secret(
-        self, client_id: str, *, label: str | None = None, expire_others_in: int | None = None
+        self,
+        client_id: str,
+        *,
+        label: str | None = None,
+        expire_others_in: int | None = None,
+        expires_at: datetime | Literal["default"] | None = "default",
     ) -> IssuedSecret:
         """Adds a secret while the others keep working, for rotation without downtime.
 
         ``expire_others_in`` gives every other usable secret that many seconds of grace
-        (an earlier expiry they already have is kept). Raises NotFound, InvalidInput.
+        (an earlier expiry they already have is kept). ``expires_at`` is the new secret's
+        expiry (None: never; "default": the server's client_secret_lifetime). Raises
+        NotFound, InvalidInput (an expiry not in the future, or too far).
         """
         _check_label(label)
+        if expires_at != "default":
+            check_secret_expiry(expires_at, self.clock.now())
+            expires_at = expires_at.astimezone(UTC) if expires_at else None
         if expire_others_in is not None and not 0 <= expire_others_in <= MAX_GRACE:
             raise InvalidInput(
                 f"expire_others_in must be between 0 and {MAX_GRACE} seconds",
@@ -415,7 +430,7 @@ class ClientService:
                         target=other.id,
                         changes={"expires_at": deadline.isoformat()},
                     )
-        return await self._issue_secret(client, label)
+        return await self._issue_secret(client, label, expires_at)
 
     async def list_secrets(self, client_id: str) -> list[ClientSecret]:
         """Returns every secret of the client, revoked and expired ones included."""
@@ -458,20 +473,27 @@ class ClientService:
 
     # --- internals ---
 
-    async def _issue_secret(self, client: Client, label: str | None) -> IssuedSecret:
+    async def _issue_secret(
+        self,
+        client: Client,
+        label: str | None,
+        expires_at: datetime | Literal["default"] | None = "default",
+    ) -> IssuedSecret:
         secret_id = new_secret_id()
         plaintext = generate_secret(secret_id)
         # argon2 is deliberately slow: hash in a worker thread, off the event loop.
         hashed = await anyio.to_thread.run_sync(self.hasher.hash, plaintext)
         now = self.clock.now()
-        lifetime = self.secret_policy.default_lifetime
+        if expires_at == "default":
+            lifetime = self.secret_policy.default_lifetime
+            expires_at = now + timedelta(seconds=lifetime) if lifetime else None
         record = ClientSecret(
             id=secret_id,
             client_pk=client.pk,
             label=label,
             secret_hash=hashed,
             created_at=now,
-            expires_at=now + timedelta(seconds=lifetime) if lifetime else None,
+            expires_at=expires_at,
         )
         self.session.add(record)
         await self.session.flush()

@@ -8,6 +8,7 @@ token and refuses what the token endpoint would refuse, with the same error.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,18 @@ from appward.users.models import User
 # A real token's own values, which no preview can know: its id, and the grant it follows.
 PER_TOKEN_JTI = "<a new random id per token>"
 PER_TOKEN_GID = "<the grant the user's consent creates>"
+
+
+def previews_own_token(grant_types: Sequence[str]) -> bool:
+    """Returns whether a client with ``grant_types`` gets tokens of its own
+    (client_credentials): a preview without a user shows one."""
+    return "client_credentials" in grant_types
+
+
+def previews_for_a_user(grant_types: Sequence[str]) -> bool:
+    """Returns whether a client with ``grant_types`` gets tokens on a user's behalf
+    (authorization_code): a preview names the user."""
+    return "authorization_code" in grant_types
 
 
 @dataclass(frozen=True, slots=True)

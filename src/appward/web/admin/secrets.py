@@ -7,7 +7,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from appward.errors import ConfirmationRequired
 from appward.presenters import present_items, present_new_secret, present_secret
@@ -44,6 +44,11 @@ class NewSecret(BaseModel):
     expire_others_in: StrictInt | None = Field(
         None, description="Seconds of grace before every other secret of the client expires."
     )
+    expires_at: AwareDatetime | None = Field(
+        None,
+        description="When the new secret expires (with its UTC offset), within 5 years; null: "
+        "never; left out: after the server's APPWARD_CLIENT_SECRET_LIFETIME, if any.",
+    )
 
 
 @router.post(
@@ -61,7 +66,10 @@ class NewSecret(BaseModel):
 async def add_secret(client_id: str, request: Request, response: Response, clients: Clients) -> Any:
     body = await read_model(request, NewSecret)
     issued = await clients.add_secret(
-        client_id, label=body.label, expire_others_in=body.expire_others_in
+        client_id,
+        label=body.label,
+        expire_others_in=body.expire_others_in,
+        expires_at=body.expires_at if "expires_at" in body.model_fields_set else "default",
     )
     response.headers.update(NO_STORE)
     return {
