@@ -73,7 +73,10 @@ class ScopeService:
         check_scope_name(name)
         _check_description(description)
         if await self.session.get(Scope, name) is not None:
-            raise Conflict(f"scope {name!r} already exists")
+            raise Conflict(
+                f"scope {name!r} already exists",
+                fields=[FieldError("name", "a scope of this name exists already")],
+            )
         now = self.clock.now()
         scope = Scope(
             name=name,
@@ -120,7 +123,10 @@ class ScopeService:
             changes["description"] = description
         if admin_only is not None and admin_only != scope.admin_only:
             if name == ADMIN_SCOPE and not admin_only:
-                raise InvalidInput(f"{ADMIN_SCOPE} is always admin-only")
+                raise InvalidInput(
+                    f"{ADMIN_SCOPE} is always admin-only",
+                    fields=[FieldError("admin_only", f"{ADMIN_SCOPE} is always admin-only")],
+                )
             scope.admin_only = admin_only
             changes["admin_only"] = admin_only
         if sensitive is not None and sensitive != scope.sensitive:
