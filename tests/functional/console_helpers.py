@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import httpx
@@ -46,17 +47,17 @@ async def post(http: httpx.AsyncClient, url: str, **data: str) -> httpx.Response
     return await http.post(url, data={"csrf": await csrf(http), **data})
 
 
-def notice(html: str) -> str | None:
+def notice(page: str) -> str | None:
     """Returns the text of the page's notice, if it shows one."""
-    found = re.search(r'<div class="notice notice--\w+" role="status" id="notice">([^<]*)<', html)
-    return found.group(1) if found else None
+    found = re.search(r'<div class="notice notice--\w+" role="status" id="notice">([^<]*)<', page)
+    return html.unescape(found.group(1)) if found else None
 
 
-def field_error(html: str, field: str) -> str | None:
+def field_error(page: str, field: str) -> str | None:
     """Returns the message shown next to ``field``, if any."""
     found = re.search(
         rf'<p class="error-message" id="{re.escape(field)}-error">'
         r'<span class="visually-hidden">Error:</span> ([^<]*)</p>',
-        html,
+        page,
     )
-    return found.group(1) if found else None
+    return html.unescape(found.group(1)) if found else None

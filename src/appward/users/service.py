@@ -80,6 +80,17 @@ def check_email(value: str) -> str:
     return str(checked.normalized)
 
 
+def check_deletion_confirmed(user: User, typed: str) -> None:
+    """Raises InvalidInput unless ``typed`` is the account's username (in any case): a
+    person deleting an account from a page types its name, so a slip of the mouse on the
+    wrong row deletes nothing."""
+    if typed.strip().lower() != user.username.lower():
+        raise InvalidInput(
+            "type the account's username to delete it",
+            fields=[FieldError("confirm_username", "does not match the account's username")],
+        )
+
+
 def _bad_email(reason: str) -> InvalidInput:
     return InvalidInput(
         f"not a usable e-mail address: {reason}", fields=[FieldError("email", reason)]
