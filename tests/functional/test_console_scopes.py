@@ -267,3 +267,22 @@ async def test_an_unknown_scope_is_a_404_page(api, method, path):
     assert response.status_code == 404
     assert "Page not found" in response.text
     assert response.headers["content-type"].startswith("text/html")
+
+
+def test_an_empty_registry_says_so():
+    """The built-in admin scope makes an empty registry unreachable over HTTP: the template
+    alone."""
+    from types import SimpleNamespace
+
+    from appward.web.templates import Site, _env
+
+    caller = SimpleNamespace(user=SimpleNamespace(username="ada"), csrf="t")
+    html = _env.get_template("console/scopes.html").render(
+        site=Site("Appward", None),
+        caller=caller,
+        section="scopes",
+        scopes=[],
+        notice=None,
+        error=None,
+    )
+    assert "No scope is in the registry yet." in html
