@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -92,6 +92,90 @@ class AuditFilter:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+MAX_ACTOR = 200
+MAX_CLIENT_ID = 64
+
+
+def parse_audit_filter(
+    *, actor: str = "", action: str = "", client_id: str = "", since: str = "", until: str = ""
+) -> AuditFilter:
+    """Returns the filter a search form asks for: blank fields are no filter; a time is
+    ISO 8601 (a date, a date and time, with or without an offset; none means UTC), and
+    a date alone as ``until`` means the end of that day. Raises InvalidInput with one
+    FieldError per bad field."""
+    problems: list[FieldError] = []
+    actor, action, client_id = actor.strip(), action.strip(), client_id.strip()
+    if len(actor) > MAX_ACTOR:
+        problems.append(FieldError("actor", f"at most {MAX_ACTOR} characters"))
+    if len(client_id) > MAX_CLIENT_ID:
+        problems.append(FieldError("client_id", f"at most {MAX_CLIENT_ID} characters"))
+    if action and action not in EventTag._value2member_map_:
+        problems.append(FieldError("action", "not an action the audit log records"))
+    times: dict[str, datetime | None] = {}
+    for field, text in (("since", since), ("until", until)):
+        try:
+            times[field] = _parse_time(field, text.strip(), end_of_day=field == "until")
+        except InvalidInput as exc:
+            problems.extend(exc.fields)
+    if problems:
+        raise InvalidInput("; ".join(f"{p.field}: {p.message}" for p in problems), fields=problems)
+    return AuditFilter(
+        client_id or None, actor or None, action or None, times["since"], times["until"]
+    )
+
+
+def _parse_time(field: str, text: str, *, end_of_day: bool) -> datetime | None:
+    if not text:
+        return None
+    bad = InvalidInput(
+        f"{field} is not a date or time",
+        fields=[FieldError(field, "a date (2026-01-31) or a date and time (2026-01-31T14:30)")],
+    )
+    if len(text) > 40:
+        raise bad
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise bad from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    _check_time(field, value)
+    # A date alone: its end (within the years _check_time allows, so no overflow).
+    return value + timedelta(days=1) if end_of_day and len(text) == 10 else value
+
+
+# The events whose changes record these fields as [old, new]; every other field, and
+# every other event's, records what the field became (a creation's values, a client
+# update's new metadata).
+PAIRED_FIELDS: dict[str, frozenset[str]] = {
+    EventTag.ACCOUNT_UPDATED: frozenset({"email", "email_verified"}),
+    EventTag.ACCOUNT_ROLE_CHANGED: frozenset({"role"}),
+    EventTag.SCOPE_UPDATED: frozenset({"description", "admin_only", "sensitive"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field of an event's changes: what it became and, when recorded, what it was."""
+
+    field: str
+    new: Any
+    old: Any = None
+    has_old: bool = False
+
+
+def field_changes(event: AuditEvent) -> list[FieldChange]:
+    """Returns the event's changes field by field, in the order they were recorded."""
+    paired = PAIRED_FIELDS.get(event.action, frozenset())
+    changes = []
+    for field, value in (event.changes or {}).items():
+        if field in paired and isinstance(value, list) and len(value) == 2:
+            changes.append(FieldChange(field, value[1], value[0], has_old=True))
+        else:
+            changes.append(FieldChange(field, value))
+    return changes
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,8 @@ async def test_the_integer_id_does_not_address_an_account(api):
 
 async def test_patch_changes_the_role_and_audits_it(api):
     alice = await create_user(api)
+    # Another admin, so alice is not the last one when she loses the role.
+    await api.post("/admin/v1/users", {"username": "root", "password": PASSWORD, "role": "admin"})
     url = f"/admin/v1/users/{alice['id']}"
     assert (await api.patch(url, {"role": "admin"})).json()["role"] == "admin"
     assert (await api.patch(url, {"role": "none"})).json()["role"] is None

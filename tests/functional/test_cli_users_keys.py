@@ -144,3 +144,22 @@ def test_users_commands_refuse_bad_input_naming_the_error(settings):
         assert result.stderr.startswith(f"appward: {error}:"), (args, result.stderr)
     listed = json.loads(run(settings, "users", "list", "--json").stdout)["items"]
     assert [(u["username"], u["role"], u["email"]) for u in listed] == [("erin", None, None)]
+
+
+def test_the_last_admin_account_keeps_its_role_and_stays(settings):
+    run(
+        settings,
+        "users",
+        "create",
+        "ada",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin="long enough pw\n",
+    )
+    for args in (("set-role", "ada", "none"), ("disable", "ada"), ("delete", "ada", "--yes")):
+        refused = run(settings, "users", *args)
+        assert refused.exit_code == 2
+        assert refused.stderr.startswith("appward: conflict: this is the last active admin account")
+    listed = json.loads(run(settings, "users", "list", "--json").stdout)["items"]
+    assert [(u["role"], u["disabled_at"]) for u in listed] == [("admin", None)]

@@ -73,7 +73,10 @@ class ScopeService:
         check_scope_name(name)
         _check_description(description)
         if await self.session.get(Scope, name) is not None:
-            raise Conflict(f"scope {name!r} already exists")
+            raise Conflict(
+                f"scope {name!r} already exists",
+                fields=[FieldError("name", "a scope of this name exists already")],
+            )
         now = self.clock.now()
         scope = Scope(
             name=name,
@@ -111,21 +114,26 @@ class ScopeService:
         admin_only: bool | None = None,
         sensitive: bool | None = None,
     ) -> Scope:
-        """Returns the updated scope. Raises NotFound or InvalidInput."""
+        """Returns the updated scope; the audit event records each changed field as
+        [old, new]. Raises NotFound or InvalidInput (and then changes nothing)."""
         scope = await self.get(name)
-        changes: dict[str, object] = {}
+        # Everything is checked before anything changes.
         if description is not None and description != scope.description:
             _check_description(description)
-            scope.description = description
-            changes["description"] = description
-        if admin_only is not None and admin_only != scope.admin_only:
-            if name == ADMIN_SCOPE and not admin_only:
-                raise InvalidInput(f"{ADMIN_SCOPE} is always admin-only")
-            scope.admin_only = admin_only
-            changes["admin_only"] = admin_only
-        if sensitive is not None and sensitive != scope.sensitive:
-            scope.sensitive = sensitive
-            changes["sensitive"] = sensitive
+        if name == ADMIN_SCOPE and admin_only is False:
+            raise InvalidInput(
+                f"{ADMIN_SCOPE} is always admin-only",
+                fields=[FieldError("admin_only", f"{ADMIN_SCOPE} is always admin-only")],
+            )
+        changes: dict[str, object] = {}
+        for field, value in (
+            ("description", description),
+            ("admin_only", admin_only),
+            ("sensitive", sensitive),
+        ):
+            if value is not None and value != getattr(scope, field):
+                changes[field] = [getattr(scope, field), value]
+                setattr(scope, field, value)
         if changes:
             scope.updated_at = self.clock.now()
             await self.session.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
@@ -82,6 +82,18 @@ def describe_initial_access_token(record: InitialAccessToken) -> dict[str, Any]:
         "expires_at": record.expires_at,
         "revoked_at": record.revoked_at,
     }
+
+
+def token_state(record: InitialAccessToken, now: datetime) -> str:
+    """Returns whether the token still registers clients: "active", or why not:
+    "revoked", "expired" or "used up" (the order ``consume`` refuses them in)."""
+    if record.revoked_at is not None:
+        return "revoked"
+    if record.expires_at is not None and record.expires_at <= now:
+        return "expired"
+    if record.max_uses is not None and record.uses >= record.max_uses:
+        return "used up"
+    return "active"
 
 
 @dataclass(frozen=True, slots=True)

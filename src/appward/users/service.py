@@ -19,6 +19,8 @@ from appward.audit import Actor, AuditLog, EventTag
 from appward.clock import Clock
 from appward.errors import Conflict, FieldError, InvalidInput, NotFound
 from appward.hashing import SecretVerifier
+from appward.pagination import Page, check_limit, decode_cursor, encode_cursor
+from appward.text import unsafe_character
 from appward.users.models import Role, User
 from appward.users.sessions import SessionService
 
@@ -30,6 +32,9 @@ MAX_EMAIL = 254
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 # What the CLI and the admin API take for "no role".
 NO_ROLE = "none"
+ACCOUNT_STATUSES = ("active", "disabled")
+MAX_SEARCH = 254
+LAST_ADMIN = "this is the last active admin account: give another account the admin role first"
 
 
 class _Keep(Enum):
@@ -75,10 +80,31 @@ def check_email(value: str) -> str:
     return str(checked.normalized)
 
 
+def check_deletion_confirmed(user: User, typed: str) -> None:
+    """Raises InvalidInput unless ``typed`` is the account's username (in any case): a
+    person deleting an account from a page types its name, so a slip of the mouse on the
+    wrong row deletes nothing."""
+    if typed.strip().lower() != user.username.lower():
+        raise InvalidInput(
+            "type the account's username to delete it",
+            fields=[FieldError("confirm_username", "does not match the account's username")],
+        )
+
+
 def _bad_email(reason: str) -> InvalidInput:
     return InvalidInput(
         f"not a usable e-mail address: {reason}", fields=[FieldError("email", reason)]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFilter:
+    """Which accounts a search returns: ``text`` in the username or e-mail address (any
+    case), ``role`` admin, developer or none, ``status`` active or disabled."""
+
+    text: str | None = None
+    role: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +170,44 @@ class UserService:
 
     async def all(self) -> list[User]:
         return list(await self.session.scalars(select(User).order_by(User.id)))
+
+    async def search(
+        self, filters: AccountFilter, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[User]:
+        """Returns one page of accounts, oldest first, in one SQL statement whatever the
+        filters. Raises InvalidInput on a bad filter or cursor."""
+        check_limit(limit)
+        stmt = select(User).order_by(User.id).limit(limit + 1)
+        after = decode_cursor(cursor)
+        if after is not None:
+            stmt = stmt.where(User.id > after)
+        if filters.text:
+            if len(filters.text) > MAX_SEARCH or unsafe_character(filters.text) is not None:
+                raise InvalidInput(
+                    f"search text must be 1-{MAX_SEARCH} printable characters",
+                    fields=[FieldError("q", f"at most {MAX_SEARCH} printable characters")],
+                )
+            escaped = filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped.lower()}%"
+            stmt = stmt.where(
+                func.lower(User.username).like(pattern, escape="\\")
+                | func.lower(User.email).like(pattern, escape="\\")
+            )
+        if filters.role:
+            role = parse_role(filters.role)
+            stmt = stmt.where(User.role.is_(None) if role is None else User.role == role.value)
+        if filters.status:
+            if filters.status not in ACCOUNT_STATUSES:
+                raise InvalidInput(
+                    f"status must be one of {', '.join(ACCOUNT_STATUSES)}",
+                    fields=[FieldError("status", f"one of {', '.join(ACCOUNT_STATUSES)}")],
+                )
+            disabled = User.disabled_at.is_not(None)
+            stmt = stmt.where(disabled if filters.status == "disabled" else ~disabled)
+        users = list(await self.session.scalars(stmt))
+        more = len(users) > limit
+        users = users[:limit]
+        return Page(users, encode_cursor(users[-1].id) if more else None)
 
     async def get(self, user_id: int) -> User | None:
         """Returns the active account with this (internal) id, or None."""
@@ -254,10 +318,12 @@ class UserService:
 
     async def set_role(self, user: User, role: Role | None) -> User:
         """Gives the account ``role`` (None: a plain end user), audited as
-        "account:role:changed" when it changes."""
+        "account:role:changed" when it changes. Raises Conflict when it would leave no
+        active admin account."""
         audit = self._audit()
         new = role.value if role is not None else None
         if user.role != new:
+            await self._check_leaves_an_admin(user, field="role")
             old, user.role = user.role, new
             await self.session.flush()
             await audit.record(
@@ -270,8 +336,10 @@ class UserService:
     async def disable(self, user: User) -> User:
         """Disables the account: it cannot sign in, its sessions end now, and its codes
         and refresh tokens stop working (they check the account). Its clients, if it owns
-        any, are left as they are."""
+        any, are left as they are. Raises Conflict when it would leave no active admin
+        account."""
         audit = self._audit()
+        await self._check_leaves_an_admin(user)
         ended = await self.sessions.end_all(user.public_id)
         if user.disabled_at is None:
             user.disabled_at = self.clock.now()
@@ -309,8 +377,10 @@ class UserService:
     async def delete(self, user: User) -> None:
         """Deletes the account with its sessions, consents and grants (so every code,
         refresh token and access token issued to it stops working). The audit trail
-        stays: its events name the account by username and public id, not by a key."""
+        stays: its events name the account by username and public id, not by a key.
+        Raises Conflict when it would leave no active admin account."""
         audit = self._audit()
+        await self._check_leaves_an_admin(user)
         ended = await self.sessions.end_all(user.public_id)
         # The grants, codes, refresh tokens, consents and session rows go with it (their
         # foreign keys cascade); access tokens name their grant, so they die too.
@@ -328,6 +398,23 @@ class UserService:
         if self.audit is None:
             raise RuntimeError("changing an account is audited: give UserService an AuditLog")
         return self.audit
+
+    async def _check_leaves_an_admin(self, user: User, field: str | None = None) -> None:
+        """Raises Conflict when ``user`` is the only active admin account: removing its
+        role, disabling or deleting it would leave nobody to run the console (an admin
+        locking themselves out). The other admins' rows are locked, so two admins
+        demoting each other at once cannot both succeed (PostgreSQL; SQLite has one
+        writer at a time)."""
+        if user.role != Role.ADMIN.value or user.disabled_at is not None:
+            return
+        others = await self.session.scalars(
+            select(User.id)
+            .where(User.role == Role.ADMIN.value, User.disabled_at.is_(None), User.id != user.id)
+            .with_for_update()
+        )
+        if others.first() is None:
+            fields = [FieldError(field, LAST_ADMIN)] if field else None
+            raise Conflict(LAST_ADMIN, fields=fields)
 
     async def _check_password(self, username: str, password: str) -> tuple[User | None, bool]:
         # A name no account can have is not looked up (nor is a 16 kB one sent to the

@@ -16,14 +16,15 @@ two-factor set-up. A form whose CSRF token is wrong is a 400 page and changes no
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from appward.errors import AppwardError
+from appward.errors import AppwardError, NotFound
 from appward.services import Services
 from appward.users.models import Role, User
 from appward.users.service import account_actor
@@ -80,6 +81,23 @@ class FormRejected(Exception):
     def __init__(self, error: AppwardError) -> None:
         super().__init__(error.description)
         self.error = error
+
+
+class PageNotFound(Exception):
+    """What a page looks up by the id in its path does not exist: app.py answers with the
+    404 page."""
+
+
+T = TypeVar("T")
+
+
+async def found(lookup: Awaitable[T]) -> T:
+    """Returns what a page's lookup by an id in its path found. Raises PageNotFound (the
+    404 page) when the domain raises NotFound."""
+    try:
+        return await lookup
+    except NotFound as exc:
+        raise PageNotFound() from exc
 
 
 def _this_page(request: Request) -> str:
@@ -183,7 +201,20 @@ def add_page_handlers(app: FastAPI) -> None:
             status_code=400,
         )
 
+    async def page_not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageNotFound)
+        return render(
+            request,
+            "page_error.html",
+            {
+                "heading": "Page not found",
+                "message": "There is nothing at this address: it may have been deleted.",
+            },
+            status_code=404,
+        )
+
     app.add_exception_handler(SignInRequired, sign_in)
+    app.add_exception_handler(PageNotFound, page_not_found)
     app.add_exception_handler(RoleRequired, role_required)
     app.add_exception_handler(SecondFactorRequired, second_factor)
     app.add_exception_handler(FormRejected, form_rejected)

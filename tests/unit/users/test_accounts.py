@@ -47,3 +47,16 @@ def test_public_ids_are_random_22_characters_and_never_digits_only():
     ids = {new_public_id() for _ in range(200)}
     assert len(ids) == 200
     assert all(PUBLIC_ID.fullmatch(i) for i in ids)
+
+
+def test_deleting_from_a_page_needs_the_username_typed():
+    from appward.users.models import User
+    from appward.users.service import check_deletion_confirmed
+
+    user = User(username="Alice")
+    check_deletion_confirmed(user, "alice")
+    check_deletion_confirmed(user, " Alice ")
+    for typed in ("", "alic", "bob"):
+        with pytest.raises(InvalidInput) as refused:
+            check_deletion_confirmed(user, typed)
+        assert refused.value.fields[0].field == "confirm_username"
