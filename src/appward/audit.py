@@ -75,6 +75,40 @@ class AuditEvent(Base):
     source_ip: Mapped[str | None] = mapped_column(String(45))
 
 
+# How a change event records one field's change: both values, so the trail says what a
+# field was as well as what it became (the console's Activity tab shows both).
+_CHANGE_KEYS = frozenset({"old", "new"})
+
+
+def changed_value(old: Any, new: Any) -> dict[str, Any]:
+    """Returns what ``changes`` holds for a field that went from ``old`` to ``new``."""
+    return {"old": old, "new": new}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field of an event's ``changes``: its new value and, when the event recorded
+    it, the old one (``had_old`` tells a recorded None from one never recorded)."""
+
+    field: str
+    new: Any
+    old: Any = None
+    had_old: bool = False
+
+
+def field_changes(event: AuditEvent) -> list[FieldChange]:
+    """Returns the event's changes field by field, in field order: values recorded with
+    changed_value give old and new, any other value is the field's new value."""
+    result = []
+    for field in sorted(event.changes or {}):
+        value = event.changes[field]
+        if isinstance(value, dict) and value.keys() == _CHANGE_KEYS:
+            result.append(FieldChange(field, value["new"], value["old"], had_old=True))
+        else:
+            result.append(FieldChange(field, value))
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who is making a change: ``client:<id>`` for an admin token, ``cli:<user>`` for the
