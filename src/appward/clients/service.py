@@ -85,14 +85,14 @@ class ClientChange:
 @dataclass(frozen=True, slots=True)
 class ClientFilter:
     name: str | None = None
-    # A substring of the name or of the client_id (the console's one search box).
-    query: str | None = None
     status: str | None = None
     registration_source: str | None = None
     approval: str | None = None
     grant_type: str | None = None
     owner: str | None = None
     sort: str = "created"  # created, -created, name or -name (case-insensitive)
+    # A substring of the name or of the client_id (the console's one search box).
+    query: str | None = None
 
 
 CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
