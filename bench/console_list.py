@@ -63,7 +63,7 @@ SCENARIOS = (
     ("search by name", "/console/clients?q=widget%2042"),
     ("owner + source filter", "/console/clients?owner=team-7&source=portal&sort=-created"),
 )
-WARM_UP = 5
+WARM_UP = 20
 
 
 def _row(n: int, now: datetime) -> dict[str, Any]:
@@ -103,22 +103,24 @@ def _row(n: int, now: datetime) -> dict[str, Any]:
 async def seed(settings: Settings, count: int) -> None:
     """Inserts ``count`` clients (two scopes each) and an admin account."""
     now = datetime.now(UTC)
-    async with standalone_resources(settings) as resources:
-        async with unit_of_work(resources, Actor("bench:setup")) as services:
-            session = services.session
-            for name in SCOPES:
-                session.add(Scope(name=name, description=name, created_at=now, updated_at=now))
-            await session.flush()
-            for start in range(0, count, 1000):
-                rows = [_row(n, now) for n in range(start, min(start + 1000, count))]
-                pks = (await session.scalars(insert(Client).returning(Client.pk), rows)).all()
-                links = [
-                    {"client_pk": pk, "scope_name": scope}
-                    for i, pk in enumerate(pks)
-                    for scope in (SCOPES[i % 3], SCOPES[(i + 1) % 3])
-                ]
-                await session.execute(insert(ClientScope), links)
-            await services.users.create("bench-admin", PASSWORD, role=Role.ADMIN)
+    async with (
+        standalone_resources(settings) as resources,
+        unit_of_work(resources, Actor("bench:setup")) as services,
+    ):
+        session = services.session
+        for name in SCOPES:
+            session.add(Scope(name=name, description=name, created_at=now, updated_at=now))
+        await session.flush()
+        for start in range(0, count, 1000):
+            rows = [_row(n, now) for n in range(start, min(start + 1000, count))]
+            pks = (await session.scalars(insert(Client).returning(Client.pk), rows)).all()
+            links = [
+                {"client_pk": pk, "scope_name": scope}
+                for i, pk in enumerate(pks)
+                for scope in (SCOPES[i % 3], SCOPES[(i + 1) % 3])
+            ]
+            await session.execute(insert(ClientScope), links)
+        await services.users.create("bench-admin", PASSWORD, role=Role.ADMIN)
 
 
 @asynccontextmanager
