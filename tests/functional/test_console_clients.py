@@ -389,6 +389,7 @@ async def test_creating_a_client_shows_its_secret_once_and_stores_every_field(ad
         data={
             **form,
             "client_name": "Reports",
+            "client_name_localized": "de: Berichte\r\nfr: Rapports",
             "logo_uri": "https://reports.example/logo.png",
             "client_uri": "https://reports.example",
             "contacts": "ops@reports.example\r\n\r\ndev@reports.example",
@@ -414,6 +415,7 @@ async def test_creating_a_client_shows_its_secret_once_and_stores_every_field(ad
     assert 'data-copy="#new-client-secret"' in response.text
     stored = await _stored(admin, client_id)
     assert stored.client_name == "Reports"
+    assert stored.client_name_localized == {"de": "Berichte", "fr": "Rapports"}
     assert stored.contacts == ["ops@reports.example", "dev@reports.example"]
     assert stored.redirect_uris == ["https://reports.example/cb", "https://reports.example/cb2"]
     assert stored.grant_types == ["authorization_code", "refresh_token"]
@@ -470,6 +472,8 @@ GOOD = {
     [
         ({"client_name": "\u202eevil"}, "client_name", "invisible formatting"),
         ({"client_name": "x" * 201}, "client_name", "at most 200 characters"),
+        ({"client_name_localized": "Wetter-Widget"}, "client_name_localized", "not a language tag"),
+        ({"client_name_localized": "de:"}, "client_name_localized", "at least 1 character"),
         ({"logo_uri": "http://logo.example/x.png"}, "logo_uri", "must be an https URL"),
         ({"client_uri": "javascript:alert(1)"}, "client_uri", "must be an https URL"),
         ({"policy_uri": "not a uri"}, "policy_uri", "whitespace"),
@@ -557,7 +561,9 @@ async def test_skip_consent_and_admin_scope_are_an_admins_to_give(admin):
 
 
 async def test_settings_show_the_metadata_and_save_it(admin):
-    created = await _create(admin, contacts=["a@example.com"], owner="team-a")
+    created = await _create(
+        admin, contacts=["a@example.com"], owner="team-a", client_name_localized={"de": "Netz"}
+    )
     url = f"/console/clients/{created['client_id']}"
     page = await admin.http.get(url)
     assert page.status_code == 200
@@ -565,6 +571,7 @@ async def test_settings_show_the_metadata_and_save_it(admin):
     assert _input_value(page.text, "client_name") == "Web App"
     assert _textarea(page.text, "redirect_uris") == "https://app.example.com/callback"
     assert _textarea(page.text, "contacts") == "a@example.com"
+    assert _textarea(page.text, "client_name_localized") == "de: Netz"
     fields = hidden_fields(page.text)
     assert fields["revision"] == "1"
     response = await admin.http.post(

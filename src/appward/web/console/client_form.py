@@ -28,6 +28,7 @@ FormValues = dict[str, Any]
 
 IDENTITY = (
     "client_name",
+    "client_name_localized",
     "logo_uri",
     "client_uri",
     "policy_uri",
@@ -63,6 +64,8 @@ CHECKBOXES = frozenset({"rotate_refresh_tokens", "require_pkce", "skip_consent"}
 # refresh_token grant type).
 YES_NO_DEFAULT = frozenset({"issue_refresh_tokens"})
 JSON_FIELDS = frozenset({"jwks"})
+# RFC 7591 §2.2's client_name#<tag> members, one "tag: name" per line.
+LOCALIZED = frozenset({"client_name_localized"})
 GRANT_TYPE_FIELD = "grant_type."
 WHOLE_NUMBER = re.compile(r"-?[0-9]{1,15}")
 
@@ -128,6 +131,8 @@ def _shown(name: str, value: Any) -> Any:
         return ""
     if name in LINES:
         return "\n".join(value)
+    if name in LOCALIZED:
+        return "\n".join(f"{tag}: {text}" for tag, text in value.items())
     if name in JSON_FIELDS:
         return json.dumps(value, indent=2)
     if name in YES_NO_DEFAULT:
@@ -170,6 +175,14 @@ def _converted(name: str, value: Any) -> Any:
         return None
     if name in LINES:
         return [line.strip() for line in value.splitlines() if line.strip()]
+    if name in LOCALIZED:
+        names: dict[str, str] = {}
+        for line in value.splitlines():
+            tag, colon, text = line.partition(":")
+            if line.strip():
+                # A line without "tag:" has the empty tag, which the validator refuses.
+                names[tag.strip() if colon else ""] = (text if colon else line).strip()
+        return names
     if name in INTEGERS:
         text = value.strip()
         # Anything else is passed on as typed, for the validator to refuse by name.
