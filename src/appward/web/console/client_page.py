@@ -183,7 +183,12 @@ async def client_activity(
         page = await caller.services.audit.query(
             AuditFilter(client_id=client_id), cursor=cursor, limit=ACTIVITY_PAGE_SIZE
         )
-        events = [{"event": event, "changes": field_changes(event)} for event in page.items]
+        events = []
+        for event in page.items:
+            changes = field_changes(event)
+            # Before/after columns for an event that recorded old values (an update).
+            paired = any(change.had_old for change in changes)
+            events.append({"event": event, "changes": changes, "paired": paired})
         next_cursor = page.next_cursor
     except InvalidInput as exc:
         errors = field_errors(exc)
