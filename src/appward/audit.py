@@ -75,6 +75,43 @@ class AuditEvent(Base):
     source_ip: Mapped[str | None] = mapped_column(String(45))
 
 
+# How a change event records one field's change: both values, so the trail says what a
+# field was as well as what it became (the console's Activity tab shows both).
+_CHANGE_KEYS = frozenset({"old", "new"})
+
+
+def changed_value(old: Any, new: Any) -> dict[str, Any]:
+    """Returns what ``changes`` holds for a field that went from ``old`` to ``new``."""
+    return {"old": old, "new": new}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field of an event's ``changes``: its new value and, when the event recorded
+    it, the old one (``had_old`` tells a recorded None from one never recorded)."""
+
+    field: str
+    new: Any
+    old: Any = None
+    had_old: bool = False
+
+
+def field_changes(event: AuditEvent) -> list[FieldChange]:
+    """Returns the event's changes field by field, in the order they were recorded:
+    values recorded with changed_value, and the PAIRED_FIELDS' [old, new] lists, give old
+    and new; any other value is what the field became."""
+    paired = PAIRED_FIELDS.get(event.action, frozenset())
+    result = []
+    for field, value in (event.changes or {}).items():
+        if isinstance(value, dict) and value.keys() == _CHANGE_KEYS:
+            result.append(FieldChange(field, value["new"], value["old"], had_old=True))
+        elif field in paired and isinstance(value, list) and len(value) == 2:
+            result.append(FieldChange(field, value[1], value[0], had_old=True))
+        else:
+            result.append(FieldChange(field, value))
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who is making a change: ``client:<id>`` for an admin token, ``cli:<user>`` for the
@@ -154,28 +191,6 @@ PAIRED_FIELDS: dict[str, frozenset[str]] = {
     EventTag.ACCOUNT_ROLE_CHANGED: frozenset({"role"}),
     EventTag.SCOPE_UPDATED: frozenset({"description", "admin_only", "sensitive"}),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    """One field of an event's changes: what it became and, when recorded, what it was."""
-
-    field: str
-    new: Any
-    old: Any = None
-    has_old: bool = False
-
-
-def field_changes(event: AuditEvent) -> list[FieldChange]:
-    """Returns the event's changes field by field, in the order they were recorded."""
-    paired = PAIRED_FIELDS.get(event.action, frozenset())
-    changes = []
-    for field, value in (event.changes or {}).items():
-        if field in paired and isinstance(value, list) and len(value) == 2:
-            changes.append(FieldChange(field, value[1], value[0], has_old=True))
-        else:
-            changes.append(FieldChange(field, value))
-    return changes
 
 
 @dataclass(frozen=True, slots=True)

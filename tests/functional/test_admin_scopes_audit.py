@@ -114,7 +114,7 @@ async def test_every_change_is_audited_with_actor_and_source_ip(api):
     assert {e["actor"] for e in events} == {f"client:{api.admin_id}"}
     assert {e["source_ip"] for e in events} == {"127.0.0.9"}
     update = next(e for e in events if e["action"] == "client:updated")
-    assert update["changes"] == {"client_name": "New"}
+    assert update["changes"] == {"client_name": {"old": SERVICE["client_name"], "new": "New"}}
 
     # No secret value ever reaches the audit log.
     full = (await api.get("/admin/v1/audit-events?limit=200")).text

@@ -385,8 +385,8 @@ def test_update_set_takes_json_values_and_plain_strings(cli: Cli) -> None:
     assert body["revision"] == 2
     assert "client_secret" not in body
     [event] = cli.events("--action", "client:updated")
-    assert event["changes"]["access_token_ttl"] == 120
-    assert event["changes"]["owner"] == "team-x"
+    assert event["changes"]["access_token_ttl"]["new"] == 120
+    assert event["changes"]["owner"] == {"old": None, "new": "team-x"}
 
 
 def test_update_null_resets_a_field_to_its_default(cli: Cli) -> None:

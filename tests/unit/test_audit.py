@@ -44,8 +44,8 @@ def test_paired_fields_show_old_and_new_and_the_others_what_they_became():
     )
     assert field_changes(event) == [
         FieldChange("sub", "abc"),
-        FieldChange("email", "b@x.org", "a@x.org", has_old=True),
-        FieldChange("email_verified", False, True, has_old=True),
+        FieldChange("email", "b@x.org", "a@x.org", had_old=True),
+        FieldChange("email_verified", False, True, had_old=True),
     ]
     # A client's two grant types are its new value, not a change from one to the other.
     created = _event("client:updated", {"grant_types": ["authorization_code", "refresh_token"]})

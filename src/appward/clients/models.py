@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from appward.clients.names import client_name_warning
 from appward.db import Base, UTCDateTime
 
 
@@ -78,6 +79,12 @@ class Client(Base):
     @property
     def scopes(self) -> list[str]:
         return [link.scope_name for link in self.scope_links]
+
+    @property
+    def name_warning(self) -> str | None:
+        """The warning to show beside the client when one of its names is deceptive
+        (names.client_name_warning), or None."""
+        return client_name_warning(self.client_name, self.client_name_localized)
 
     def display_name(self, languages: list[str]) -> str:
         """Returns the name to show a reader of ``languages`` (most preferred first):

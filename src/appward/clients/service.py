@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from appward.audit import AuditLog, EventTag
+from appward.audit import AuditLog, EventTag, changed_value
 from appward.clients.approval import (
     APPROVAL_STATES,
     APPROVED,
@@ -65,6 +65,7 @@ GRANT_TYPES = tuple(get_args(GrantType))
 METADATA_FIELDS = tuple(ClientMetadata.model_fields)
 MAX_LABEL = 100
 MAX_GRACE = 365 * 86400
+MAX_BULK = 200  # clients changed by one bulk action: one page of the list at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,8 @@ class ClientFilter:
     grant_type: str | None = None
     owner: str | None = None
     sort: str = "created"  # created, -created, name or -name (case-insensitive)
+    # A substring of the name or of the client_id (the console's one search box).
+    query: str | None = None
 
 
 CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
@@ -158,9 +161,16 @@ class ClientService:
             .limit(limit + 1)
         )
         if filters.name:
-            escaped = filters.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             stmt = stmt.where(
-                func.lower(Client.client_name).like(f"%{escaped.lower()}%", escape="\\")
+                func.lower(Client.client_name).like(_contains(filters.name), escape="\\")
+            )
+        if filters.query:
+            pattern = _contains(filters.query)
+            stmt = stmt.where(
+                or_(
+                    func.lower(Client.client_name).like(pattern, escape="\\"),
+                    func.lower(Client.client_id).like(pattern, escape="\\"),
+                )
             )
         if filters.status:
             _check_choice("status", filters.status, STATUSES)
@@ -274,13 +284,15 @@ class ClientService:
         # admin from fixing the very field they now refuse.
         before = current
         after = metadata.to_wire()
-        changed = {
-            k: after.get(k)
+        # Each changed field as {"old": ..., "new": ...} (audit.field_changes reads them).
+        changed: dict[str, object] = {
+            k: changed_value(before.get(k), after.get(k))
             for k in sorted(before.keys() | after.keys())
             if before.get(k) != after.get(k)
         }
         if owner is not _KEEP and owner != client.owner:
-            changed["owner"] = client.owner = owner
+            changed["owner"] = changed_value(client.owner, owner)
+            client.owner = owner
         if not changed:
             return ClientChange(client)
         gained = sorted(set(metadata.scopes) - set(client.scopes))
@@ -288,7 +300,8 @@ class ClientService:
             client.registration_source, await self._sensitive(gained)
         ):
             # A reviewed client that asks for a new sensitive scope is reviewed again.
-            changed["approval"] = client.approval = PENDING
+            changed["approval"] = changed_value(client.approval, PENDING)
+            client.approval = PENDING
         _apply(client, metadata)
         client.updated_at = self.clock.now()
         await self._flush_versioned()
@@ -303,6 +316,41 @@ class ClientService:
         """Disables or re-enables a client at once. Raises NotFound."""
         _check_choice("status", status, STATUSES)
         client = await self._get_for_update(client_id)
+        await self._change_status(client, status)
+        return client
+
+    async def set_status_of(self, client_ids: list[str], status: str) -> list[Client]:
+        """Disables or re-enables several clients at once (the console's bulk action), all
+        or none: every one is found and locked in one statement before any changes.
+
+        Returns them in the order given. Raises InvalidInput for no ids or more than
+        MAX_BULK, NotFound naming the first unknown (or deleted) one.
+        """
+        _check_choice("status", status, STATUSES)
+        wanted = list(dict.fromkeys(client_ids))
+        if not 1 <= len(wanted) <= MAX_BULK:
+            raise InvalidInput(
+                f"select between 1 and {MAX_BULK} clients",
+                fields=[FieldError("selected", f"select between 1 and {MAX_BULK} clients")],
+            )
+        found = {
+            client.client_id: client
+            for client in await self.session.scalars(
+                select(Client)
+                .where(Client.client_id.in_(wanted), Client.deleted_at.is_(None))
+                .order_by(Client.pk)
+                .with_for_update()
+            )
+        }
+        missing = [client_id for client_id in wanted if client_id not in found]
+        if missing:
+            raise NotFound(f"no client with client_id {missing[0]!r}")
+        for client_id in wanted:
+            await self._change_status(found[client_id], status)
+        return [found[client_id] for client_id in wanted]
+
+    async def _change_status(self, client: Client, status: str) -> None:
+        client_id = client.client_id
         if client.status != status:
             client.status = status
             client.updated_at = self.clock.now()
@@ -313,7 +361,6 @@ class ClientService:
             tag = EventTag.CLIENT_DISABLED if status == "disabled" else EventTag.CLIENT_ENABLED
             await self.audit.record(tag, client_id=client_id, changes={"status": status})
             mark_credentials_changed(self.session, client_id)
-        return client
 
     async def revoke_tokens(self, client_id: str) -> Client:
         """Revokes every access token, refresh token and code issued to the client so far,
@@ -385,6 +432,27 @@ class ClientService:
         await self._flush_versioned()
         await self.audit.record(EventTag.CLIENT_DELETED, client_id=client_id)
         mark_credentials_changed(self.session, client_id)
+
+    async def delete_confirmed(self, client_id: str, typed_name: str) -> None:
+        """Deletes the client once the person deleting it has typed its name (its
+        client_id when it has none), the console's guard against deleting the wrong one.
+
+        Raises NotFound; InvalidInput (field ``confirm_name``), deleting nothing, when the
+        typed name is not the client's.
+        """
+        client = await self._get_for_update(client_id)
+        expected = client.client_name or client.client_id
+        if typed_name.strip() != expected.strip():
+            raise InvalidInput(
+                "the typed name is not the client's name",
+                fields=[
+                    FieldError(
+                        "confirm_name",
+                        "Type the client's name exactly as shown to delete it",
+                    )
+                ],
+            )
+        await self.delete(client_id)
 
     # --- secrets ---
 
@@ -680,6 +748,13 @@ def _check_revision(client: Client, expected: int | None) -> None:
         raise PreconditionFailed(
             f"the client is at revision {client.revision}, not {expected}; read it again"
         )
+
+
+def _contains(text: str) -> str:
+    """Returns the LIKE pattern (escape character a backslash) matching values that hold
+    ``text``, case-insensitively: its wildcards are taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -1,0 +1,71 @@
+"""web/console/client_form.py: the posted form as metadata, typed values passed on as
+typed for the validator to name."""
+
+from __future__ import annotations
+
+from appward.web.console.client_form import (
+    CREATE_FIELDS,
+    SETTINGS_FIELDS,
+    metadata_from,
+    new_client_values,
+    posted_values,
+)
+
+
+def test_a_create_form_leaves_empty_inputs_out() -> None:
+    values = posted_values(
+        {
+            "client_name": "App",
+            "redirect_uris": " https://a.example/cb \r\n\r\nhttps://a.example/two",
+            "grant_type.authorization_code": "on",
+            "grant_type.refresh_token": "on",
+            "access_token_ttl": " 300 ",
+            "issue_refresh_tokens": "false",
+            "require_pkce": "on",
+        },
+        CREATE_FIELDS,
+    )
+    assert metadata_from(values, patch=False) == {
+        "client_name": "App",
+        "redirect_uris": ["https://a.example/cb", "https://a.example/two"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "access_token_ttl": 300,
+        "issue_refresh_tokens": False,
+        "require_pkce": True,
+        "rotate_refresh_tokens": False,
+        "skip_consent": False,
+    }
+
+
+def test_a_settings_patch_resets_emptied_inputs() -> None:
+    data = metadata_from(posted_values({"client_name": "App"}, SETTINGS_FIELDS), patch=True)
+    assert data["client_name"] == "App"
+    assert data["owner"] is None
+    assert data["logo_uri"] is None
+    assert data["jwks"] is None
+    assert "grant_types" not in data  # the Policy tab's
+
+
+def test_values_that_are_not_what_they_should_be_go_on_as_typed() -> None:
+    values = posted_values(
+        {
+            "access_token_ttl": "ten",
+            "refresh_token_ttl": "9" * 5000,
+            "issue_refresh_tokens": "maybe",
+            "jwks": "[" * 5000,
+        },
+        CREATE_FIELDS,
+    )
+    data = metadata_from(values, patch=False)
+    assert data["access_token_ttl"] == "ten"
+    assert data["refresh_token_ttl"] == "9" * 5000
+    assert data["issue_refresh_tokens"] == "maybe"
+    assert data["jwks"] == "[" * 5000
+
+
+def test_the_create_form_starts_from_the_validators_defaults() -> None:
+    values = new_client_values()
+    assert values["grant_types"] == ["authorization_code"]
+    assert values["token_endpoint_auth_method"] == "client_secret_basic"
+    assert values["require_pkce"] is True
+    assert values["skip_consent"] is False
