@@ -893,7 +893,7 @@ async def test_an_unknown_client_is_a_404_page(admin, method, path):
         admin.http, method, path.format(id="nosuchclient"), await _csrf(admin.http)
     )
     assert response.status_code == 404
-    assert "Client not found" in response.text
+    assert "No such client" in response.text
     assert response.headers["content-type"].startswith("text/html")
 
 

@@ -23,6 +23,7 @@ from appward.errors import (
 )
 from appward.web.console import client_form
 from appward.web.console.client_form import FormValues
+from appward.web.console.client_tab import not_found_page
 from appward.web.page_access import ConsoleAdmin, PageCaller, posted_form, redirect_to
 from appward.web.responses import NO_STORE
 from appward.web.templates import field_errors, render
@@ -47,19 +48,6 @@ STALE = (
 
 def _base(client_id: str) -> str:
     return f"/console/clients/{client_id}"
-
-
-def client_not_found(request: Request, caller: PageCaller) -> Response:
-    """The 404 page of a client_id that is unknown or deleted."""
-    return render(
-        request,
-        "page_error.html",
-        {
-            "heading": "Client not found",
-            "message": "There is no client with this client_id, or it was deleted.",
-        },
-        status_code=404,
-    )
 
 
 def _settings_page(
@@ -96,7 +84,7 @@ async def client_settings(client_id: str, request: Request, caller: ConsoleAdmin
     try:
         client = await caller.services.clients.get(client_id)
     except NotFound:
-        return client_not_found(request, caller)
+        return not_found_page(request)
     notice = NOTICES.get(request.query_params.get("done", ""))
     values = client_form.client_values(client)
     return _settings_page(request, caller, client, values, revision=client.revision, notice=notice)
@@ -117,7 +105,7 @@ async def save_settings(client_id: str, request: Request, caller: ConsoleAdmin) 
     try:
         client = await clients.get(client_id)
     except NotFound:
-        return client_not_found(request, caller)
+        return not_found_page(request)
     expected = _revision(form)
     if expected is None:
         errors = {"": "The form has lost its revision: open the page again."}
@@ -130,7 +118,7 @@ async def save_settings(client_id: str, request: Request, caller: ConsoleAdmin) 
             client_id, client_form.metadata_from(values, patch=True), expected_revision=expected
         )
     except NotFound:
-        return client_not_found(request, caller)
+        return not_found_page(request)
     except PreconditionFailed:
         # The other change is not lost (it is stored) and neither are these edits: they
         # come back with the current revision, so saving again is a deliberate overwrite.
@@ -175,7 +163,7 @@ async def client_activity(
     try:
         client = await caller.services.clients.get(client_id)
     except NotFound:
-        return client_not_found(request, caller)
+        return not_found_page(request)
     errors: dict[str, str] = {}
     events: list[dict[str, Any]] = []
     next_cursor = None
@@ -222,7 +210,7 @@ async def set_status(client_id: str, request: Request, caller: ConsoleAdmin) -> 
             return _refused(request, "Choose whether to enable or disable the client.")
         await caller.services.clients.set_status(client_id, status)
     except NotFound:
-        return client_not_found(request, caller)
+        return not_found_page(request)
     done = "disabled" if status == "disabled" else "enabled"
     return redirect_to(f"{_base(client_id)}?done={done}")
 
@@ -237,7 +225,7 @@ async def set_verified(client_id: str, request: Request, caller: ConsoleAdmin) -
             return _refused(request, "Choose whether the client is verified.")
         await caller.services.clients.set_verified(client_id, verified)
     except NotFound:
-        return client_not_found(request, caller)
+        return not_found_page(request)
     return redirect_to(f"{_base(client_id)}?done={'verified' if verified else 'unverified'}")
 
 
@@ -247,7 +235,7 @@ async def revoke_tokens(client_id: str, request: Request, caller: ConsoleAdmin) 
     try:
         await caller.services.clients.revoke_tokens(client_id)
     except NotFound:
-        return client_not_found(request, caller)
+        return not_found_page(request)
     return redirect_to(f"{_base(client_id)}?done=tokens-revoked")
 
 
@@ -287,7 +275,7 @@ async def confirm_delete(client_id: str, request: Request, caller: ConsoleAdmin)
     try:
         client = await caller.services.clients.get(client_id)
     except NotFound:
-        return client_not_found(request, caller)
+        return not_found_page(request)
     return _delete_page(request, caller, client)
 
 
@@ -300,7 +288,7 @@ async def delete_client(client_id: str, request: Request, caller: ConsoleAdmin) 
     try:
         await clients.delete_confirmed(client_id, typed)
     except NotFound:
-        return client_not_found(request, caller)
+        return not_found_page(request)
     except InvalidInput as exc:
         client = await clients.get(client_id)
         return _delete_page(request, caller, client, typed, field_errors(exc), exc.status_code)
