@@ -57,7 +57,7 @@ from appward.web import (
 )
 from appward.web.openapi import add_api_docs, openapi_document
 from appward.web.page_access import add_page_handlers
-from appward.web.pipeline import Pipeline, RequestHook
+from appward.web.pipeline import Pipeline, RequestHook, redact_access_log
 from appward.web.responses import (
     handle_appward_error,
     handle_http_error,
@@ -160,6 +160,7 @@ def create_app(
             if redis is not None:
                 await redis.aclose()
 
+    redact_access_log()  # one-time-link tokens in paths never reach uvicorn's access log
     app = AppwardApp(
         title="Appward",
         summary="OAuth 2.0 authorization server built around client management",
