@@ -58,7 +58,9 @@ async def password_step(
     return await http.post("/login", data={**fields, "username": username, "password": password})
 
 
-async def code_step(http: httpx.AsyncClient, code_page: httpx.Response, code: str) -> httpx.Response:
+async def code_step(
+    http: httpx.AsyncClient, code_page: httpx.Response, code: str
+) -> httpx.Response:
     fields = hidden_fields(code_page.text)
     return await http.post("/login/code", data={**fields, "code": code})
 
@@ -75,7 +77,8 @@ async def sign_in(
     the final redirect."""
     response = await password_step(http, username, password)
     if seed is not None:
-        assert clock is not None and response.status_code == 200, response.text
+        assert clock is not None
+        assert response.status_code == 200, response.text
         response = await code_step(http, response, code_now(seed, clock))
     assert response.status_code == 303, response.text
     return response

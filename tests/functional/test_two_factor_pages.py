@@ -90,7 +90,8 @@ async def test_enrolment_shows_a_qr_code_and_the_seed_then_the_recovery_codes_on
     pending = await api.http.get(started.headers["location"])
     assert pending.headers["cache-control"] == "no-store"
     # The QR code is inline SVG (no data: image, no CSP change), the seed text beside it.
-    assert '<svg width="' in pending.text and 'class="segno"' in pending.text
+    assert '<svg width="' in pending.text
+    assert 'class="segno"' in pending.text
     assert "data:" not in pending.text
     assert "img-src 'self'" in pending.headers["content-security-policy"]
     seed = _seed_of(pending.text)
@@ -109,13 +110,14 @@ async def test_enrolment_shows_a_qr_code_and_the_seed_then_the_recovery_codes_on
     assert "Two-factor sign-in is <strong>on</strong>" in on.text
     assert "10 recovery codes left" in on.text
     assert not any(code in on.text for code in codes)  # shown once only
-    assert "Two-factor sign-in is on (10 recovery codes left)" in (
-        await api.http.get("/account")
-    ).text
+    assert (
+        "Two-factor sign-in is on (10 recovery codes left)" in (await api.http.get("/account")).text
+    )
     [enrolled] = await events(api.app, "account:totp:enrolled")
     assert enrolled.target == "alice"
     text = await audit_text(api.app)
-    assert seed not in text and not any(normal(c) in text or c in text for c in codes)
+    assert seed not in text
+    assert not any(normal(c) in text or c in text for c in codes)
 
 
 async def test_a_wrong_enrolment_code_is_refused_and_the_set_up_is_kept(api, clock):
@@ -253,7 +255,9 @@ async def test_wrong_old_and_reused_codes_are_refused(api, clock):
     failed = await events(api.app, "account:sign_in_failed")
     assert [e.changes["reason"] for e in failed] == ["wrong_second_factor"] * 8
     text = await audit_text(api.app)
-    assert current not in text and wrong not in text and old not in text
+    assert current not in text
+    assert wrong not in text
+    assert old not in text
 
 
 async def test_a_recovery_code_signs_in_once(api, clock):
@@ -366,7 +370,8 @@ async def test_new_recovery_codes_replace_the_old_ones(api, clock):
     made = await api.http.post("/account/two-factor/recovery-codes", data=hidden_fields(page.text))
     assert made.status_code == 200
     new_codes = _codes_of(made.text)
-    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+    assert len(new_codes) == 10
+    assert not set(new_codes) & set(old_codes)
     await api.http.post("/logout", data=hidden_fields((await api.http.get("/account")).text))
     step = await password_step(api.http, "lea")
     assert (await code_step(api.http, step, old_codes[1])).status_code == 401
@@ -454,3 +459,15 @@ async def test_a_script_client_name_is_text_on_the_code_page(api, clock):
     )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in step.text
     assert "<script>alert" not in step.text
+
+
+async def test_an_account_enrolled_on_the_pages_signs_in_with_its_code(api, clock):
+    await create_account(api, "quin")
+    await sign_in(api.http, "quin")
+    seed, codes = await _enrol_through_pages(api.http, clock)
+    assert len(codes) == 10
+    await api.http.post("/logout", data=hidden_fields((await api.http.get("/account")).text))
+    step = await password_step(api.http, "quin")
+    assert step.status_code == 200
+    done = await code_step(api.http, step, code_now(seed, clock))
+    assert done.headers["location"] == "/account"
