@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pyotp
+import redis
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -97,3 +98,18 @@ async def audit_text(app: FastAPI) -> str:
     async with unit_of_work(app.state.appward, SETUP_ACTOR) as services:
         found = await services.session.scalars(select(AuditEvent))
         return "\n".join(f"{e.actor} {e.action} {e.target} {e.changes}" for e in found)
+
+
+def flushed_redis() -> str:
+    """The test Redis (its own db: APPWARD_TEST_REDIS_URL), emptied so that throttling
+    counts of earlier tests (same frozen time, same usernames) do not carry over; or a
+    skip (a failure under APPWARD_REQUIRE_REDIS=1)."""
+    from tests.functional.test_sessions import reachable_redis
+
+    url = reachable_redis()
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url

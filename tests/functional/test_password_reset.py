@@ -21,6 +21,7 @@ from tests.auth_helpers import (
     create_account,
     enrol,
     events,
+    flushed_redis,
     password_step,
     sign_in,
 )
@@ -30,6 +31,17 @@ from tests.mailbox import mailbox  # noqa: F401 (fixture)
 from tests.oauth_helpers import PASSWORD, hidden_fields, pkce_pair, query_of
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["database", "redis"])
+async def api(request, settings, clock):
+    """The app with its sessions (and throttling counts) in the database and memory, or
+    in Redis: the sign-in steps and the sessions a reset ends behave the same on both."""
+    if request.param == "redis":
+        settings = settings.model_copy(update={"redis_url": flushed_redis()})
+    async with open_api(settings, clock) as opened:
+        yield opened
+
 
 NEW = "a brand new passphrase"
 LINK = re.compile(r"http://[^\s]+/password-reset/([A-Za-z0-9_-]{43})")
