@@ -101,15 +101,19 @@ async def audit_text(app: FastAPI) -> str:
 
 
 def flushed_redis() -> str:
-    """The test Redis (its own db: APPWARD_TEST_REDIS_URL), emptied so that throttling
-    counts of earlier tests (same frozen time, same usernames) do not carry over; or a
-    skip (a failure under APPWARD_REQUIRE_REDIS=1)."""
+    """The test Redis (APPWARD_TEST_REDIS_URL) with the sign-in and reset throttling
+    counts removed, so that those of earlier tests (the same frozen time, usernames and
+    address) do not carry over; nothing else in it is touched. Or a skip (a failure
+    under APPWARD_REQUIRE_REDIS=1)."""
     from tests.functional.test_sessions import reachable_redis
 
     url = reachable_redis()
     client = redis.Redis.from_url(url)
     try:
-        client.flushdb()
+        for pattern in ("appward:rate:login-*", "appward:rate:password-reset-*"):
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
     finally:
         client.close()
     return url
