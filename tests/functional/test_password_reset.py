@@ -576,3 +576,27 @@ async def test_no_reset_token_reaches_a_log_line(mail_api, caplog):
     assert "GET /password-reset/[redacted]?" not in server  # the query goes too
     assert token not in server
     assert NEW not in server
+
+
+async def test_a_mail_that_cannot_be_sent_changes_nothing_in_the_answer(settings, clock, caplog):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_security": "none",
+        "smtp_from": "Appward <no-reply@appward.test>",
+        "smtp_timeout": 2,
+    }
+    async with open_api(settings.model_copy(update=unreachable), clock) as api:
+        await create_account(api, "vic", email="vic@example.com")
+        caplog.set_level(logging.WARNING, logger="appward")
+        asked = await _ask_for_reset(api.http, "vic")
+        unknown = await _ask_for_reset(api.http, "nobody-here")
+        assert asked.status_code == unknown.status_code == 303
+        assert asked.headers["location"] == unknown.headers["location"]
+        assert "password reset mail for link" in caplog.text
+        assert "/password-reset/" not in caplog.text

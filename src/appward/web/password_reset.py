@@ -14,9 +14,11 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
 
 from appward.audit import Actor
 from appward.errors import AppwardError, InvalidInput, TemporarilyUnavailable, TooManyAttempts
+from appward.mail import Mailer, Message
 from appward.services import Services
 from appward.users.account_security import reset_mail, reset_url
 from appward.users.one_time_links import LINK_EXPIRED
@@ -98,18 +100,24 @@ async def request_reset(request: Request, state: State, services: RequestService
         )
     acting = await _anonymous(request, state, services)
     found = await acting.account_security.request_reset(identifier)
+    answer = redirect_to("/password-reset?done=sent")
     if found is not None:
         user, link = found
         message = reset_mail(
             user, reset_url(state.settings.issuer, link.token), state.settings.display_name
         )
-        try:
-            await mailer.send(message)
-        except TemporarilyUnavailable as exc:
-            # The same answer either way: a failure to send must not tell that the
-            # account exists. The reason (never the message) goes to the log.
-            log.warning("password reset mail for link %s not sent: %s", link.record.id, exc.detail)
-    return redirect_to("/password-reset?done=sent")
+        # Sent once the answer is out: the answer, and its timing, must not tell whether
+        # an account matched.
+        answer.background = BackgroundTask(_send_quietly, mailer, message, link.record.id)
+    return answer
+
+
+async def _send_quietly(mailer: Mailer, message: Message, link_id: int) -> None:
+    try:
+        await mailer.send(message)
+    except TemporarilyUnavailable as exc:
+        # The reason (never the message, which holds the link) goes to the log.
+        log.warning("password reset mail for link %s not sent: %s", link_id, exc.detail)
 
 
 def _new_password_page(
