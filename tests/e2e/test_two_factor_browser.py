@@ -59,7 +59,6 @@ def test_an_admin_enrols_totp_and_signs_in_with_a_code(browser: Any, site: share
 
     browser.get(f"{site.base_url}/login?next=/account")
     sign_in(browser, username)
-    _wait_for(browser, "manage-two-factor").click()
     _wait_for(browser, "start-two-factor").click()
     seed_text = _wait_for(browser, "totp-seed").text
     assert browser.find_element(By.CSS_SELECTOR, "#qr-code svg").is_displayed()

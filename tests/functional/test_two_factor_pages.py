@@ -96,8 +96,9 @@ async def test_enrolment_shows_a_qr_code_and_the_seed_then_the_recovery_codes_on
     await sign_in(api.http, "alice")
     off = await api.http.get("/account")
     assert "Two-factor sign-in is off" in off.text
-    page = await api.http.get("/account/two-factor")
-    started = await api.http.post("/account/two-factor/start", data=hidden_fields(page.text))
+    assert 'action="/account/two-factor/start"' in off.text  # set up from /account
+    started = await api.http.post("/account/two-factor/start", data=hidden_fields(off.text))
+    assert started.headers["location"] == "/account/two-factor"
     pending = await api.http.get(started.headers["location"])
     assert pending.headers["cache-control"] == "no-store"
     # The QR code is inline SVG (no data: image, no CSP change), the seed text beside it.
@@ -377,7 +378,8 @@ async def test_new_recovery_codes_replace_the_old_ones(api, clock):
     await create_account(api, "lea")
     seed, old_codes = await enrol(api.app, "lea", clock)
     await sign_in(api.http, "lea", seed=seed, clock=clock)
-    page = await api.http.get("/account/two-factor")
+    page = await api.http.get("/account")  # offered on /account itself
+    assert 'data-confirm="Make new recovery codes?' in page.text
     made = await api.http.post("/account/two-factor/recovery-codes", data=hidden_fields(page.text))
     assert made.status_code == 200
     new_codes = _codes_of(made.text)
