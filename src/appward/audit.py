@@ -54,6 +54,11 @@ class EventTag(StrEnum):
     ACCOUNT_EMAIL_VERIFICATION_SENT = "account:email_verification:sent"
     ACCOUNT_PASSWORD_RESET_LINK_ISSUED = "account:password_reset:link_issued"
     ACCOUNT_INVITATION_ISSUED = "account:invitation:issued"
+    # --- auth: passwords and the second factor (task "auth") ---
+    ACCOUNT_PASSWORD_CHANGED = "account:password:changed"
+    ACCOUNT_PASSWORD_RESET = "account:password_reset:completed"
+    ACCOUNT_PASSWORD_RESET_REQUESTED = "account:password_reset:requested"
+    ACCOUNT_TEMPORARY_PASSWORD_SET = "account:password:temporary_set"
     DCR_REGISTERED = "dcr:registered"
     DCR_REPLACED = "dcr:replaced"
     DCR_DELETED = "dcr:deleted"

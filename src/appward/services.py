@@ -33,6 +33,7 @@ from appward.tokens.consent import ConsentService
 from appward.tokens.keys import KeyRing, load_key_encryption
 from appward.tokens.preview import TokenPreviewService
 from appward.tokens.service import TokenService
+from appward.users.account_security import AccountSecurityService
 from appward.users.one_time_links import OneTimeLinkService
 from appward.users.service import UserService
 from appward.users.sessions import (
@@ -184,6 +185,11 @@ class Services:
         # The name an authenticator app shows beside the code: the server's display name.
         issuer = resources.settings.display_name
         return TotpService(self.session, resources.clock, resources.cipher, issuer, self.audit)
+
+    @cached_property
+    def account_security(self) -> AccountSecurityService:
+        """Password changes and resets, second-factor removal and resets (users/)."""
+        return AccountSecurityService(self.users, self.totp, self.one_time_links, self.audit)
 
     @cached_property
     def initial_access_tokens(self) -> InitialAccessTokenService:

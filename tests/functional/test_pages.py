@@ -204,3 +204,32 @@ async def test_sign_in_finds_the_account_whatever_the_case(api):
     await api.post("/admin/v1/users", {"username": "kim", "password": PASSWORD})
     b = Browser(api.http)
     assert (await b.login(await api.http.get("/login"), "\u212aim", PASSWORD)).status_code == 401
+
+
+async def test_a_sign_in_without_a_second_factor_is_audited_once(api):
+    """The password step and the recorded sign-in are separate calls now (the second
+    factor comes between for an account that has one): without one, still one event."""
+    from sqlalchemy import select
+
+    from appward.audit import AuditEvent
+
+    await api.post("/admin/v1/users", {"username": "vera", "password": PASSWORD})
+    b = Browser(api.http)
+    response = await b.login(await api.http.get("/login"), "vera", PASSWORD)
+    assert response.headers["location"] == "/account"
+    async with unit_of_work(api.app.state.appward, SETUP_ACTOR) as services:
+        actions = list(
+            await services.session.scalars(
+                select(AuditEvent.action).where(AuditEvent.target == "vera")
+            )
+        )
+    assert actions == ["user:created", "account:signed_in"]
+
+
+async def test_the_login_page_offers_the_password_reset_and_shows_its_result(api):
+    page = await api.http.get("/login")
+    assert 'href="/password-reset" id="forgot-password"' in page.text  # the log mailer
+    done = await api.http.get("/login?done=password_reset")
+    assert "Your password was changed. Sign in with the new one." in done.text
+    other = await api.http.get("/login?done=%3Cscript%3E")
+    assert 'id="notice"' not in other.text

@@ -9,10 +9,11 @@ import typer
 
 from appward.cli.arguments import JsonFlag
 from appward.cli.output import print_json, print_table
-from appward.cli.run import fail, run
+from appward.cli.run import fail, run, settings
 from appward.errors import InvalidInput
 from appward.presenters import present_user
 from appward.services import Services
+from appward.users.account_security import reset_url
 from appward.users.models import Role
 from appward.users.service import NO_ROLE, parse_role
 
@@ -195,6 +196,58 @@ def users_delete(
         return user.username
 
     typer.echo(f"user {run(work)} deleted")
+
+
+@app.command("reset-password")
+def users_reset_password(
+    username: Username,
+    temporary: Annotated[
+        bool,
+        typer.Option(
+            "--temporary",
+            help="Set a temporary password (changed at the next sign-in) instead of "
+            "creating a reset link.",
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Reset an account's password: print, once, a single-use reset link to pass on (or
+    with --temporary a temporary password). Its sessions end either way."""
+    config = settings()
+
+    async def work(services: Services) -> dict[str, Any]:
+        user = await services.users.by_username(username)
+        security = services.account_security
+        if temporary:
+            return {"temporary_password": await security.set_temporary_password(user)}
+        link = await security.issue_reset_link(user)
+        return {
+            "link": reset_url(config.issuer, link.token),
+            "expires_at": link.record.expires_at.isoformat(),
+        }
+
+    result = run(work, config)
+    if as_json:
+        print_json(result)
+    elif temporary:
+        typer.echo(f"temporary password (shown once): {result['temporary_password']}")
+    else:
+        typer.echo(f"reset link (shown once, until {result['expires_at']}): {result['link']}")
+
+
+@app.command("reset-2fa")
+def users_reset_second_factor(username: Username, as_json: JsonFlag = False) -> None:
+    """Remove an account's second factor and recovery codes (it lost both)."""
+
+    async def work(services: Services) -> bool:
+        user = await services.users.by_username(username)
+        return await services.account_security.reset_second_factor(user)
+
+    removed = run(work)
+    if as_json:
+        print_json({"removed": removed})
+    else:
+        typer.echo("second factor removed" if removed else "the account had no second factor")
 
 
 def _print_user(user: dict[str, Any], as_json: bool) -> None:

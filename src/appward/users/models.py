@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy import false as sql_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appward.db import Base, UTCDateTime
@@ -53,6 +54,11 @@ class User(Base):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by an admin's temporary password: every page sends the account to
+    # /account/password until a password of its own replaces it (migration 0008).
+    password_change_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sql_false()
+    )
 
     def __repr__(self) -> str:
         return f"<User {self.public_id} {self.username}>"

@@ -65,6 +65,16 @@ def parse_role(value: str | None) -> Role | None:
         ) from None
 
 
+def check_new_password(password: str, field: str = "password") -> None:
+    """Raises InvalidInput (naming ``field``) unless ``password`` may be an account's
+    password: MIN_PASSWORD to MAX_PASSWORD characters."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(
+            f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters",
+            fields=[FieldError(field, f"{MIN_PASSWORD}-{MAX_PASSWORD} characters")],
+        )
+
+
 def check_email(value: str) -> str:
     """Returns the address as it will be stored (its domain in lower case). Raises
     InvalidInput for anything that is not a deliverable-looking address (RFC 5321
@@ -133,11 +143,7 @@ class UserService:
                 "usernames are 1-100 letters, digits and . _ @ + -",
                 fields=[FieldError("username", "1-100 letters, digits and . _ @ + -")],
             )
-        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise InvalidInput(
-                f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters",
-                fields=[FieldError("password", f"{MIN_PASSWORD}-{MAX_PASSWORD} characters")],
-            )
+        check_new_password(password)
         address = check_email(email) if email is not None else None
         taken = await self._find(username)
         if taken is not None:
@@ -251,12 +257,20 @@ class UserService:
         audits either outcome ("account:signed_in", "account:sign_in_failed"). The
         password is never recorded, nor is a username no account has (it may be a
         password typed in the wrong field)."""
+        user = await self.check_sign_in(username, password, source_ip=source_ip)
+        if user is not None:
+            await self.record_sign_in(user, source_ip=source_ip)
+        return user
+
+    async def check_sign_in(
+        self, username: str, password: str, *, source_ip: str | None
+    ) -> User | None:
+        """The password step of a sign-in: returns the account if the password is right
+        and the account active, or None, auditing a failure ("account:sign_in_failed")
+        only. The sign-in itself is recorded by ``record_sign_in`` once every step passed
+        (an account with a second factor has one more)."""
         user, matches = await self._check_password(username, password)
         if user is not None and matches and user.disabled_at is None:
-            log = AuditLog(self.session, self.clock, account_actor(user, source_ip))
-            await log.record(
-                EventTag.ACCOUNT_SIGNED_IN, target=user.username, changes={"sub": user.public_id}
-            )
             return user
         if user is None:
             reason, target, changes = "unknown_user", None, {}
@@ -268,6 +282,44 @@ class UserService:
             EventTag.ACCOUNT_SIGN_IN_FAILED, target=target, changes={**changes, "reason": reason}
         )
         return None
+
+    async def record_sign_in(
+        self, user: User, *, source_ip: str | None, second_factor: str | None = None
+    ) -> None:
+        """Audits a completed sign-in ("account:signed_in"), with the second factor that
+        was used ("totp", "recovery_code"), if any."""
+        changes: dict[str, Any] = {"sub": user.public_id}
+        if second_factor is not None:
+            changes["second_factor"] = second_factor
+        log = AuditLog(self.session, self.clock, account_actor(user, source_ip))
+        await log.record(EventTag.ACCOUNT_SIGNED_IN, target=user.username, changes=changes)
+
+    async def record_failed_second_factor(self, user: User, *, source_ip: str | None) -> None:
+        """Audits a wrong, old or reused second-factor code at sign-in (never the code)."""
+        log = AuditLog(self.session, self.clock, Actor("anonymous", source_ip))
+        await log.record(
+            EventTag.ACCOUNT_SIGN_IN_FAILED,
+            target=user.username,
+            changes={"sub": user.public_id, "reason": "wrong_second_factor"},
+        )
+
+    async def verify_password(self, user: User, password: str) -> bool:
+        """Returns whether ``password`` is the account's password."""
+        if len(password) > MAX_PASSWORD:
+            return False
+        return await self.verifier.verify(user.password_hash, password)
+
+    async def set_password(self, user: User, password: str, *, temporary: bool = False) -> int:
+        """Gives the account a new password (checked by the password rules; the field is
+        "new_password") and ends every session of the account; returns how many ended. A
+        ``temporary`` password must be changed at the next sign-in. Not audited here: the
+        caller records why (a change, a reset, an admin's temporary password). Raises
+        InvalidInput."""
+        check_new_password(password, "new_password")
+        user.password_hash = await anyio.to_thread.run_sync(self.verifier.hasher.hash, password)
+        user.password_change_required = temporary
+        await self.session.flush()
+        return await self.sessions.end_all(user.public_id)
 
     # --- changing ---
 

@@ -83,3 +83,35 @@ def _throttled(what: str, retry_after: int) -> TooManyAttempts:
         detail=f"throttled on {what}",
         retry_after=retry_after,
     )
+
+
+# Self-service password resets: a mail each, so tight. Per address, and per account asked
+# for (so nobody's mailbox is flooded from many addresses).
+RESET_REQUESTS_PER_ADDRESS = 5
+RESET_REQUESTS_PER_ACCOUNT = 3
+RESET_REQUEST_WINDOW = 900  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRequestThrottle:
+    by_address: RateLimiter
+    by_account: RateLimiter
+
+    async def attempt(self, identifier: str, address: str | None, now: datetime) -> None:
+        """Counts a reset request (whether or not the account exists: the answer must not
+        tell). Raises TooManyAttempts once the address or the name is over its limit."""
+        try:
+            if address:
+                await self.by_address.hit(address_key(address), now)
+            await self.by_account.hit(username_key(identifier.strip()), now)
+        except TooManyAttempts as exc:
+            minutes = max(1, math.ceil(exc.retry_after / 60))
+            raise TooManyAttempts(
+                f"too many password reset requests; try again in {minutes} minute(s)",
+                detail="reset requests throttled",
+                retry_after=exc.retry_after,
+            ) from None
+
+    async def close(self) -> None:
+        await self.by_address.close()
+        await self.by_account.close()

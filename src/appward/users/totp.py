@@ -86,10 +86,24 @@ class TotpService:
             factor.seed_encrypted = encrypted
             factor.created_at = self.clock.now()
         await self.session.flush()
-        uri = pyotp.TOTP(seed, digits=DIGITS, interval=PERIOD).provisioning_uri(
+        return Enrolment(seed, self._provisioning_uri(user, seed))
+
+    async def pending_enrolment(self, user: User) -> Enrolment | None:
+        """Returns the set-up waiting for its first code (to show the seed again until it
+        is confirmed), or None when there is none or the factor is already on."""
+        factor = await self._factor(user)
+        if factor is None or factor.confirmed_at is not None:
+            return None
+        try:
+            seed = self.cipher.decrypt(factor.seed_encrypted.encode()).decode()
+        except InvalidToken:
+            return None  # the key-encryption key changed: start again
+        return Enrolment(seed, self._provisioning_uri(user, seed))
+
+    def _provisioning_uri(self, user: User, seed: str) -> str:
+        return pyotp.TOTP(seed, digits=DIGITS, interval=PERIOD).provisioning_uri(
             name=user.username, issuer_name=self.issuer
         )
-        return Enrolment(seed, uri)
 
     async def confirm_enrolment(self, user: User, code: str) -> list[str]:
         """Turns the pending factor on when ``code`` comes from it, and returns the recovery
@@ -217,6 +231,12 @@ def new_recovery_code() -> str:
     """Returns a code like ``K7QF-2M4X-PZ9A-H3TB``: 80 random bits in groups of four."""
     raw = base64.b32encode(secrets.token_bytes(RECOVERY_CODE_BYTES)).decode()
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def kind_of_code(code: str) -> str:
+    """Returns which second factor ``code`` looks like: "totp" (digits) or "recovery_code"."""
+    compact = "".join(code.split())
+    return "totp" if len(compact) == DIGITS and compact.isdigit() else "recovery_code"
 
 
 def normal(code: str) -> str:

@@ -37,11 +37,27 @@ from appward.tokens.keys import (
     load_key_encryption,
     load_key_ring,
 )
-from appward.users.throttle import LoginThrottle
-from appward.web import admin, console, oauth, pages, portal, registration, static
+from appward.users.throttle import (
+    RESET_REQUEST_WINDOW,
+    RESET_REQUESTS_PER_ACCOUNT,
+    RESET_REQUESTS_PER_ADDRESS,
+    LoginThrottle,
+    ResetRequestThrottle,
+)
+from appward.web import (
+    account_security,
+    admin,
+    console,
+    oauth,
+    pages,
+    password_reset,
+    portal,
+    registration,
+    static,
+)
 from appward.web.openapi import add_api_docs, openapi_document
 from appward.web.page_access import add_page_handlers
-from appward.web.pipeline import Pipeline, RequestHook
+from appward.web.pipeline import Pipeline, RequestHook, redact_access_log
 from appward.web.responses import (
     handle_appward_error,
     handle_http_error,
@@ -101,6 +117,20 @@ def create_app(
             redis=redis,
         ),
         registration_policy=registration_policy(settings),
+        reset_throttle=ResetRequestThrottle(
+            by_address=rate_limiter(
+                "password-reset-addresses",
+                limit=RESET_REQUESTS_PER_ADDRESS,
+                window=RESET_REQUEST_WINDOW,
+                redis=redis,
+            ),
+            by_account=rate_limiter(
+                "password-reset-accounts",
+                limit=RESET_REQUESTS_PER_ACCOUNT,
+                window=RESET_REQUEST_WINDOW,
+                redis=redis,
+            ),
+        ),
         redis=redis,
         mailer=mailer_for(settings, clock),
     )
@@ -126,9 +156,11 @@ def create_app(
             await state.engine.dispose()
             await state.registration_limiter.close()
             await state.login_throttle.close()
+            await state.reset_throttle.close()
             if redis is not None:
                 await redis.aclose()
 
+    redact_access_log()  # one-time-link tokens in paths never reach uvicorn's access log
     app = AppwardApp(
         title="Appward",
         summary="OAuth 2.0 authorization server built around client management",
@@ -146,6 +178,8 @@ def create_app(
     app.add_middleware(SessionCookieMiddleware)
     app.include_router(oauth.router)
     app.include_router(pages.router)
+    app.include_router(account_security.router)
+    app.include_router(password_reset.router)
     app.include_router(static.router)
     app.include_router(admin.router)
     app.include_router(registration.router)

@@ -50,6 +50,7 @@ from appward.web.deps import RequestServices, State, source_ip
 from appward.web.fastpath import FormHandler, FormRequest
 from appward.web.forms import form_decode as _form_decode
 from appward.web.forms import parse_form, parse_pairs, read_form
+from appward.web.page_access import PASSWORD_PAGE
 from appward.web.responses import NO_STORE, Reply, error_reply, record_error
 from appward.web.sessions import (
     check_csrf,
@@ -343,6 +344,13 @@ async def _authorize(
         return RedirectResponse(login_url, status_code=303)
 
     user = current.user
+    if user.password_change_required:
+        # An admin's temporary password: nothing is issued until the account has chosen
+        # its own (page_access sends every page there too), then this request resumes.
+        if authz.prompt == "none":
+            return _redirect_error(state, authz.redirect_uri, authz.state, LoginRequired())
+        back = f"/oauth2/authorize?{urlencode(params)}"
+        return RedirectResponse(f"{PASSWORD_PAGE}?{urlencode({'next': back})}", status_code=303)
     user_id = user.id
     acting = services.acting_as(account_actor(user, await source_ip(request, state)))
     consents = acting.consents

@@ -11,7 +11,9 @@ with ``posted_form``, which checks the CSRF token first.
 Refusals are exceptions that app.py turns into pages (``add_page_handlers``): not signed
 in is a redirect to the sign-in page that comes back; a missing role is a 403 page that
 says which role is needed; a second factor still to enrol is a redirect to /account's
-two-factor set-up. A form whose CSRF token is wrong is a 400 page and changes nothing.
+two-factor set-up; a temporary password (an admin's reset) is a redirect to
+/account/password until the account has chosen its own. A form whose CSRF token is
+wrong is a 400 page and changes nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from appward.web.templates import render
 
 # Where an admin who must have a second factor, and has none yet, is sent to enrol one.
 SECOND_FACTOR_SETUP = "/account/two-factor"
+# Where an account whose password an admin replaced with a temporary one is sent, from
+# every page, until it has chosen its own.
+PASSWORD_PAGE = "/account/password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,15 @@ class RoleRequired(Exception):
 class SecondFactorRequired(Exception):
     """The console requires a second factor the admin has not enrolled: app.py redirects
     to its set-up on /account, which comes back."""
+
+    def __init__(self, come_back_to: str) -> None:
+        super().__init__(come_back_to)
+        self.come_back_to = come_back_to
+
+
+class PasswordChangeRequired(Exception):
+    """The account signed in with a temporary password: app.py redirects to
+    /account/password, which comes back once a new one is chosen."""
 
     def __init__(self, come_back_to: str) -> None:
         super().__init__(come_back_to)
@@ -116,6 +130,8 @@ async def _caller(
     current = await signed_in(request, state, services, idle_timeout=idle_timeout)
     if current is None:
         raise SignInRequired(_this_page(request))
+    if current.user.password_change_required and request.url.path != PASSWORD_PAGE:
+        raise PasswordChangeRequired(_this_page(request))
     if role is not None and current.user.role != role.value:
         raise RoleRequired(role)
     actor = account_actor(current.user, await source_ip(request, state))
@@ -189,6 +205,10 @@ def add_page_handlers(app: FastAPI) -> None:
         assert isinstance(exc, SecondFactorRequired)
         return redirect_to(f"{SECOND_FACTOR_SETUP}?{urlencode({'next': exc.come_back_to})}")
 
+    async def password_change(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PasswordChangeRequired)
+        return redirect_to(f"{PASSWORD_PAGE}?{urlencode({'next': exc.come_back_to})}")
+
     async def form_rejected(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, FormRejected)
         return render(
@@ -217,4 +237,5 @@ def add_page_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PageNotFound, page_not_found)
     app.add_exception_handler(RoleRequired, role_required)
     app.add_exception_handler(SecondFactorRequired, second_factor)
+    app.add_exception_handler(PasswordChangeRequired, password_change)
     app.add_exception_handler(FormRejected, form_rejected)

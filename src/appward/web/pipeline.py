@@ -45,7 +45,41 @@ log = logging.getLogger("appward.web")
 
 REQUEST_ID_HEADER = b"x-request-id"
 # The pages a browser shows: a 500 there is a page in their layout, elsewhere JSON.
-PAGE_PATHS = ("/", "/login", "/logout", "/account", "/oauth2/authorize")
+PAGE_PATHS = ("/", "/login", "/logout", "/account", "/oauth2/authorize", "/password-reset")
+# Routes whose next path segment is a one-time link's token: never written to a log.
+ONE_TIME_LINK_PATHS = ("/password-reset/",)
+REDACTED = "[redacted]"
+
+
+def redacted_path(path: str) -> str:
+    """Returns ``path`` with the token segment of a one-time-link route replaced by
+    "[redacted]" (the query too, on those routes); any other path as it is."""
+    for prefix in ONE_TIME_LINK_PATHS:
+        at = path.find(prefix)
+        if at == 0 and len(path) > len(prefix):
+            rest = path[len(prefix) :]
+            end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+            tail = rest[end:].split("?", 1)[0]
+            return f"{prefix}{REDACTED}{tail}"
+    return path
+
+
+class RedactAccessLog(logging.Filter):
+    """Redacts one-time-link tokens from uvicorn's access log lines, whose arguments are
+    (client, method, path with query, HTTP version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redacted_path(args[2]), *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Installs RedactAccessLog on uvicorn's access logger (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactAccessLog) for f in access.filters):
+        access.addFilter(RedactAccessLog())
 
 
 class RequestHook(Protocol):
@@ -164,7 +198,7 @@ def _log_error(scope: Scope, rid: str, status: int, error: AppwardError) -> None
         "request %s: %s %s -> %d %s (%s)",
         rid,
         scope["method"],
-        safe_description(scope["path"]),
+        safe_description(redacted_path(scope["path"])),
         status,
         error.error,
         safe_description(error.detail) if error.detail else "no detail",
@@ -176,6 +210,6 @@ def _log_unexpected(scope: Scope, rid: str) -> None:
         "request %s: %s %s -> 500, unhandled error",
         rid,
         scope["method"],
-        safe_description(scope["path"]),
+        safe_description(redacted_path(scope["path"])),
         exc_info=True,
     )

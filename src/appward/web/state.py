@@ -17,7 +17,7 @@ from appward.mail import Mailer
 from appward.rate_limit import RateLimiter
 from appward.registration.policy import RegistrationPolicy
 from appward.tokens.keys import KeyRing
-from appward.users.throttle import LoginThrottle
+from appward.users.throttle import LoginThrottle, ResetRequestThrottle
 
 
 @dataclass
@@ -40,6 +40,8 @@ class AppState:
     registration_limiter: RateLimiter
     # Built once: read on every registration request, and settings never change.
     registration_policy: RegistrationPolicy
+    # Self-service password reset requests (web/password_reset.py).
+    reset_throttle: ResetRequestThrottle
     # The app's one Redis client (a bounded pool), shared by the rate limiters, the
     # credential-change announcements and their listener; closed at shutdown.
     redis: aioredis.Redis | None = field(default=None, repr=False)

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from appward.presenters import present_items, present_user
+from appward.users.account_security import reset_url
 from appward.users.service import KEEP, parse_role
 from appward.web.admin.bodies import documented_body, read_model
-from appward.web.deps import Users
+from appward.web.deps import AdminServices, State, Users
 from appward.web.openapi import problem_responses
 
 router = APIRouter()
@@ -61,6 +62,28 @@ class UserList(BaseModel):
 
 class SessionsEnded(BaseModel):
     sessions_ended: int
+
+
+class PasswordResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    temporary: StrictBool = Field(
+        False,
+        description="false: a single-use reset link; true: a temporary password the "
+        "account must change at its next sign-in.",
+    )
+
+
+class PasswordResetOut(BaseModel):
+    """Shown once: neither the link's token nor the temporary password is kept."""
+
+    link: str | None = Field(None, description="The single-use reset link, to pass on")
+    expires_at: datetime | None = Field(None, description="When the link stops working")
+    temporary_password: str | None = Field(None, description="The temporary password")
+
+
+class SecondFactorReset(BaseModel):
+    removed: bool = Field(description="Whether the account had a second factor")
 
 
 @router.post(
@@ -177,3 +200,45 @@ async def end_user_sessions(public_id: str, users: Users) -> Any:
 async def delete_user(public_id: str, users: Users) -> Response:
     await users.delete(await users.by_public_id(public_id))
     return Response(status_code=204)
+
+
+@router.post(
+    "/users/{public_id}/password-reset",
+    response_model=PasswordResetOut,
+    response_model_exclude_none=True,
+    summary="Reset an account's password",
+    openapi_extra=documented_body(PasswordResetIn),
+    description="Gives, once, a single-use link at which the account chooses a new "
+    "password, or (temporary: true) sets a temporary password the account must change "
+    "at its next sign-in. Either way its sessions end and earlier reset links stop "
+    "working. Audited; neither the link nor the password is kept or logged.",
+    responses=problem_responses(400, 404),
+)
+async def reset_user_password(
+    public_id: str, request: Request, response: Response, services: AdminServices, state: State
+) -> Any:
+    body = await read_model(request, PasswordResetIn)
+    user = await services.users.by_public_id(public_id)
+    response.headers["Cache-Control"] = "no-store"
+    security = services.account_security
+    if body.temporary:
+        return {"temporary_password": await security.set_temporary_password(user)}
+    link = await security.issue_reset_link(user)
+    return {
+        "link": reset_url(state.settings.issuer, link.token),
+        "expires_at": link.record.expires_at,
+    }
+
+
+@router.post(
+    "/users/{public_id}/reset-two-factor",
+    response_model=SecondFactorReset,
+    summary="Reset an account's second factor",
+    description="Removes the account's TOTP second factor and its recovery codes (for an "
+    "account that lost both); it signs in with its password alone until it sets one up "
+    "again. Audited.",
+    responses=problem_responses(404),
+)
+async def reset_user_second_factor(public_id: str, services: AdminServices) -> Any:
+    user = await services.users.by_public_id(public_id)
+    return {"removed": await services.account_security.reset_second_factor(user)}
