@@ -107,7 +107,10 @@ def test_an_admin_creates_a_client_rotates_and_safely_revokes_its_secret(
 
     # Create a confidential service client.
     browser.find_element(By.ID, "client_name").send_keys("Billing service")
-    browser.find_element(By.ID, "grant_type-client_credentials").click()
+    for grant_type in browser.find_elements(By.CSS_SELECTOR, "input[id^=grant_type-]"):
+        wanted = grant_type.get_attribute("id") == "grant_type-client_credentials"
+        if grant_type.is_selected() != wanted:
+            grant_type.click()
     browser.find_element(By.ID, "create-client").click()
     secret_field = _wait_for(browser, "new-client-secret")
     client_id = browser.find_element(By.ID, "new-client-id").get_attribute("value")
