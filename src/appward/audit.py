@@ -54,6 +54,12 @@ class EventTag(StrEnum):
     ACCOUNT_EMAIL_VERIFICATION_SENT = "account:email_verification:sent"
     ACCOUNT_PASSWORD_RESET_LINK_ISSUED = "account:password_reset:link_issued"
     ACCOUNT_INVITATION_ISSUED = "account:invitation:issued"
+    # The developer portal ("portal"): invitations, sign-up, verification, co-owners.
+    ACCOUNT_INVITATION_REVOKED = "account:invitation:revoked"
+    ACCOUNT_SIGNED_UP = "account:signed_up"
+    CLIENT_OWNER_ADDED = "client:owner:added"
+    CLIENT_OWNER_CHANGED = "client:owner:changed"
+    CLIENT_OWNER_REMOVED = "client:owner:removed"
     DCR_REGISTERED = "dcr:registered"
     DCR_REPLACED = "dcr:replaced"
     DCR_DELETED = "dcr:deleted"

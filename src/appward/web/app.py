@@ -41,7 +41,7 @@ from appward.users.throttle import LoginThrottle
 from appward.web import admin, console, oauth, pages, portal, registration, static
 from appward.web.openapi import add_api_docs, openapi_document
 from appward.web.page_access import add_page_handlers
-from appward.web.pipeline import Pipeline, RequestHook
+from appward.web.pipeline import Pipeline, RequestHook, redact_access_log
 from appward.web.responses import (
     handle_appward_error,
     handle_http_error,
@@ -159,6 +159,7 @@ def create_app(
     # No handler for Exception: an unexpected one reaches the pipeline, the one place
     # that answers 500 (AppwardApp.build_middleware_stack).
     app.pipeline = Pipeline(app.serve_framework, oauth.FORM_ENDPOINT_HANDLERS, state, hooks)
+    redact_access_log()  # one-time links' tokens are in their paths
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 

@@ -45,7 +45,39 @@ log = logging.getLogger("appward.web")
 
 REQUEST_ID_HEADER = b"x-request-id"
 # The pages a browser shows: a 500 there is a page in their layout, elsewhere JSON.
-PAGE_PATHS = ("/", "/login", "/logout", "/account", "/oauth2/authorize")
+PAGE_PATHS = ("/", "/login", "/logout", "/account", "/oauth2/authorize", "/portal")
+
+# Paths whose last segment is a one-time link's token (a mailed link): never logged as
+# they are. Others add their own prefix here (e.g. /password-reset/).
+ONE_TIME_LINK_PREFIXES = ("/portal/verify/", "/portal/signup/")
+REDACTED = "<redacted>"
+
+
+def redact_path(path: str) -> str:
+    """Returns ``path`` fit for a log line: a one-time link's token replaced by
+    REDACTED (the token is as good as the link)."""
+    for prefix in ONE_TIME_LINK_PREFIXES:
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return prefix + REDACTED
+    return path
+
+
+class RedactLinkTokens(logging.Filter):
+    """Rewrites uvicorn's access log lines (their args: client, method, path with query,
+    HTTP version, status) so a one-time link's token never reaches the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_path(args[2]), *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Installs RedactLinkTokens on uvicorn's access logger, once."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactLinkTokens) for f in access.filters):
+        access.addFilter(RedactLinkTokens())
 
 
 class RequestHook(Protocol):
@@ -164,7 +196,7 @@ def _log_error(scope: Scope, rid: str, status: int, error: AppwardError) -> None
         "request %s: %s %s -> %d %s (%s)",
         rid,
         scope["method"],
-        safe_description(scope["path"]),
+        safe_description(redact_path(scope["path"])),
         status,
         error.error,
         safe_description(error.detail) if error.detail else "no detail",
@@ -176,6 +208,6 @@ def _log_unexpected(scope: Scope, rid: str) -> None:
         "request %s: %s %s -> 500, unhandled error",
         rid,
         scope["method"],
-        safe_description(scope["path"]),
+        safe_description(redact_path(scope["path"])),
         exc_info=True,
     )

@@ -18,6 +18,7 @@ from appward.web.console import (
     client_page,
     client_policy,
     clients,
+    invitations,
     scopes,
 )
 from appward.web.page_access import ConsoleAdmin
@@ -38,6 +39,7 @@ for part in (
     approvals,
     scopes,
     accounts,
+    invitations,
     access_tokens,
     audit,
 ):

@@ -1,0 +1,51 @@
+"""Mailing a one-time link (address verification, invitation) from a page or the admin
+API: through the app's mailer (SMTP, or the development log), and what the page may show.
+
+The link is shown on the page only when the mailer is the development log
+(``Mailer.development``): the embedded default, never chosen in production. Otherwise it
+exists only in the mail's body.
+"""
+
+from __future__ import annotations
+
+from appward.config import Settings
+from appward.errors import TemporarilyUnavailable
+from appward.mail import Mailer, Message
+from appward.services import Services
+from appward.users.invitations import INVITATION_SUBJECT, invitation_text
+from appward.users.one_time_links import IssuedLink
+
+NO_MAILER = "this server cannot send mail (no SMTP server is configured); ask an administrator"
+
+
+def link_url(settings: Settings, path: str, token: str) -> str:
+    """Returns the absolute URL of a one-time link: the issuer's base, ``path``, the token."""
+    return f"{settings.issuer.rstrip('/')}{path}{token}"
+
+
+async def send_link(mailer: Mailer | None, message: Message, url: str) -> str | None:
+    """Sends ``message`` (whose body holds ``url``); returns ``url`` when the page may show
+    it too (the development log mailer), else None. Raises TemporarilyUnavailable when
+    there is no mailer or the mail server refused."""
+    if mailer is None:
+        raise TemporarilyUnavailable(NO_MAILER)
+    await mailer.send(message)
+    return url if mailer.development else None
+
+
+INVITATION_PATH = "/portal/signup/"
+
+
+async def send_invitation(
+    settings: Settings, mailer: Mailer | None, services: Services, email: str
+) -> tuple[IssuedLink, str | None]:
+    """Invites ``email`` (users/invitations.py) and mails the link; returns the
+    invitation and the link when the page may show it (see send_link). Raises what
+    InvitationService.invite and send_link raise; the caller's unit of work then rolls
+    the invitation back."""
+    issued = await services.invitations.invite(email)
+    url = link_url(settings, INVITATION_PATH, issued.token)
+    expires = issued.record.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    text = invitation_text(settings.display_name, url, expires)
+    message = Message(issued.record.email or email, INVITATION_SUBJECT, text)
+    return issued, await send_link(mailer, message, url)
