@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from appward.web.portal import app_credentials, apps, co_owners, signup
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
+router.add_api_route("", signup.portal_home, methods=["GET"])
 
 for part in (signup, apps, app_credentials, co_owners):
     router.include_router(part.router)

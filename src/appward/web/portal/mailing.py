@@ -23,13 +23,22 @@ def link_url(settings: Settings, path: str, token: str) -> str:
     return f"{settings.issuer.rstrip('/')}{path}{token}"
 
 
-async def send_link(mailer: Mailer | None, message: Message, url: str) -> str | None:
+async def send_link(
+    services: Services, mailer: Mailer | None, message: Message, url: str
+) -> str | None:
     """Sends ``message`` (whose body holds ``url``); returns ``url`` when the page may show
     it too (the development log mailer), else None. Raises TemporarilyUnavailable when
-    there is no mailer or the mail server refused."""
-    if mailer is None:
-        raise TemporarilyUnavailable(NO_MAILER)
-    await mailer.send(message)
+    there is no mailer or the mail server refused, having rolled back ``services``' unit
+    of work: what the link was made for (an account, an invitation) is not kept."""
+    try:
+        if mailer is None:
+            raise TemporarilyUnavailable(NO_MAILER)
+        await mailer.send(message)
+    except TemporarilyUnavailable:
+        # The page that renders this error returns normally, and its unit of work would
+        # commit: roll back here instead.
+        await services.session.rollback()
+        raise
     return url if mailer.development else None
 
 
@@ -48,4 +57,4 @@ async def send_invitation(
     expires = issued.record.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     text = invitation_text(settings.display_name, url, expires)
     message = Message(issued.record.email or email, INVITATION_SUBJECT, text)
-    return issued, await send_link(mailer, message, url)
+    return issued, await send_link(services, mailer, message, url)

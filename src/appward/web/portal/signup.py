@@ -2,7 +2,8 @@
 verification. The rules are users/signup.py's; this module reads forms, sends the mail
 and renders.
 
-Routes: GET /portal; GET and POST /portal/signup (open mode); GET and POST
+Routes: GET /portal (portal_home, routed by portal/__init__.py: a router's path may
+not be empty); GET and POST /portal/signup (open mode); GET and POST
 /portal/signup/{token} (an invitation's form, the address fixed); GET and POST
 /portal/verify/{token} (GET shows a button, so a mail scanner opening the link uses
 nothing up); POST /portal/verify (send the link again). The tokens are in paths:
@@ -32,6 +33,7 @@ from appward.web.deps import RequestServices, State, source_ip
 from appward.web.page_access import PortalDeveloper, posted_form, redirect_to
 from appward.web.portal.app_access import NO_STORE, PortalRoute
 from appward.web.portal.mailing import INVITATION_PATH, link_url, send_link
+from appward.web.responses import record_error
 from appward.web.sessions import csrf_token, log_in, signed_in
 from appward.web.state import AppState
 from appward.web.templates import field_errors, render
@@ -45,7 +47,6 @@ def _mode(state: AppState) -> SignupMode:
     return SignupMode(state.settings.portal_signup)
 
 
-@router.get("")
 async def portal_home(request: Request, state: State, services: RequestServices) -> Response:
     current = await signed_in(request, state, services)
     if current is not None and current.user.role == Role.DEVELOPER.value:
@@ -174,7 +175,7 @@ async def _sign_up(
         url = f"{state.settings.issuer.rstrip('/')}/login?next=%2Fportal"
         text = already_registered_text(site, url)
         subject = ALREADY_REGISTERED_SUBJECT
-    shown = await send_link(state.mailer, Message(outcome.email, subject, text), url)
+    shown = await send_link(visitor, state.mailer, Message(outcome.email, subject, text), url)
     return _sent_page(request, outcome.email, shown)
 
 
@@ -194,6 +195,7 @@ async def _as_visitor(request: Request, state: AppState, services: Services) -> 
 
 
 def _link_unusable(request: Request, exc: AppwardError) -> Response:
+    record_error(request.scope, exc)  # logged by the pipeline, the token redacted
     return render(
         request,
         "page_error.html",
@@ -244,5 +246,5 @@ async def resend_verification(request: Request, state: State, caller: PortalDeve
     message = Message(
         user.email, VERIFY_SUBJECT, verification_text(state.settings.display_name, url)
     )
-    shown = await send_link(state.mailer, message, url)
+    shown = await send_link(caller.services, state.mailer, message, url)
     return _sent_page(request, user.email, shown)
