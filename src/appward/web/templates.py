@@ -118,11 +118,12 @@ class Site:
 
 def field_errors(exc: AppwardError) -> dict[str, str]:
     """Returns the messages of ``exc`` by form field, for forms.html's macros: a field's
-    messages joined (``redirect_uris.1`` counts as ``redirect_uris``, the field's input),
+    messages joined (``redirect_uris.1`` and ``redirect_uris[1]`` count as
+    ``redirect_uris``, the field's input),
     and under "" the description when no field is named."""
     errors: dict[str, list[str]] = {}
     for problem in exc.fields:
-        field = problem.field.split(".", 1)[0]
+        field = re.split(r"[.\[]", problem.field, maxsplit=1)[0]
         errors.setdefault(field, []).append(problem.message)
     if not errors:
         return {"": exc.description}
