@@ -18,11 +18,13 @@ from appward.users.models import User
 from appward.web.pipeline import RedactLinkTokens, redact_path
 from tests.factories import SETUP_ACTOR
 from tests.functional.conftest import Api, open_api
-from tests.mailbox import Mailbox, mailbox  # noqa: F401 (the fixture)
+from tests.mailbox import Mailbox, mailbox
 from tests.oauth_helpers import PASSWORD, hidden_fields
 from tests.portal_helpers import browser_on, create_account, post_form, sign_in
 
 pytestmark = pytest.mark.anyio
+
+__all__ = ["mailbox"]  # the fixture, used by name below
 
 LINK = re.compile(r"http://[^\s]+/portal/(?:verify|signup)/[A-Za-z0-9_-]+")
 
@@ -30,7 +32,7 @@ LINK = re.compile(r"http://[^\s]+/portal/(?:verify|signup)/[A-Za-z0-9_-]+")
 @pytest.fixture
 async def open_portal(
     settings: Settings, clock: FrozenClock, mailbox: Mailbox
-) -> AsyncIterator[Api]:  # noqa: F811
+) -> AsyncIterator[Api]:
     """The app with open sign-up, mailing through the test SMTP server."""
     changed = settings.model_copy(update={"portal_signup": "open", **mailbox.settings()})
     async with open_api(changed, clock) as api:
@@ -66,7 +68,7 @@ def _path(url: str) -> str:
 SIGNUP = {"username": "dora", "email": "dora@example.com", "password": PASSWORD}
 
 
-async def test_open_sign_up_mails_a_link_that_verifies_the_address(open_portal, mailbox):  # noqa: F811
+async def test_open_sign_up_mails_a_link_that_verifies_the_address(open_portal, mailbox):
     api = open_portal
     async with browser_on(api) as http:
         form = await http.get("/portal/signup")
@@ -106,7 +108,7 @@ async def test_open_sign_up_mails_a_link_that_verifies_the_address(open_portal, 
         assert "expired or was already used" in again.text
 
 
-async def test_a_taken_address_gets_a_mail_and_the_same_answer(open_portal, mailbox):  # noqa: F811
+async def test_a_taken_address_gets_a_mail_and_the_same_answer(open_portal, mailbox):
     api = open_portal
     await create_account(api, "erin")
     async with browser_on(api) as http:
@@ -147,7 +149,7 @@ async def test_a_taken_address_gets_a_mail_and_the_same_answer(open_portal, mail
 )
 async def test_bad_sign_up_fields_are_named_and_nothing_is_stored(
     open_portal,
-    mailbox,  # noqa: F811
+    mailbox,
     field,
     value,
     message,
@@ -166,7 +168,7 @@ async def test_bad_sign_up_fields_are_named_and_nothing_is_stored(
     assert mailbox.messages == []
 
 
-async def test_a_taken_username_is_named(open_portal, mailbox):  # noqa: F811
+async def test_a_taken_username_is_named(open_portal, mailbox):
     await create_account(open_portal, "dora", verified=False)
     async with browser_on(open_portal) as http:
         response = await post_form(
@@ -193,7 +195,8 @@ async def test_development_shows_the_link_marked_and_logs_no_token_path(dev_port
             await http.post(f"/portal/verify/{token}", data={"csrf": "wrong"})
             await http.get(f"/portal/verify/{token}x")
     mailed = [r for r in caplog.records if r.name == "appward.mail"]
-    assert mailed and "DEVELOPMENT ONLY" in mailed[0].getMessage()
+    assert mailed
+    assert "DEVELOPMENT ONLY" in mailed[0].getMessage()
     server_lines = [r for r in caplog.records if r.name.startswith(("appward.web", "uvicorn"))]
     assert server_lines  # the refusals were logged...
     assert all(token not in r.getMessage() for r in server_lines)  # ...without the token
@@ -229,7 +232,7 @@ async def test_without_a_mailer_sign_up_is_unavailable_and_stores_nothing(dev_po
     assert await _users_with(dev_portal, "dora@example.com") == 0
 
 
-async def test_sign_up_is_throttled(open_portal, mailbox):  # noqa: F811
+async def test_sign_up_is_throttled(open_portal, mailbox):
     limit = open_portal.app.state.appward.settings.login_failures_per_address
     async with browser_on(open_portal) as http:
         for n in range(limit):
@@ -266,13 +269,13 @@ async def test_invite_mode_needs_an_invitation_and_closed_mode_says_so(settings,
 @pytest.fixture
 async def invite_portal(
     settings: Settings, clock: FrozenClock, mailbox: Mailbox
-) -> AsyncIterator[Api]:  # noqa: F811
+) -> AsyncIterator[Api]:
     changed = settings.model_copy(update={"portal_signup": "invite", **mailbox.settings()})
     async with open_api(changed, clock) as api:
         yield api
 
 
-async def test_an_invitation_opens_the_form_with_the_address_fixed_once(invite_portal, mailbox):  # noqa: F811
+async def test_an_invitation_opens_the_form_with_the_address_fixed_once(invite_portal, mailbox):
     api = invite_portal
     invited = await api.post("/admin/v1/invitations", {"email": "ivy@example.com"})
     assert invited.status_code == 201, invited.text
@@ -307,7 +310,7 @@ async def test_an_invitation_opens_the_form_with_the_address_fixed_once(invite_p
     )
 
 
-async def test_an_expired_invitation_does_not_open(invite_portal, mailbox, clock):  # noqa: F811
+async def test_an_expired_invitation_does_not_open(invite_portal, mailbox, clock):
     await invite_portal.post("/admin/v1/invitations", {"email": "late@example.com"})
     link = _link_in(mailbox)
     clock.advance(8 * 86400)
@@ -348,7 +351,7 @@ async def test_the_portal_front_page_by_caller(invite_portal):
             assert says in response.text
 
 
-async def test_an_unverified_developer_can_ask_for_the_link_again(open_portal, mailbox):  # noqa: F811
+async def test_an_unverified_developer_can_ask_for_the_link_again(open_portal, mailbox):
     await create_account(open_portal, "una", verified=False)
     async with browser_on(open_portal) as http:
         await sign_in(http, "una")
