@@ -14,11 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appward.audit import AuditLog, EventTag
 from appward.clock import Clock
 from appward.errors import Conflict, FieldError, NotFound
+from appward.mail import Message
 from appward.users.models import OneTimeLink, User
 from appward.users.one_time_links import IssuedLink, LinkPurpose, OneTimeLinkService
 from appward.users.service import check_email
 
 INVITATION_SUBJECT = "You are invited to register as a developer"
+# Where an invitation's link leads on the server: the portal's sign-up form.
+INVITATION_PATH = "/portal/signup/"
 
 
 def invitation_text(site_name: str, url: str, expires: str) -> str:
@@ -28,6 +31,15 @@ def invitation_text(site_name: str, url: str, expires: str) -> str:
         f"Open this link to choose a username and password:\n\n{url}\n\n"
         f"The link works once, until {expires}. If you did not expect this, ignore it.\n"
     )
+
+
+def invitation_message(issued: IssuedLink, base_url: str, site_name: str) -> tuple[Message, str]:
+    """Returns the mail that carries an invitation, and its link (``base_url``: the
+    server's public URL, the issuer)."""
+    url = f"{base_url.rstrip('/')}{INVITATION_PATH}{issued.token}"
+    expires = issued.record.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    to = issued.record.email or ""
+    return Message(to, INVITATION_SUBJECT, invitation_text(site_name, url, expires)), url
 
 
 @dataclass(frozen=True, slots=True)

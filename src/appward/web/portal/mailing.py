@@ -12,7 +12,7 @@ from appward.config import Settings
 from appward.errors import TemporarilyUnavailable
 from appward.mail import Mailer, Message
 from appward.services import Services
-from appward.users.invitations import INVITATION_SUBJECT, invitation_text
+from appward.users.invitations import invitation_message
 from appward.users.one_time_links import IssuedLink
 
 NO_MAILER = "this server cannot send mail (no SMTP server is configured); ask an administrator"
@@ -42,19 +42,12 @@ async def send_link(
     return url if mailer.development else None
 
 
-INVITATION_PATH = "/portal/signup/"
-
-
 async def send_invitation(
     settings: Settings, mailer: Mailer | None, services: Services, email: str
 ) -> tuple[IssuedLink, str | None]:
     """Invites ``email`` (users/invitations.py) and mails the link; returns the
     invitation and the link when the page may show it (see send_link). Raises what
-    InvitationService.invite and send_link raise; the caller's unit of work then rolls
-    the invitation back."""
+    InvitationService.invite and send_link raise."""
     issued = await services.invitations.invite(email)
-    url = link_url(settings, INVITATION_PATH, issued.token)
-    expires = issued.record.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    text = invitation_text(settings.display_name, url, expires)
-    message = Message(issued.record.email or email, INVITATION_SUBJECT, text)
+    message, url = invitation_message(issued, settings.issuer, settings.display_name)
     return issued, await send_link(services, mailer, message, url)

@@ -20,6 +20,7 @@ from appward.errors import AppwardError, InvalidInput
 from appward.mail import Message
 from appward.rate_limit import address_key
 from appward.services import Services
+from appward.users.invitations import INVITATION_PATH
 from appward.users.models import Role
 from appward.users.one_time_links import LINK_EXPIRED
 from appward.users.signup import (
@@ -32,7 +33,7 @@ from appward.users.signup import (
 from appward.web.deps import RequestServices, State, source_ip
 from appward.web.page_access import PortalDeveloper, posted_form, redirect_to
 from appward.web.portal.app_access import NO_STORE, PortalRoute
-from appward.web.portal.mailing import INVITATION_PATH, link_url, send_link
+from appward.web.portal.mailing import link_url, send_link
 from appward.web.responses import record_error
 from appward.web.sessions import csrf_token, log_in, signed_in
 from appward.web.state import AppState
