@@ -360,3 +360,13 @@ async def test_an_unverified_developer_can_ask_for_the_link_again(open_portal, m
         assert "Check your e-mail" in response.text
     assert mailbox.messages[-1]["To"] == "una@example.com"
     assert "/portal/verify/" in _link_in(mailbox)
+
+
+async def test_asking_for_a_link_with_nothing_to_verify_is_a_page(open_portal):
+    await create_account(open_portal, "val")  # verified already
+    async with browser_on(open_portal) as http:
+        await sign_in(http, "val")
+        response = await post_form(http, "/portal/verify")
+    assert response.status_code == 400
+    assert "text/html" in response.headers["content-type"]
+    assert "no address waiting to be verified" in response.text

@@ -3,8 +3,9 @@ the one way a route reaches an app (ownership.client_for: someone else's app is 
 the same as an unknown one).
 
 Every portal router is an ``APIRouter(route_class=PortalRoute)``: a NotFound raised by a
-handler or a dependency is the portal's 404 page, an AccessDenied its 403 page, so no
-handler has to remember either.
+handler or a dependency is the portal's 404 page, an AccessDenied its 403 page, any other
+domain error a page with its status, so no handler has to remember them (a handler that
+can re-render its form catches the error first).
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ class PortalRoute(APIRoute):
                     status_code=exc.status_code,
                     headers=headers,
                 )
+            except AppwardError as exc:
+                # Any other refusal a handler did not render itself (e.g. asking for a
+                # verification link with nothing to verify): a page with its status.
+                record_error(request.scope, exc)
+                return error_page(request, "Nothing was changed", _sentence(exc), exc.status_code)
             except UnverifiedDeveloper:
                 return error_page(
                     request,
