@@ -185,3 +185,14 @@ async def test_a_viewer_never_sees_a_secret(world):
     assert 'id="add-owner"' not in seen
     assert 'id="edit-app"' not in seen
     assert hidden_fields(seen).get("revision") is None
+
+
+@pytest.mark.parametrize(
+    "client_id", ["%00", "%C3%28", "a" * 5000, "..%2F..%2Fconsole", "<script>"]
+)
+async def test_a_malformed_app_id_is_refused_without_a_500(world, client_id):
+    http = world.browsers["owner"]
+    for method, path in APP_ROUTES:
+        url = path.format(client_id=client_id, secret_id="%00", public_id="%00")
+        response = await _request(http, method, url)
+        assert response.status_code in (400, 404), (method, url, response.status_code)

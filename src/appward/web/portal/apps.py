@@ -159,7 +159,7 @@ async def new_app(request: Request, caller: VerifiedDeveloper) -> Response:
 
 
 @router.post("/apps")
-async def create_app(request: Request, caller: VerifiedDeveloper) -> Response:
+async def register_app(request: Request, caller: VerifiedDeveloper) -> Response:
     form = await posted_form(request)
     services = caller.services
     try:
