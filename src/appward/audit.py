@@ -59,6 +59,12 @@ class EventTag(StrEnum):
     ACCOUNT_PASSWORD_RESET = "account:password_reset:completed"
     ACCOUNT_PASSWORD_RESET_REQUESTED = "account:password_reset:requested"
     ACCOUNT_TEMPORARY_PASSWORD_SET = "account:password:temporary_set"
+    # The developer portal ("portal"): invitations, sign-up, verification, co-owners.
+    ACCOUNT_INVITATION_REVOKED = "account:invitation:revoked"
+    ACCOUNT_SIGNED_UP = "account:signed_up"
+    CLIENT_OWNER_ADDED = "client:owner:added"
+    CLIENT_OWNER_CHANGED = "client:owner:changed"
+    CLIENT_OWNER_REMOVED = "client:owner:removed"
     DCR_REGISTERED = "dcr:registered"
     DCR_REPLACED = "dcr:replaced"
     DCR_DELETED = "dcr:deleted"

@@ -2,6 +2,7 @@
 
 from appward.audit import AuditEvent
 from appward.clients.models import Client, ClientScope, ClientSecret
+from appward.clients.ownership import ClientOwner
 from appward.clients.scopes import Scope
 from appward.registration.models import InitialAccessToken, RegistrationToken
 from appward.tokens.keys import SigningKey
@@ -12,6 +13,7 @@ __all__ = [
     "AuditEvent",
     "AuthorizationCode",
     "Client",
+    "ClientOwner",
     "ClientScope",
     "ClientSecret",
     "Consent",

@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 from appward.audit import AuditEvent
 from appward.clients.models import Client, ClientSecret
 from appward.clients.names import client_name_warning
+from appward.clients.ownership import CoOwner
 from appward.clients.scopes import Scope
 from appward.clients.service import ClientChange, metadata_of
 from appward.pagination import Page
 from appward.registration.initial_access_tokens import (
     describe_initial_access_token as present_initial_access_token,
 )
-from appward.users.models import User
+from appward.users.models import OneTimeLink, User
 
 T = TypeVar("T")
 Presented = dict[str, Any]
@@ -151,4 +152,30 @@ def present_audit_event(event: AuditEvent) -> Presented:
         "target": event.target,
         "changes": event.changes,
         "source_ip": event.source_ip,
+    }
+
+
+# --- the developer portal ("portal"): co-owners and invitations ---
+
+
+def present_co_owner(owner: CoOwner) -> Presented:
+    """Returns one of a client's owners or viewers: the account's public id, name and
+    address, and its role."""
+    return {
+        "id": owner.user.public_id,
+        "username": owner.user.username,
+        "email": owner.user.email,
+        "role": owner.role.value,
+        "added_at": owner.added_at,
+    }
+
+
+def present_invitation(link: OneTimeLink) -> Presented:
+    """Returns an invitation: never its link (only the token's hash is kept)."""
+    return {
+        "id": link.id,
+        "email": link.email,
+        "created_at": link.created_at,
+        "created_by": link.created_by,
+        "expires_at": link.expires_at,
     }

@@ -19,6 +19,7 @@ from appward.audit import Actor, AuditLog
 from appward.auth.credential_cache import EPOCH_FILE, CredentialCache, EpochFile
 from appward.auth.invalidation import announce_change
 from appward.clients.credential_changes import changed_credentials
+from appward.clients.ownership import OwnershipService
 from appward.clients.scopes import ScopeService
 from appward.clients.service import ClientService
 from appward.clock import Clock, SystemClock
@@ -34,6 +35,7 @@ from appward.tokens.keys import KeyRing, load_key_encryption
 from appward.tokens.preview import TokenPreviewService
 from appward.tokens.service import TokenService
 from appward.users.account_security import AccountSecurityService
+from appward.users.invitations import InvitationService
 from appward.users.one_time_links import OneTimeLinkService
 from appward.users.service import UserService
 from appward.users.sessions import (
@@ -42,6 +44,7 @@ from appward.users.sessions import (
     SessionService,
     SessionStore,
 )
+from appward.users.signup import DeveloperSignup
 from appward.users.totp import TotpService
 
 # Enough for every concurrent request of a worker that touches Redis (rate limits,
@@ -178,6 +181,24 @@ class Services:
     @cached_property
     def one_time_links(self) -> OneTimeLinkService:
         return OneTimeLinkService(self.session, self.resources.clock, self.audit)
+
+    # --- the developer portal ("portal"): co-owners, invitations, sign-up ---
+
+    @cached_property
+    def ownership(self) -> OwnershipService:
+        return OwnershipService(self.session, self.resources.clock, self.audit)
+
+    @cached_property
+    def invitations(self) -> InvitationService:
+        return InvitationService(
+            self.session, self.resources.clock, self.one_time_links, self.audit
+        )
+
+    @cached_property
+    def signup(self) -> DeveloperSignup:
+        return DeveloperSignup(
+            self.session, self.resources.clock, self.users, self.one_time_links, self.audit
+        )
 
     @cached_property
     def totp(self) -> TotpService:

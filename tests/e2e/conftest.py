@@ -148,10 +148,13 @@ def module_settings(url: str, schema: str | None, root: Path) -> Settings:
 
 
 @contextlib.contextmanager
-def serving(settings: Settings, workdir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def serving(
+    settings: Settings, workdir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """Migrates (a no-op when done), creates a bootstrap admin and serves the app with two
-    workers until the block ends. Yields the base URL and the admin's credentials."""
-    env = environment(settings_env(settings))
+    workers until the block ends. Yields the base URL and the admin's credentials.
+    ``extra_env``: more APPWARD_* settings (SMTP, the portal's sign-up mode)."""
+    env = environment({**settings_env(settings), **(extra_env or {})})
     # The database is migrated already: upgrading again is a no-op that succeeds.
     assert appward(workdir, env, "db", "upgrade").strip() == "database is up to date"
     admin = json.loads(appward(workdir, env, "admin", "create-client", "boot", "--json"))

@@ -115,6 +115,7 @@ class AdminTargets:
     name: str
     token_id: str
     public_id: str
+    invitation_id: str = "1"
 
     def url(self, path: str) -> str:
         return path.format(
@@ -123,6 +124,7 @@ class AdminTargets:
             name=self.name,
             token_id=self.token_id,
             public_id=self.public_id,
+            invitation_id=self.invitation_id,
         )
 
 

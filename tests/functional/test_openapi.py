@@ -164,6 +164,7 @@ async def test_if_match_is_documented_as_required_exactly_where_the_server_requi
         "name": "docs:read",
         "token_id": iat.json()["id"],
         "public_id": user.json()["id"],
+        "invitation_id": "1",
     }
     changes = [
         (method, path, operation)

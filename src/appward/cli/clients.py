@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from appward.cli import owners
 from appward.cli.arguments import JsonFlag, SetOption, parse_assignments, read_json_file
 from appward.cli.output import (
     print_change,
@@ -23,6 +24,7 @@ from appward.presenters import present_client, present_page
 from appward.services import Services
 
 app = typer.Typer(help="Register and manage clients.", no_args_is_help=True)
+app.add_typer(owners.app, name="owners")
 
 
 @app.command("create")

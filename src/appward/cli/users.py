@@ -10,10 +10,13 @@ import typer
 from appward.cli.arguments import JsonFlag
 from appward.cli.output import print_json, print_table
 from appward.cli.run import fail, run, settings
+from appward.clock import SystemClock
 from appward.errors import InvalidInput
-from appward.presenters import present_user
+from appward.mail import mailer_for
+from appward.presenters import present_invitation, present_user
 from appward.services import Services
 from appward.users.account_security import reset_url
+from appward.users.invitations import invitation_message
 from appward.users.models import Role
 from appward.users.service import NO_ROLE, parse_role
 
@@ -256,3 +259,64 @@ def _print_user(user: dict[str, Any], as_json: bool) -> None:
         return
     for key, value in user.items():
         typer.echo(f"{key}: {'-' if value is None else value}")
+
+
+# --- invitations to the developer portal ("portal") ---
+
+
+@app.command("invite")
+def users_invite(
+    email: Annotated[str, typer.Argument(help="Where the invitation is mailed.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Invite a developer: mail a single-use sign-up link (7 days) to EMAIL. Without an
+    SMTP server (development only) the link is printed instead."""
+    config = settings()
+    mailer = mailer_for(config, SystemClock())
+
+    async def work(services: Services) -> tuple[dict[str, Any], str]:
+        issued = await services.invitations.invite(email)
+        message, url = invitation_message(issued, config.issuer, config.display_name)
+        if mailer is None:
+            fail("this server cannot send mail: set APPWARD_SMTP_HOST (nothing was kept)")
+        await mailer.send(message)
+        return present_invitation(issued.record), url
+
+    invitation, url = run(work, config)
+    shown = url if mailer is not None and mailer.development else None
+    if as_json:
+        print_json({**invitation, **({"invitation_url": shown} if shown else {})})
+        return
+    typer.echo(f"invitation {invitation['id']} sent to {invitation['email']}")
+    if shown:
+        typer.echo(f"development only, not mailed: {shown}")
+
+
+@app.command("invitations")
+def users_invitations(as_json: JsonFlag = False) -> None:
+    """List the open invitations (never their links)."""
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        return [present_invitation(i) for i in await services.invitations.open()]
+
+    items = run(work)
+    if as_json:
+        print_json({"items": items})
+        return
+    print_table(
+        ["id", "email", "created_by", "expires_at"],
+        [[i["id"], i["email"], i["created_by"], i["expires_at"]] for i in items],
+    )
+
+
+@app.command("revoke-invitation")
+def users_revoke_invitation(
+    invitation_id: Annotated[int, typer.Argument(help="The invitation's id (see invitations).")],
+) -> None:
+    """Make an open invitation's link stop working."""
+
+    async def work(services: Services) -> None:
+        await services.invitations.revoke(invitation_id)
+
+    run(work)
+    typer.echo(f"invitation {invitation_id} revoked")

@@ -121,6 +121,18 @@ def parse_app_type(value: object) -> AppType:
         ) from None
 
 
+def app_type_of(application_type: str, token_endpoint_auth_method: str) -> AppType:
+    """Returns the kind of app a registered client is, read back from its profile's
+    fields (the portal shows it, and an edit keeps it)."""
+    for app_type, profile in APP_PROFILES.items():
+        if (profile.application_type, profile.token_endpoint_auth_method) == (
+            application_type,
+            token_endpoint_auth_method,
+        ):
+            return app_type
+    return AppType.NATIVE if application_type == "native" else AppType.WEB
+
+
 async def portal_metadata(
     app_type: AppType,
     form: Mapping[str, Any],

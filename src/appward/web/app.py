@@ -193,6 +193,7 @@ def create_app(
     # No handler for Exception: an unexpected one reaches the pipeline, the one place
     # that answers 500 (AppwardApp.build_middleware_stack).
     app.pipeline = Pipeline(app.serve_framework, oauth.FORM_ENDPOINT_HANDLERS, state, hooks)
+    redact_access_log()  # one-time links' tokens are in their paths
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 

@@ -45,9 +45,18 @@ log = logging.getLogger("appward.web")
 
 REQUEST_ID_HEADER = b"x-request-id"
 # The pages a browser shows: a 500 there is a page in their layout, elsewhere JSON.
-PAGE_PATHS = ("/", "/login", "/logout", "/account", "/oauth2/authorize", "/password-reset")
+PAGE_PATHS = (
+    "/",
+    "/login",
+    "/logout",
+    "/account",
+    "/oauth2/authorize",
+    "/password-reset",
+    "/portal",
+    "/console",
+)
 # Routes whose next path segment is a one-time link's token: never written to a log.
-ONE_TIME_LINK_PATHS = ("/password-reset/",)
+ONE_TIME_LINK_PATHS = ("/password-reset/", "/portal/verify/", "/portal/signup/")
 REDACTED = "[redacted]"
 
 

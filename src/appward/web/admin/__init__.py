@@ -9,6 +9,8 @@ from appward.web.admin import (
     audit_events,
     clients,
     initial_access_tokens,
+    invitations,
+    owners,
     scopes,
     secrets,
     users,
@@ -18,7 +20,16 @@ from appward.web.openapi import ADMIN_TOKEN, problem_responses
 
 PREFIX = "/admin/v1"
 # In this order, the OpenAPI document lists the paths as it always has.
-RESOURCES = (clients, secrets, scopes, users, audit_events, initial_access_tokens)
+RESOURCES = (
+    clients,
+    secrets,
+    owners,
+    scopes,
+    users,
+    invitations,
+    audit_events,
+    initial_access_tokens,
+)
 
 # ADMIN_TOKEN only documents the bearer scheme; current_admin checks the token, here for
 # every route, so a new resource is guarded without asking for it.

@@ -18,6 +18,7 @@ from appward.web.console import (
     client_page,
     client_policy,
     clients,
+    invitations,
     passwords,
     scopes,
 )
@@ -40,6 +41,7 @@ for part in (
     scopes,
     accounts,
     passwords,
+    invitations,
     access_tokens,
     audit,
 ):

@@ -11,7 +11,11 @@ from fastapi import APIRouter
 
 from appward.web.portal import app_credentials, apps, co_owners, signup
 
-router = APIRouter(prefix="/portal", include_in_schema=False)
+router = APIRouter(prefix="/portal", include_in_schema=False)  # PREFIX
+router.add_api_route("", signup.portal_home, methods=["GET"])
 
-for part in (signup, apps, app_credentials, co_owners):
+PREFIX = "/portal"
+PARTS = (signup, apps, app_credentials, co_owners)
+
+for part in PARTS:
     router.include_router(part.router)
