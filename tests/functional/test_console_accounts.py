@@ -330,7 +330,9 @@ async def test_disable_ends_the_sessions_at_once_and_enable_restores_sign_in(api
         response = await post(api.http, f"/console/accounts/{alice['id']}/disable")
         assert response.headers["location"] == f"/console/accounts/{alice['id']}?done=disabled"
         page = await api.http.get(response.headers["location"])
-        assert notice(page.text) == "The account was disabled and its sessions ended."
+        assert notice(page.text) == (
+            "The account was disabled and its sessions ended; the apps it owns keep working."
+        )
         assert 'id="enable"' in page.text
         assert (await alices.get("/account")).status_code == 303
     response = await post(api.http, f"/console/accounts/{alice['id']}/enable")
@@ -538,3 +540,37 @@ async def test_an_unknown_account_is_a_404_page(api, public_id, index):
     response = await api.http.request(method, path, data=data)
     assert response.status_code == 404
     assert "Page not found" in response.text
+
+
+@pytest.mark.parametrize("with_clients", [False, True])
+async def test_disabling_a_developer_disables_their_apps_only_when_asked(api, with_clients):
+    from tests import portal_helpers
+
+    developer = await portal_helpers.create_account(api, "devon")
+    async with portal_helpers.browser_on(api) as portal:
+        await portal_helpers.sign_in(portal, "devon")
+        client_id, _ = await portal_helpers.register_app(portal, client_name="Devon's app")
+    await sign_in(api, "root-admin")
+    page = await api.http.get(f"/console/accounts/{developer['id']}")
+    assert "Also disable the 1 app this account owns" in page.text
+    form = {"with_clients": "on"} if with_clients else {}
+    response = await post(api.http, f"/console/accounts/{developer['id']}/disable", **form)
+    assert response.status_code == 303
+    shown = await api.http.get(response.headers["location"])
+    assert ("every app it owns disabled" in notice(shown.text)) is with_clients
+    status = (await api.get(f"/admin/v1/clients/{client_id}")).json()["status"]
+    assert status == ("disabled" if with_clients else "active")
+
+
+async def test_the_admin_api_disables_a_developer_with_their_apps(api):
+    from tests import portal_helpers
+
+    developer = await portal_helpers.create_account(api, "dana")
+    async with portal_helpers.browser_on(api) as portal:
+        await portal_helpers.sign_in(portal, "dana")
+        client_id, _ = await portal_helpers.register_app(portal, client_name="Dana's app")
+    response = await api.post(f"/admin/v1/users/{developer['id']}/disable?with_clients=true", {})
+    assert response.status_code == 200, response.text
+    assert (await api.get(f"/admin/v1/clients/{client_id}")).json()["status"] == "disabled"
+    bad = await api.post(f"/admin/v1/users/{developer['id']}/disable?with_clients=maybe", {})
+    assert bad.status_code == 400

@@ -319,6 +319,13 @@ class ClientService:
         await self._change_status(client, status)
         return client
 
+    async def disable_all(self, client_ids: list[str]) -> int:
+        """Disables every client of ``client_ids`` (any number: MAX_BULK at a time), e.g.
+        the apps a disabled developer owns. Returns how many there were."""
+        for start in range(0, len(client_ids), MAX_BULK):
+            await self.set_status_of(client_ids[start : start + MAX_BULK], "disabled")
+        return len(client_ids)
+
     async def set_status_of(self, client_ids: list[str], status: str) -> list[Client]:
         """Disables or re-enables several clients at once (the console's bulk action), all
         or none: every one is found and locked in one statement before any changes.

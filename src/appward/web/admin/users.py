@@ -159,12 +159,16 @@ def _verified(value: bool | None) -> bool:
     response_model=UserOut,
     summary="Disable an account",
     description="The account cannot sign in, its sessions end at once, and its codes and "
-    "refresh tokens stop working, until it is enabled again. Clients it owns are not "
-    "disabled with it.",
+    "refresh tokens stop working, until it is enabled again. The apps it owns keep working, "
+    "unless `with_clients=true`: then every app it is an owner of (not those it only views) "
+    "is disabled too.",
     responses=problem_responses(404),
 )
-async def disable_user(public_id: str, users: Users) -> Any:
-    return present_user(await users.disable(await users.by_public_id(public_id)))
+async def disable_user(public_id: str, services: AdminServices, with_clients: bool = False) -> Any:
+    user = await services.users.disable(await services.users.by_public_id(public_id))
+    if with_clients:
+        await services.clients.disable_all(await services.ownership.client_ids_owned_by(user))
+    return present_user(user)
 
 
 @router.post(

@@ -40,7 +40,9 @@ NOTICES = {
     "created": "The account was created.",
     "role": "The role was changed.",
     "email": "The e-mail address was saved.",
-    "disabled": "The account was disabled and its sessions ended.",
+    "disabled": "The account was disabled and its sessions ended; the apps it owns keep working.",
+    "disabled_with_clients": "The account was disabled, its sessions ended, and every app "
+    "it owns disabled.",
     "enabled": "The account was enabled: it can sign in again.",
     "sessions": "The account's sessions were ended.",
     "second_factor": "The second factor was reset: the account signs in with its password "
@@ -182,6 +184,7 @@ async def _account_page(
             "is_caller": user.id == caller.user.id,
             "second_factor": await services.totp.is_enrolled(user),
             "sessions": await services.sessions.count(user.public_id),
+            "owned_clients": len(await services.ownership.client_ids_owned_by(user)),
             "roles": ROLE_CHOICES,
             "values": shown,
             "errors": errors or {},
@@ -261,7 +264,7 @@ async def change_email(public_id: str, request: Request, caller: ConsoleAdmin) -
 async def disable(public_id: str, request: Request, caller: ConsoleAdmin) -> Response:
     users = caller.services.users
     user = await found(users.by_public_id(public_id))
-    await posted_form(request)
+    form = await posted_form(request)
     try:
         await users.disable(user)
     except AppwardError as exc:
@@ -270,7 +273,17 @@ async def disable(public_id: str, request: Request, caller: ConsoleAdmin) -> Res
         )
     if user.id == caller.user.id:
         return redirect_to("/login")  # their own sessions, this one included, ended
-    return _done(user, "disabled")
+    if form.get("with_clients") != "on":
+        return _done(user, "disabled")
+    await _disable_clients_owned_by(caller, user)
+    return _done(user, "disabled_with_clients")
+
+
+async def _disable_clients_owned_by(caller: PageCaller, user: User) -> None:
+    """Disables every app ``user`` is an owner of (the apps it only views stay as they
+    are): "disable the developer and their apps"."""
+    services = caller.services
+    await services.clients.disable_all(await services.ownership.client_ids_owned_by(user))
 
 
 @router.post("/accounts/{public_id}/enable")
