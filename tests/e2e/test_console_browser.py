@@ -169,3 +169,8 @@ def test_an_admin_creates_a_client_rotates_and_safely_revokes_its_secret(
     check_page(browser, "console-secret-revoked")
     assert _token(site, client_id, first_secret).status_code == 401
     assert _token(site, client_id, second_secret).status_code == 200
+
+    # The list shows the client, found by its name.
+    browser.get(f"{site.base_url}/console/clients?q=Billing")
+    assert client_id in browser.find_element(By.TAG_NAME, "main").text
+    check_page(browser, "console-clients")
