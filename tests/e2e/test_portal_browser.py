@@ -2,7 +2,7 @@
 mails through a real SMTP server (aiosmtpd on loopback):
 
 2. A developer signs up, verifies the address from the mail, registers a web app asking
-   for a sensitive scope and sees it pending; an admin approves it (admin API); an end
+   for a sensitive scope and sees it pending; an admin approves it (console); an end
    user goes from /oauth2/authorize through sign-in and consent (the app's name and logo,
    the unverified notice) to the redirect with a code, and the code buys a token.
 3. A second developer can neither open, edit nor rotate the first one's app, by URL or
@@ -242,6 +242,8 @@ def test_a_developer_signs_up_registers_an_app_and_a_user_signs_in_to_it(
     browser: Any, portal: Portal, callbacks: Callbacks, logo_url: str
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     portal.admin(
         "POST",
@@ -290,8 +292,22 @@ def test_a_developer_signs_up_registers_an_app_and_a_user_signs_in_to_it(
     assert "Waiting for review" in browser.find_element(By.ID, "approval").text
     check_page(browser, "portal-app-pending")
 
-    portal.admin("POST", f"/admin/v1/clients/{client_id}/approve")
-    browser.refresh()
+    # An admin approves it from the console's queue, in a browser session of their own.
+    app_page = browser.current_url
+    reviewer = f"admin-{secrets.token_hex(3)}"
+    portal.account(reviewer, role="admin")
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    browser.get(f"{portal.base_url}/console/approvals")
+    sign_in(browser, reviewer)
+    wait_for(browser, f"client-{client_id}")
+    check_page(browser, "console-approvals")
+    click(browser, f"approve-{client_id}")
+    WebDriverWait(browser, WAIT).until(expected_conditions.alert_is_present()).accept()
+    assert "approved" in wait_for(browser, "notice").text.lower()
+    # The developer sees the new state.
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    browser.get(app_page)
+    sign_in(browser, username)
     assert "Approved" in wait_for(browser, "approval").text
 
     # An end user signs in to the app through the consent page.
