@@ -174,3 +174,57 @@ def test_an_admin_creates_a_client_rotates_and_safely_revokes_its_secret(
     browser.get(f"{site.base_url}/console/clients?q=Billing")
     assert client_id in browser.find_element(By.TAG_NAME, "main").text
     check_page(browser, "console-clients")
+
+
+def test_every_console_page_passes_axe(browser: Any, site: shared.Site) -> None:
+    """axe-core on each GET page of the console, with content in it (a client with a
+    secret and its activity, an account, a scope, an initial access token, audit events),
+    and on the account pages an admin reaches from it."""
+    from selenium.webdriver.common.by import By
+
+    username = f"axe-{secrets.token_hex(4)}"
+    account = site.admin(
+        "/admin/v1/users", {"username": username, "password": PASSWORD, "role": "admin"}
+    )
+    client = site.admin(
+        "/admin/v1/clients",
+        {
+            "client_name": "Axe <b>Widget</b>",
+            "redirect_uris": ["https://axe.example/cb"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "scope": "photos",
+        },
+    )
+    site.admin("/admin/v1/initial-access-tokens", {"label": "axe partner"})
+    client_page = f"/console/clients/{client['client_id']}"
+    pages = {
+        "console-client-new": "/console/clients/new",
+        "console-client-settings": client_page,
+        "console-client-policy": f"{client_page}/policy",
+        "console-client-preview": f"{client_page}/preview",
+        "console-client-activity": f"{client_page}/activity",
+        "console-client-delete": f"{client_page}/delete",
+        "console-accounts": "/console/accounts",
+        "console-account": f"/console/accounts/{account['id']}",
+        "console-account-new": "/console/accounts/new",
+        "console-account-password": f"/console/accounts/{account['id']}/password",
+        "console-scopes": "/console/scopes",
+        "console-scope-new": "/console/scopes/new",
+        "console-scope-edit": "/console/scopes/edit/photos",
+        "console-access-tokens": "/console/access-tokens",
+        "console-access-token-new": "/console/access-tokens/new",
+        "console-audit": "/console/audit",
+        "console-audit-filtered": f"/console/audit?client={client['client_id']}",
+        "console-approvals-empty": "/console/approvals",
+        "account-two-factor": "/account/two-factor",
+        "account-password": "/account/password",
+    }
+    browser.get(f"{site.base_url}/login?next=/console")
+    sign_in(browser, username)
+    _wait_for(browser, "main")
+    for name, path in pages.items():
+        browser.get(f"{site.base_url}{path}")
+        heading = _wait_for(browser, "main").find_element(By.TAG_NAME, "h1").text
+        assert heading, f"{path} has no heading"
+        assert "<b>Widget</b>" not in browser.page_source, f"{path} does not escape"
+        check_page(browser, name)
