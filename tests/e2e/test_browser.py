@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -218,6 +219,27 @@ def site(module_server: tuple[str, dict[str, Any]], callbacks: Callbacks) -> Sit
     return result
 
 
+def wait_for(browser: Any, element_id: str) -> Any:
+    """Returns the element ``element_id`` once the page shows it; fails with the page's
+    address and source when it does not come."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(browser, WAIT).until(
+            expected_conditions.presence_of_element_located((By.ID, element_id))
+        )
+    except TimeoutException:
+        pytest.fail(f"no #{element_id} at {browser.current_url}:\n{browser.page_source[:3000]}")
+
+
+def next_time_step() -> None:
+    """Waits for the next 30-second TOTP step: a code already used in this one is spent."""
+    time.sleep(30 - time.time() % 30 + 1)
+
+
 def sign_in(browser: Any, username: str, password: str = PASSWORD) -> None:
     """Fills in and sends the sign-in form the browser is on (or about to be on)."""
     from selenium.webdriver.common.by import By
@@ -365,16 +387,6 @@ def test_error_page_is_shown_not_redirected_in_chromium(site: Site, browser: Any
 
 
 # --- every page, in the browser: accessible, no errors, a screenshot each ---
-
-
-def wait_for(browser: Any, element_id: str) -> Any:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(browser, WAIT).until(
-        expected_conditions.presence_of_element_located((By.ID, element_id))
-    )
 
 
 def test_landing_page_in_chromium(site: Site, browser: Any) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from typing import Any
 
 import httpx
@@ -28,36 +27,19 @@ site = shared.site
 WAIT = shared.WAIT
 check_page = shared.check_page
 sign_in = shared.sign_in
-
-
-def _wait_for(browser: Any, element_id: str) -> Any:
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        return WebDriverWait(browser, WAIT).until(
-            expected_conditions.presence_of_element_located((By.ID, element_id))
-        )
-    except TimeoutException:
-        pytest.fail(f"no #{element_id} at {browser.current_url}:\n{browser.page_source[:3000]}")
+wait_for = shared.wait_for
+next_time_step = shared.next_time_step
 
 
 def _wait_for_text(browser: Any, element_id: str, pattern: str) -> str:
     from selenium.webdriver.support.ui import WebDriverWait
 
     def shows(driver: Any) -> str | None:
-        text: str = _wait_for(driver, element_id).text
+        text: str = wait_for(driver, element_id).text
         return text if re.search(pattern, text) else None
 
     result: str = WebDriverWait(browser, WAIT).until(shows)
     return result
-
-
-def _next_time_step() -> None:
-    """Waits for the next 30-second TOTP step: the code that confirmed the set-up is spent."""
-    time.sleep(30 - time.time() % 30 + 1)
 
 
 def _token(site: shared.Site, client_id: str, secret: str) -> httpx.Response:
@@ -78,21 +60,21 @@ def _admin_signed_in_with_totp(browser: Any, site: shared.Site) -> None:
     site.admin("/admin/v1/users", {"username": username, "password": PASSWORD, "role": "admin"})
     browser.get(f"{site.base_url}/login?next=/account")
     sign_in(browser, username)
-    _wait_for(browser, "start-two-factor").click()
-    seed = re.sub(r"\s", "", _wait_for(browser, "totp-seed").text)
+    wait_for(browser, "start-two-factor").click()
+    seed = re.sub(r"\s", "", wait_for(browser, "totp-seed").text)
     browser.find_element(By.ID, "code").send_keys(pyotp.TOTP(seed).now())
     browser.find_element(By.ID, "confirm-two-factor").click()
-    _wait_for(browser, "recovery-codes")
+    wait_for(browser, "recovery-codes")
     browser.find_element(By.ID, "continue").click()
-    _wait_for(browser, "sign-out").click()
+    wait_for(browser, "sign-out").click()
 
     browser.get(f"{site.base_url}/login?next=/console/clients/new")
     sign_in(browser, username)
-    _wait_for(browser, "code")
-    _next_time_step()
+    wait_for(browser, "code")
+    next_time_step()
     browser.find_element(By.ID, "code").send_keys(pyotp.TOTP(seed).now())
     browser.find_element(By.ID, "verify-code").click()
-    _wait_for(browser, "client_name")
+    wait_for(browser, "client_name")
     assert browser.current_url.endswith("/console/clients/new")
 
 
@@ -112,7 +94,7 @@ def test_an_admin_creates_a_client_rotates_and_safely_revokes_its_secret(
         if grant_type.is_selected() != wanted:
             grant_type.click()
     browser.find_element(By.ID, "create-client").click()
-    secret_field = _wait_for(browser, "new-client-secret")
+    secret_field = wait_for(browser, "new-client-secret")
     client_id = browser.find_element(By.ID, "new-client-id").get_attribute("value")
     first_secret = secret_field.get_attribute("value")
     assert first_secret.startswith("apwcs_")
@@ -141,7 +123,7 @@ def test_an_admin_creates_a_client_rotates_and_safely_revokes_its_secret(
     browser.find_element(By.CSS_SELECTOR, "input[name=others][value=grace]").click()
     browser.find_element(By.ID, "grace_days").send_keys("7")
     browser.find_element(By.ID, "add-secret").click()
-    second_secret = _wait_for(browser, "new-secret").get_attribute("value")
+    second_secret = wait_for(browser, "new-secret").get_attribute("value")
     assert second_secret.startswith("apwcs_")
     assert second_secret != first_secret
     check_page(browser, "console-secret-added")
@@ -161,7 +143,7 @@ def test_an_admin_creates_a_client_rotates_and_safely_revokes_its_secret(
     # Revoke the old one: used minutes ago, so the page asks first, naming that use.
     # (No confirm dialog for a secret in use: the confirmation page is the question.)
     browser.find_element(By.ID, f"revoke-{first_id}").click()
-    last_used = _wait_for(browser, "confirm-last-used").text
+    last_used = wait_for(browser, "confirm-last-used").text
     assert "UTC" in last_used
     check_page(browser, "console-safe-revoke")
     browser.find_element(By.ID, "confirm-revoke-button").click()
@@ -221,10 +203,10 @@ def test_every_console_page_passes_axe(browser: Any, site: shared.Site) -> None:
     }
     browser.get(f"{site.base_url}/login?next=/console")
     sign_in(browser, username)
-    _wait_for(browser, "main")
+    wait_for(browser, "main")
     for name, path in pages.items():
         browser.get(f"{site.base_url}{path}")
-        heading = _wait_for(browser, "main").find_element(By.TAG_NAME, "h1").text
+        heading = wait_for(browser, "main").find_element(By.TAG_NAME, "h1").text
         assert heading, f"{path} has no heading"
         assert "<b>Widget</b>" not in browser.page_source, f"{path} does not escape"
         check_page(browser, name)

@@ -36,7 +36,14 @@ from cryptography.x509.oid import NameOID
 
 from appward.config import Settings
 from tests.e2e.conftest import HOST, chromium, serving
-from tests.e2e.test_browser import Callbacks, callbacks, check_page, consent_page, sign_in
+from tests.e2e.test_browser import (
+    Callbacks,
+    callbacks,
+    check_page,
+    consent_page,
+    sign_in,
+    wait_for,
+)
 from tests.mailbox import Mailbox, mailbox
 from tests.oauth_helpers import PASSWORD, pkce_pair
 
@@ -184,20 +191,6 @@ def portal(settings: Settings, workdir: Path, mailbox: Mailbox) -> Iterator[Port
     extra["APPWARD_PORTAL_SIGNUP"] = "open"
     with serving(settings, workdir, extra) as (base_url, admin):
         yield Portal(base_url, admin, workdir / "server.log", mailbox)
-
-
-def wait_for(browser: Any, element_id: str) -> Any:
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        return WebDriverWait(browser, WAIT).until(
-            expected_conditions.presence_of_element_located((By.ID, element_id))
-        )
-    except TimeoutException:
-        pytest.fail(f"no #{element_id} at {browser.current_url}:\n{browser.page_source[:3000]}")
 
 
 def fill(browser: Any, **fields: str) -> None:
