@@ -239,6 +239,15 @@ class UserService:
             raise NotFound(f"no user named {username!r}")
         return user
 
+    async def username_taken(self, username: str) -> bool:
+        """Returns whether an account has this name, in any case."""
+        return USERNAME.fullmatch(username) is not None and await self._find(username) is not None
+
+    async def hash_and_forget(self, password: str) -> None:
+        """Spends the time create() spends hashing ``password``: an answer that creates
+        nothing must not be quicker than one that creates an account."""
+        await anyio.to_thread.run_sync(self.verifier.hasher.hash, password)
+
     # --- signing in ---
 
     async def authenticate(self, username: str, password: str) -> User | None:
