@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+import pyotp
 import pytest
 
 from appward.clock import FrozenClock
@@ -12,7 +13,7 @@ from appward.config import Settings
 from tests.functional.conftest import Api, open_api
 from tests.mailbox import Mailbox, mailbox
 from tests.oauth_helpers import PASSWORD, hidden_fields
-from tests.portal_helpers import browser_on, create_account
+from tests.portal_helpers import browser_on, create_account, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -78,3 +79,39 @@ async def test_an_invitation_survives_a_taken_username(invite_portal, mailbox):
         assert refused.status_code == 409
         again = await http.get(link)
         assert again.status_code == 200, "the refused form used the invitation up"
+
+
+@pytest.fixture
+async def strict_api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
+    async with open_api(settings.model_copy(update={"console_require_2fa": True}), clock) as api:
+        yield api
+
+
+async def test_a_password_only_session_does_not_reach_the_console_after_enrolment(
+    strict_api, clock
+):
+    """A session started with the password alone (before the admin enrolled a second
+    factor, e.g. a phished password) must not pass the console's 2FA requirement once
+    the admin enrols in another browser: it never presented a code."""
+    api = strict_api
+    await create_account(api, "ada", "admin")
+    async with browser_on(api) as attacker, browser_on(api) as admin:
+        await sign_in(attacker, "ada")  # password only: no factor yet
+        refused = await attacker.get("/console/clients")
+        assert refused.status_code == 303
+        assert refused.headers["location"].startswith("/account/two-factor")
+        await sign_in(admin, "ada")
+        page = await admin.get("/account/two-factor?next=/console")
+        started = await admin.post("/account/two-factor/start", data=hidden_fields(page.text))
+        pending = await admin.get(started.headers["location"])
+        seed = re.search(r'<code id="totp-seed">([A-Z2-7 ]+)</code>', pending.text)
+        code = pyotp.TOTP(seed.group(1).replace(" ", "")).at(clock.now())
+        confirmed = await admin.post(
+            "/account/two-factor/confirm", data={**hidden_fields(pending.text), "code": code}
+        )
+        assert confirmed.status_code == 200
+        # The enrolling browser goes on to the console; the password-only one does not.
+        assert (await admin.get("/console/clients")).status_code == 200
+        later = await attacker.get("/console/clients")
+        assert later.status_code == 303, "a password-only session reaches the console"
+        assert later.headers["location"].startswith("/login")
