@@ -115,3 +115,46 @@ async def test_a_password_only_session_does_not_reach_the_console_after_enrolmen
         later = await attacker.get("/console/clients")
         assert later.status_code == 303, "a password-only session reaches the console"
         assert later.headers["location"].startswith("/login")
+
+
+async def test_a_verification_link_dies_when_the_address_changes(open_portal, mailbox):
+    """The link mailed to the old address must not verify the new one."""
+    api = open_portal
+    async with browser_on(api) as http:
+        form = await http.get("/portal/signup")
+        data = {
+            **hidden_fields(form.text),
+            "username": "dora",
+            "email": "dora@example.com",
+            "password": PASSWORD,
+        }
+        assert (await http.post("/portal/signup", data=data)).status_code == 200
+        link = _path(LINK.search(mailbox.messages[-1].get_content()).group(0))
+        user = (await api.get("/admin/v1/users")).json()["items"][-1]
+        changed = await api.patch(f"/admin/v1/users/{user['id']}", {"email": "new@example.com"})
+        assert changed.status_code == 200, changed.text
+        page = await http.get(link)
+        posted = await http.post(link, data=hidden_fields(page.text))
+        assert posted.status_code == 400, "the old address's link verified the new address"
+    user = (await api.get(f"/admin/v1/users/{user['id']}")).json()
+    assert user["email_verified"] is False
+
+
+async def test_a_reset_link_dies_when_the_address_changes(open_portal, mailbox):
+    """A reset link mailed to the old address (say, a mailbox the owner lost) must stop
+    working once an admin gives the account a new address."""
+    api = open_portal
+    await create_account(api, "olga")
+    async with browser_on(api) as http:
+        form = await http.get("/password-reset")
+        sent = await http.post(
+            "/password-reset", data={**hidden_fields(form.text), "identifier": "olga"}
+        )
+        assert sent.status_code == 303
+        body = mailbox.messages[-1].get_content()
+        link = _path(re.search(r"http://\S+/password-reset/[A-Za-z0-9_-]+", body).group(0))
+        user = (await api.get("/admin/v1/users")).json()["items"][-1]
+        changed = await api.patch(f"/admin/v1/users/{user['id']}", {"email": "new@example.com"})
+        assert changed.status_code == 200, changed.text
+        page = await http.get(link)
+        assert page.status_code == 404, "the old address's reset link still works"

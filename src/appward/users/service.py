@@ -21,7 +21,7 @@ from appward.errors import Conflict, FieldError, InvalidInput, NotFound
 from appward.hashing import SecretVerifier
 from appward.pagination import Page, check_limit, decode_cursor, encode_cursor
 from appward.text import unsafe_character
-from appward.users.models import Role, User
+from appward.users.models import OneTimeLink, Role, User
 from appward.users.sessions import SessionService
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
@@ -362,6 +362,15 @@ class UserService:
         if email_changed:
             changes["email"] = [user.email, new_email]
             user.email = new_email
+            # The links mailed to the old address stop working: they would verify the
+            # new one, or reset the password from a mailbox the account left.
+            await self.session.execute(
+                delete(OneTimeLink).where(
+                    OneTimeLink.user_id == user.id,
+                    OneTimeLink.purpose.in_(("verify_email", "reset_password")),
+                    OneTimeLink.used_at.is_(None),
+                )
+            )
             if user.email_verified_at is not None and email_verified is KEEP:
                 user.email_verified_at = None
                 changes["email_verified"] = [True, False]
