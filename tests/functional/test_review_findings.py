@@ -10,6 +10,7 @@ import pytest
 
 from appward.clock import FrozenClock
 from appward.config import Settings
+from appward.web.pipeline import redacted_path
 from tests.functional.conftest import Api, open_api
 from tests.mailbox import Mailbox, mailbox
 from tests.oauth_helpers import PASSWORD, hidden_fields
@@ -158,3 +159,18 @@ async def test_a_reset_link_dies_when_the_address_changes(open_portal, mailbox):
         assert changed.status_code == 200, changed.text
         page = await http.get(link)
         assert page.status_code == 404, "the old address's reset link still works"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/auth/password-reset/SECRETTOKEN",
+        "/auth/portal/verify/SECRETTOKEN?x=1",
+        "/idp/v1/portal/signup/SECRETTOKEN",
+    ],
+)
+def test_a_deployment_under_a_path_prefix_still_redacts_link_tokens(path):
+    """A deployment under a mount point (fastpath.route_path: /auth/...) logs the root
+    path too: the token must still be redacted, from the access log and the pipeline."""
+    assert "SECRETTOKEN" not in redacted_path(path)
+    assert redacted_path(path).startswith(path.split("/")[1].join("//"))
