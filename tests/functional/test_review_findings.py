@@ -174,3 +174,26 @@ def test_a_deployment_under_a_path_prefix_still_redacts_link_tokens(path):
     path too: the token must still be redacted, from the access log and the pipeline."""
     assert "SECRETTOKEN" not in redacted_path(path)
     assert redacted_path(path).startswith(path.split("/")[1].join("//"))
+
+
+async def test_a_verified_app_renamed_by_its_developer_is_no_longer_verified(api):
+    """An administrator vouched for the app as it was: a developer who then changes what
+    users see of it (name, logo, site, redirect URIs) must not keep the badge."""
+    from tests.portal_helpers import register_app
+
+    await create_account(api, "olga")
+    async with browser_on(api) as http:
+        await sign_in(http, "olga")
+        client_id, _ = await register_app(http)
+        assert (await api.post(f"/admin/v1/clients/{client_id}/verify")).status_code == 200
+        form = await http.get(f"/portal/apps/{client_id}/edit")
+        data = {
+            **hidden_fields(form.text),
+            "client_name": "Appward Account Security",
+            "redirect_uris": "https://phish.example/cb",
+        }
+        edited = await http.post(f"/portal/apps/{client_id}/edit", data=data)
+        assert edited.status_code == 303, edited.text
+    client = (await api.get(f"/admin/v1/clients/{client_id}")).json()
+    assert "Appward Account Security" in str(client)
+    assert client["verified"] is False, "the renamed app keeps the administrator's badge"
