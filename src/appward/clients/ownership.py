@@ -185,6 +185,7 @@ class OwnershipService:
         InvalidInput when the user may not own an app, Conflict when it would leave the
         client without an owner."""
         check_can_own(user)
+        await self._lock(client)
         current = await self._link(client, user)
         if current is not None and current.role == role.value:
             return CoOwner(user, role, current.added_at)
@@ -195,6 +196,7 @@ class OwnershipService:
     async def remove(self, client: Client, user: User) -> None:
         """Takes ``user`` off the client. Raises NotFound when they are not on it,
         Conflict when they are its last owner."""
+        await self._lock(client)
         current = await self._link(client, user)
         if current is None:
             raise NotFound(
@@ -216,6 +218,14 @@ class OwnershipService:
         )
 
     # --- internals ---
+
+    async def _lock(self, client: Client) -> None:
+        """Locks the client's row until commit: the owner changes of one client serialise,
+        so two owners removing (or demoting) each other at once cannot both pass the
+        last-owner check (SQLite: the lock begins the write transaction, db.py)."""
+        await self.session.execute(
+            select(Client.pk).where(Client.pk == client.pk).with_for_update()
+        )
 
     async def _link(self, client: Client, user: User) -> ClientOwner | None:
         link: ClientOwner | None = await self.session.get(

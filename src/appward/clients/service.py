@@ -57,6 +57,19 @@ from appward.pagination import (
 from appward.text import unsafe_character
 
 REGISTRATION_SOURCES = ("admin", "portal", "dcr")
+# What an administrator's verification vouches for: what users are shown of a client
+# and where it sends them. A developer changing one of them loses the verification.
+VOUCHED_FIELDS = frozenset(
+    {
+        "client_name",
+        "client_name_localized",
+        "logo_uri",
+        "client_uri",
+        "policy_uri",
+        "tos_uri",
+        "redirect_uris",
+    }
+)
 STATUSES = ("active", "disabled")
 SORTS = ("created", "-created", "name", "-name")
 GRANT_TYPES = tuple(get_args(GrantType))
@@ -259,9 +272,17 @@ class ClientService:
         return ClientChange(client, secret)
 
     async def update(
-        self, client_id: str, patch: Any, *, expected_revision: int | None
+        self,
+        client_id: str,
+        patch: Any,
+        *,
+        expected_revision: int | None,
+        by_developer: bool = False,
     ) -> ClientChange:
         """Applies a JSON merge patch (RFC 7396) of metadata fields; null resets a field.
+        ``by_developer``: the change is the client's developer's own (the portal, RFC
+        7592), so a change of what users are shown of it (VOUCHED_FIELDS) ends an
+        administrator's verification: they vouched for the client as it was.
 
         Returns the updated client, and a new secret if the change moved a client without
         one onto a secret-based method. Raises NotFound, PreconditionFailed when the client
@@ -295,6 +316,9 @@ class ClientService:
             client.owner = owner
         if not changed:
             return ClientChange(client)
+        if by_developer and client.verified and not changed.keys().isdisjoint(VOUCHED_FIELDS):
+            changed["verified"] = changed_value(True, False)
+            client.verified = False
         gained = sorted(set(metadata.scopes) - set(client.scopes))
         if client.approval == APPROVED and needs_approval(
             client.registration_source, await self._sensitive(gained)

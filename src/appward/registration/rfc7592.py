@@ -132,7 +132,9 @@ class RegistrationManagementService:
         assert registration_token is not None  # _authorized refused it otherwise
         token = await self._rotate_registration_token(record, registration_token, statement)
         patch: dict[str, Any] = {name: data.get(name) for name in (*DCR_FIELDS, *LOCAL_FIELDS)}
-        change = await self.clients.update(client_id, patch, expected_revision=None)
+        change = await self.clients.update(
+            client_id, patch, expected_revision=None, by_developer=True
+        )
         await self.audit.record(EventTag.DCR_REPLACED, client_id=client_id)
         return Registration(change.client, change.secret, token, statement)
 

@@ -94,6 +94,16 @@ class AccountSecurityService:
         )
         return ended
 
+    async def confirm_second_factor(self, user: User, code: str) -> tuple[list[str], int]:
+        """Turns the pending second factor on (totp.confirm_enrolment) and ends every
+        session of the account, so no session started with the password alone outlives
+        the factor (the console takes "enrolled" to mean this session passed it). Returns
+        the recovery codes, shown once, and how many sessions ended: the caller starts
+        the enrolling browser's new one. Raises InvalidInput as confirm_enrolment does."""
+        codes = await self.totp.confirm_enrolment(user, code)
+        ended = await self.users.sessions.end_all(user.public_id)
+        return codes, ended
+
     async def remove_second_factor(self, user: User, proof: str) -> None:
         """Removes the account's second factor once ``proof`` is a current code (or a
         recovery code) or the account's password. Raises InvalidInput otherwise."""

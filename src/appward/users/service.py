@@ -21,7 +21,7 @@ from appward.errors import Conflict, FieldError, InvalidInput, NotFound
 from appward.hashing import SecretVerifier
 from appward.pagination import Page, check_limit, decode_cursor, encode_cursor
 from appward.text import unsafe_character
-from appward.users.models import Role, User
+from appward.users.models import OneTimeLink, Role, User
 from appward.users.sessions import SessionService
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
@@ -239,6 +239,15 @@ class UserService:
             raise NotFound(f"no user named {username!r}")
         return user
 
+    async def username_taken(self, username: str) -> bool:
+        """Returns whether an account has this name, in any case."""
+        return USERNAME.fullmatch(username) is not None and await self._find(username) is not None
+
+    async def hash_and_forget(self, password: str) -> None:
+        """Spends the time create() spends hashing ``password``: an answer that creates
+        nothing must not be quicker than one that creates an account."""
+        await anyio.to_thread.run_sync(self.verifier.hasher.hash, password)
+
     # --- signing in ---
 
     async def authenticate(self, username: str, password: str) -> User | None:
@@ -353,6 +362,15 @@ class UserService:
         if email_changed:
             changes["email"] = [user.email, new_email]
             user.email = new_email
+            # The links mailed to the old address stop working: they would verify the
+            # new one, or reset the password from a mailbox the account left.
+            await self.session.execute(
+                delete(OneTimeLink).where(
+                    OneTimeLink.user_id == user.id,
+                    OneTimeLink.purpose.in_(("verify_email", "reset_password")),
+                    OneTimeLink.used_at.is_(None),
+                )
+            )
             if user.email_verified_at is not None and email_verified is KEEP:
                 user.email_verified_at = None
                 changes["email_verified"] = [True, False]

@@ -123,23 +123,29 @@ class DeveloperSignup:
             raise AccessDenied(_refusal(mode))
         check_fields(username, password, (email or "") if invitation is None else None)
         if invitation is not None:
-            link = await self.links.redeem(LinkPurpose.INVITATION, invitation)
-            address = check_email(link.email or "")
+            # A savepoint: a refusal below (a taken username) leaves the invitation
+            # usable, though the page that says so is committed.
+            async with self.session.begin_nested():
+                link = await self.links.redeem(LinkPurpose.INVITATION, invitation)
+                address = check_email(link.email or "")
+                user = await self._create(username, password, address)
+                if user is None:
+                    raise Conflict(
+                        "an account has this e-mail address already",
+                        fields=[FieldError("email", "an account has this address already")],
+                    )
         else:
             address = check_email((email or "").strip())
             if await self._address_taken(address):
+                # The same answer as for a free address: a taken username is named
+                # either way, else "check your mail" (no account enumeration).
+                if await self.users.username_taken(username):
+                    raise _username_taken()
+                await self.users.hash_and_forget(password)  # as long as a new account
                 return SignupOutcome(address, None, None)
-        try:
-            user = await self.users.create(username, password, role=Role.DEVELOPER, email=address)
-        except Conflict as exc:
-            if exc.fields:  # the address, taken by a sign-up that committed just now
-                if invitation is None:
-                    return SignupOutcome(address, None, None)
-                raise
-            raise Conflict(
-                "this username is taken; choose another",
-                fields=[FieldError("username", "taken; choose another")],
-            ) from None
+            user = await self._create(username, password, address)
+            if user is None:  # the address, taken by a sign-up that committed just now
+                return SignupOutcome(address, None, None)
         await self.audit.record(
             EventTag.ACCOUNT_SIGNED_UP,
             target=user.username,
@@ -176,6 +182,16 @@ class DeveloperSignup:
         # Audited by the account service as "account:updated" (email_verified).
         return await self.users.update(user, email_verified=True)
 
+    async def _create(self, username: str, password: str, address: str) -> User | None:
+        """Returns the new developer account; None when the address is taken. Raises
+        Conflict (field ``username``) for a taken username."""
+        try:
+            return await self.users.create(username, password, role=Role.DEVELOPER, email=address)
+        except Conflict as exc:
+            if exc.fields:  # the address
+                return None
+            raise _username_taken() from None
+
     async def _address_taken(self, address: str) -> bool:
         holder = await self.session.scalar(
             select(User.id).where(func.lower(User.email) == address.lower())
@@ -198,6 +214,13 @@ def check_fields(username: str, password: str, email: str | None) -> None:
             problems.extend(exc.fields)
     if problems:
         raise InvalidInput("check the fields marked", fields=problems)
+
+
+def _username_taken() -> Conflict:
+    return Conflict(
+        "this username is taken; choose another",
+        fields=[FieldError("username", "taken; choose another")],
+    )
 
 
 def _refusal(mode: SignupMode) -> str:

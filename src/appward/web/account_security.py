@@ -129,11 +129,16 @@ async def confirm_two_factor(request: Request, caller: Account) -> Response:
     form = await posted_form(request)
     target = safe_next(form.get("next"))
     try:
-        codes = await caller.services.totp.confirm_enrolment(caller.user, form.get("code", ""))
+        codes, _ = await caller.services.account_security.confirm_second_factor(
+            caller.user, form.get("code", "")
+        )
     except AppwardError as exc:
         return await _two_factor_page(
             request, caller, target, errors=field_errors(exc), status_code=422
         )
+    # Every session of the account ended (a password-only one must not pass for one
+    # that gave the factor): this browser goes on in a new one.
+    await log_in(request, caller.services, caller.user)
     return _codes_page(request, caller, codes, target)
 
 

@@ -62,14 +62,16 @@ REDACTED = "[redacted]"
 
 def redacted_path(path: str) -> str:
     """Returns ``path`` with the token segment of a one-time-link route replaced by
-    "[redacted]" (the query too, on those routes); any other path as it is."""
+    "[redacted]" (the query too, on those routes); any other path as it is. The route
+    may sit below a mount point (a deployment under /auth logs /auth/password-reset/...:
+    uvicorn's access log and scope["path"] both hold the root path)."""
     for prefix in ONE_TIME_LINK_PATHS:
-        at = path.find(prefix)
-        if at == 0 and len(path) > len(prefix):
-            rest = path[len(prefix) :]
+        at = path.split("?", 1)[0].find(prefix)
+        if at >= 0 and len(path) > at + len(prefix):
+            rest = path[at + len(prefix) :]
             end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
             tail = rest[end:].split("?", 1)[0]
-            return f"{prefix}{REDACTED}{tail}"
+            return f"{path[:at]}{prefix}{REDACTED}{tail}"
     return path
 
 

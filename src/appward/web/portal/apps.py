@@ -236,7 +236,9 @@ async def edit(client_id: str, request: Request, caller: VerifiedDeveloper) -> R
         data = await _app_metadata(caller, app_type, form)
         # Every field of the form is the developer's: one left empty is removed.
         patch = {name: data.get(name) for name in (*TEXT_FIELDS, "redirect_uris")}
-        await caller.services.clients.update(client.client_id, patch, expected_revision=revision)
+        await caller.services.clients.update(
+            client.client_id, patch, expected_revision=revision, by_developer=True
+        )
     except AppwardError as exc:
         return _form_page(
             request,
