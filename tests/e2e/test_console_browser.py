@@ -63,6 +63,7 @@ def _admin_signed_in_with_totp(browser: Any, site: shared.Site) -> None:
     wait_for(browser, "start-two-factor").click()
     seed = re.sub(r"\s", "", wait_for(browser, "totp-seed").text)
     browser.find_element(By.ID, "code").send_keys(pyotp.TOTP(seed).now())
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "confirm-two-factor").click()
     wait_for(browser, "recovery-codes")
     browser.find_element(By.ID, "continue").click()

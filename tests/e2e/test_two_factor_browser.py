@@ -47,6 +47,7 @@ def test_an_admin_enrols_totp_and_signs_in_with_a_code(browser: Any, site: share
     check_page(browser, "two-factor-enrolment")
     seed = re.sub(r"\s", "", seed_text)
     browser.find_element(By.ID, "code").send_keys(pyotp.TOTP(seed).now())
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "confirm-two-factor").click()
     codes = wait_for(browser, "recovery-codes").find_elements(By.TAG_NAME, "li")
     assert len(codes) == 10

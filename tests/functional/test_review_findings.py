@@ -108,7 +108,8 @@ async def test_a_password_only_session_does_not_reach_the_console_after_enrolmen
         seed = re.search(r'<code id="totp-seed">([A-Z2-7 ]+)</code>', pending.text)
         code = pyotp.TOTP(seed.group(1).replace(" ", "")).at(clock.now())
         confirmed = await admin.post(
-            "/account/two-factor/confirm", data={**hidden_fields(pending.text), "code": code}
+            "/account/two-factor/confirm",
+            data={**hidden_fields(pending.text), "password": PASSWORD, "code": code},
         )
         assert confirmed.status_code == 200
         # The enrolling browser goes on to the console; the password-only one does not.

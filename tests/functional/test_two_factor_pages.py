@@ -59,7 +59,7 @@ async def _enrol_through_pages(http, clock, next: str | None = None) -> tuple[st
     seed = _seed_of(pending.text)
     confirmed = await http.post(
         "/account/two-factor/confirm",
-        data={**hidden_fields(pending.text), "code": code_now(seed, clock)},
+        data={**hidden_fields(pending.text), "password": PASSWORD, "code": code_now(seed, clock)},
     )
     assert confirmed.status_code == 200, confirmed.text
     clock.advance(30)
@@ -112,7 +112,11 @@ async def test_enrolment_shows_a_qr_code_and_the_seed_then_the_recovery_codes_on
     assert _seed_of((await api.http.get("/account/two-factor")).text) == seed
     confirmed = await api.http.post(
         "/account/two-factor/confirm",
-        data={**hidden_fields(pending.text), "code": pyotp.TOTP(seed).at(clock.now())},
+        data={
+            **hidden_fields(pending.text),
+            "password": PASSWORD,
+            "code": pyotp.TOTP(seed).at(clock.now()),
+        },
     )
     assert confirmed.status_code == 200
     assert confirmed.headers["cache-control"] == "no-store"
@@ -142,7 +146,8 @@ async def test_a_wrong_enrolment_code_is_refused_and_the_set_up_is_kept(api, clo
     wrong = str((int(code_now(seed, clock)) + 1) % 1_000_000).zfill(6)
     for code in (wrong, "", "abcdef", "1" * 500):
         refused = await api.http.post(
-            "/account/two-factor/confirm", data={**hidden_fields(pending.text), "code": code}
+            "/account/two-factor/confirm",
+            data={**hidden_fields(pending.text), "password": PASSWORD, "code": code},
         )
         assert refused.status_code == 422
         assert 'id="code-error"' in refused.text
@@ -163,7 +168,11 @@ async def test_enrolment_goes_back_only_to_a_safe_next(api, clock):
     pending = await api.http.get(started.headers["location"])
     confirmed = await api.http.post(
         "/account/two-factor/confirm",
-        data={**hidden_fields(pending.text), "code": code_now(_seed_of(pending.text), clock)},
+        data={
+            **hidden_fields(pending.text),
+            "password": PASSWORD,
+            "code": code_now(_seed_of(pending.text), clock),
+        },
     )
     assert 'href="/console/scopes" id="continue"' in confirmed.text
 
@@ -187,7 +196,11 @@ async def test_the_console_sends_an_admin_to_enrol_and_back(strict_api, clock):
     pending = await api.http.get(started.headers["location"])
     confirmed = await api.http.post(
         "/account/two-factor/confirm",
-        data={**hidden_fields(pending.text), "code": code_now(_seed_of(pending.text), clock)},
+        data={
+            **hidden_fields(pending.text),
+            "password": PASSWORD,
+            "code": code_now(_seed_of(pending.text), clock),
+        },
     )
     assert 'href="/console" id="continue"' in confirmed.text
     assert (await api.http.get("/console")).headers["location"] == "/console/clients"
@@ -378,9 +391,13 @@ async def test_new_recovery_codes_replace_the_old_ones(api, clock):
     await create_account(api, "lea")
     seed, old_codes = await enrol(api.app, "lea", clock)
     await sign_in(api.http, "lea", seed=seed, clock=clock)
-    page = await api.http.get("/account")  # offered on /account itself
+    assert 'id="regenerate-codes"' in (await api.http.get("/account")).text  # offered there
+    page = await api.http.get("/account/two-factor")
     assert 'data-confirm="Make new recovery codes?' in page.text
-    made = await api.http.post("/account/two-factor/recovery-codes", data=hidden_fields(page.text))
+    made = await api.http.post(
+        "/account/two-factor/recovery-codes",
+        data={**hidden_fields(page.text), "codes_proof": PASSWORD},
+    )
     assert made.status_code == 200
     new_codes = _codes_of(made.text)
     assert len(new_codes) == 10
@@ -484,3 +501,48 @@ async def test_an_account_enrolled_on_the_pages_signs_in_with_its_code(api, cloc
     assert step.status_code == 200
     done = await code_step(api.http, step, code_now(seed, clock))
     assert done.headers["location"] == "/account"
+
+
+async def test_turning_on_two_factor_asks_for_the_password_again(api, clock):
+    """A stolen session alone must not bind the thief's authenticator app."""
+    await create_account(api, "stan")
+    await sign_in(api.http, "stan")
+    page = await api.http.get("/account/two-factor")
+    started = await api.http.post("/account/two-factor/start", data=hidden_fields(page.text))
+    pending = await api.http.get(started.headers["location"])
+    seed = _seed_of(pending.text)
+    for password in ("", "not the password"):
+        refused = await api.http.post(
+            "/account/two-factor/confirm",
+            data={
+                **hidden_fields(pending.text),
+                "code": code_now(seed, clock),
+                "password": password,
+            },
+        )
+        assert refused.status_code == 422
+        assert 'id="password-error"' in refused.text
+        assert "is not your password" in refused.text
+    assert "is off" in (await api.http.get("/account")).text
+
+
+async def test_new_recovery_codes_need_a_code_or_the_password(api, clock):
+    await create_account(api, "rhea")
+    seed, old_codes = await enrol(api.app, "rhea", clock)
+    await sign_in(api.http, "rhea", seed=seed, clock=clock)
+    page = await api.http.get("/account/two-factor")
+    for proof in ("", "wrong", "000000"):
+        refused = await api.http.post(
+            "/account/two-factor/recovery-codes",
+            data={**hidden_fields(page.text), "codes_proof": proof},
+        )
+        assert refused.status_code == 400
+        assert 'id="codes_proof-error"' in refused.text
+        assert 'id="proof-error"' not in refused.text  # not beside the remove form's field
+    clock.advance(30)
+    made = await api.http.post(
+        "/account/two-factor/recovery-codes",
+        data={**hidden_fields(page.text), "codes_proof": code_now(seed, clock)},
+    )
+    assert made.status_code == 200
+    assert not set(_codes_of(made.text)) & set(old_codes)

@@ -94,12 +94,21 @@ class AccountSecurityService:
         )
         return ended
 
-    async def confirm_second_factor(self, user: User, code: str) -> tuple[list[str], int]:
-        """Turns the pending second factor on (totp.confirm_enrolment) and ends every
-        session of the account, so no session started with the password alone outlives
-        the factor (the console takes "enrolled" to mean this session passed it). Returns
-        the recovery codes, shown once, and how many sessions ended: the caller starts
-        the enrolling browser's new one. Raises InvalidInput as confirm_enrolment does."""
+    async def confirm_second_factor(
+        self, user: User, code: str, password: str
+    ) -> tuple[list[str], int]:
+        """Turns the pending second factor on (totp.confirm_enrolment) once ``password``
+        is the account's (a stolen session alone must not bind the thief's authenticator
+        app and lock the owner out), and ends every session of the account, so no session
+        started with the password alone outlives the factor (the console takes "enrolled"
+        to mean this session passed it). Returns the recovery codes, shown once, and how
+        many sessions ended: the caller starts the enrolling browser's new one. Raises
+        InvalidInput for a wrong password, or as confirm_enrolment does."""
+        if not password or not await self.users.verify_password(user, password):
+            raise InvalidInput(
+                "two-factor sign-in was not turned on",
+                fields=[FieldError("password", "is not your password")],
+            )
         codes = await self.totp.confirm_enrolment(user, code)
         ended = await self.users.sessions.end_all(user.public_id)
         return codes, ended
@@ -107,15 +116,25 @@ class AccountSecurityService:
     async def remove_second_factor(self, user: User, proof: str) -> None:
         """Removes the account's second factor once ``proof`` is a current code (or a
         recovery code) or the account's password. Raises InvalidInput otherwise."""
+        await self._check_proof(user, proof, "the second factor was not removed")
+        await self.totp.remove(user)
+
+    async def regenerate_recovery_codes(self, user: User, proof: str) -> list[str]:
+        """Returns new recovery codes (the old ones stop working) once ``proof`` is a
+        current code or the account's password: codes minted from a stolen session would
+        be a way back in after the owner changed the password. Raises InvalidInput."""
+        await self._check_proof(user, proof, "no new recovery codes were made")
+        return await self.totp.regenerate_recovery_codes(user)
+
+    async def _check_proof(self, user: User, proof: str, refusal: str) -> None:
         proven = bool(proof) and (
             await self.totp.verify(user, proof) or await self.users.verify_password(user, proof)
         )
         if not proven:
             raise InvalidInput(
-                "the second factor was not removed",
+                refusal,
                 fields=[FieldError("proof", "is neither a current code nor your password")],
             )
-        await self.totp.remove(user)
 
     # --- an admin's resets ---
 

@@ -125,17 +125,27 @@ async def start_two_factor(request: Request, caller: Account) -> Response:
 
 
 @router.post("/two-factor/confirm")
-async def confirm_two_factor(request: Request, caller: Account) -> Response:
+async def confirm_two_factor(request: Request, state: State, caller: Account) -> Response:
     form = await posted_form(request)
     target = safe_next(form.get("next"))
+    user = caller.user
+    address = await source_ip(request, state)
+    now = state.clock.now()
     try:
+        # The password is asked again: guessing it is throttled as signing in is.
+        await state.login_throttle.attempt(user.username, address, now)
         codes, _ = await caller.services.account_security.confirm_second_factor(
-            caller.user, form.get("code", "")
+            user, form.get("code", ""), form.get("password", "")
+        )
+    except (TemporarilyUnavailable, TooManyAttempts) as exc:
+        return await _two_factor_page(
+            request, caller, target, errors={"": exc.description}, status_code=exc.status_code
         )
     except AppwardError as exc:
         return await _two_factor_page(
             request, caller, target, errors=field_errors(exc), status_code=422
         )
+    await state.login_throttle.succeeded(user.username, address, now)
     # Every session of the account ended (a password-only one must not pass for one
     # that gave the factor): this browser goes on in a new one.
     await log_in(request, caller.services, caller.user)
@@ -143,15 +153,28 @@ async def confirm_two_factor(request: Request, caller: Account) -> Response:
 
 
 @router.post("/two-factor/recovery-codes")
-async def regenerate_recovery_codes(request: Request, caller: Account) -> Response:
+async def regenerate_recovery_codes(request: Request, state: State, caller: Account) -> Response:
     form = await posted_form(request)
     target = safe_next(form.get("next"))
+    user = caller.user
+    address = await source_ip(request, state)
+    now = state.clock.now()
     try:
-        codes = await caller.services.totp.regenerate_recovery_codes(caller.user)
-    except AppwardError as exc:
-        return await _two_factor_page(
-            request, caller, target, errors=field_errors(exc), status_code=exc.status_code
+        await state.login_throttle.attempt(user.username, address, now)
+        codes = await caller.services.account_security.regenerate_recovery_codes(
+            user, form.get("codes_proof", "")
         )
+    except (TemporarilyUnavailable, TooManyAttempts) as exc:
+        return await _two_factor_page(
+            request, caller, target, errors={"": exc.description}, status_code=exc.status_code
+        )
+    except AppwardError as exc:
+        # The domain names its proof "proof"; on this page that is the remove form's.
+        errors = {"codes_proof" if k == "proof" else k: v for k, v in field_errors(exc).items()}
+        return await _two_factor_page(
+            request, caller, target, errors=errors, status_code=exc.status_code
+        )
+    await state.login_throttle.succeeded(user.username, address, now)
     return _codes_page(request, caller, codes, target)
 
 
