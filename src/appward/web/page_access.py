@@ -24,7 +24,7 @@ from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from appward.errors import AppwardError, NotFound
 from appward.services import Services
@@ -180,6 +180,32 @@ def redirect_to(location: str) -> RedirectResponse:
     return RedirectResponse(location, status_code=303)
 
 
+def as_sentence(description: str) -> str:
+    """Returns a domain message ("no such link") as a page prints it, capitalised and
+    with a full stop: the domain's messages are lower-case clauses, made for logs and
+    the API's problem details."""
+    return f"{description[:1].upper()}{description[1:]}."
+
+
+def error_page(
+    request: Request,
+    heading: str,
+    message: str,
+    *,
+    status_code: int,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The page of a refusal that has no form to show it beside (page_error.html): a
+    heading and a sentence, with the refusal's status, the same on every page."""
+    return render(
+        request,
+        "page_error.html",
+        {"heading": heading, "message": message},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
 def add_page_handlers(app: FastAPI) -> None:
     """Turns the refusals above into the pages and redirects a browser expects."""
 
@@ -190,14 +216,10 @@ def add_page_handlers(app: FastAPI) -> None:
     async def role_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RoleRequired)
         needed = {Role.ADMIN: "an administrator", Role.DEVELOPER: "a developer"}[exc.role]
-        return render(
+        return error_page(
             request,
-            "page_error.html",
-            {
-                "heading": "Not available to your account",
-                "message": f"This page is for {needed} account. Ask an administrator if "
-                "you need access.",
-            },
+            "Not available to your account",
+            f"This page is for {needed} account. Ask an administrator if you need access.",
             status_code=403,
         )
 
@@ -211,25 +233,16 @@ def add_page_handlers(app: FastAPI) -> None:
 
     async def form_rejected(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, FormRejected)
-        return render(
-            request,
-            "page_error.html",
-            {
-                "heading": "Nothing was changed",
-                "message": f"{exc.error.description[:1].upper()}{exc.error.description[1:]}.",
-            },
-            status_code=400,
+        return error_page(
+            request, "Nothing was changed", as_sentence(exc.error.description), status_code=400
         )
 
     async def page_not_found(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageNotFound)
-        return render(
+        return error_page(
             request,
-            "page_error.html",
-            {
-                "heading": "Page not found",
-                "message": "There is nothing at this address: it may have been deleted.",
-            },
+            "Page not found",
+            "There is nothing at this address: it may have been deleted.",
             status_code=404,
         )
 

@@ -24,7 +24,7 @@ from appward.users.account_security import reset_mail, reset_url
 from appward.users.one_time_links import LINK_EXPIRED
 from appward.users.service import MIN_PASSWORD
 from appward.web.deps import RequestServices, State, source_ip
-from appward.web.page_access import posted_form, redirect_to
+from appward.web.page_access import as_sentence, posted_form, redirect_to
 from appward.web.responses import retry_after
 from appward.web.sessions import csrf_token
 from appward.web.state import AppState
@@ -145,7 +145,7 @@ def _expired_page(request: Request) -> Response:
     return render(
         request,
         "password_reset_expired.html",
-        {"message": f"{LINK_EXPIRED[:1].upper()}{LINK_EXPIRED[1:]}."},
+        {"message": as_sentence(LINK_EXPIRED)},
         status_code=404,
         headers=NO_STORE,
     )

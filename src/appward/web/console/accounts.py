@@ -24,7 +24,14 @@ from appward.users.service import (
     check_deletion_confirmed,
     parse_role,
 )
-from appward.web.page_access import ConsoleAdmin, PageCaller, found, posted_form, redirect_to
+from appward.web.page_access import (
+    ConsoleAdmin,
+    PageCaller,
+    as_sentence,
+    found,
+    posted_form,
+    redirect_to,
+)
 from appward.web.templates import field_errors, render
 
 router = APIRouter()
@@ -201,8 +208,39 @@ def _refused(exc: AppwardError, field: str | None = None) -> dict[str, str]:
     errors = field_errors(exc)
     message = errors.pop("", None)
     if message is not None:
-        errors[field or ""] = message[:1].upper() + message[1:] + "."
+        errors[field or ""] = as_sentence(message)
     return errors
+
+
+async def _refused_page(
+    request: Request,
+    caller: PageCaller,
+    user: User,
+    exc: AppwardError,
+    *,
+    field: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> Response:
+    """The account's page again after the domain refused a change to it, so every form
+    on the page answers a refusal alike: the messages by field (a general one beside
+    ``field``, see _refused), what was posted in ``values``, the error's status."""
+    return await _account_page(
+        request,
+        caller,
+        user,
+        errors=_refused(exc, field),
+        values=values,
+        status_code=exc.status_code,
+    )
+
+
+async def _posted_to(
+    request: Request, caller: PageCaller, public_id: str
+) -> tuple[User, dict[str, str]]:
+    """Returns the account the path names and the form posted to it; the account is
+    looked up first, so a post to no account is the 404 page, whatever its form."""
+    user = await found(caller.services.users.by_public_id(public_id))
+    return user, await posted_form(request)
 
 
 @router.get("/accounts/{public_id}")
@@ -220,20 +258,12 @@ def _done(user: User, what: str) -> Response:
 @router.post("/accounts/{public_id}/role")
 async def change_role(public_id: str, request: Request, caller: ConsoleAdmin) -> Response:
     users = caller.services.users
-    user = await found(users.by_public_id(public_id))
-    form = await posted_form(request)
+    user, form = await _posted_to(request, caller, public_id)
     role = form.get("role", "")
     try:
         await users.set_role(user, parse_role(role or None))
     except AppwardError as exc:
-        return await _account_page(
-            request,
-            caller,
-            user,
-            errors=_refused(exc, "role"),
-            values={"role": role},
-            status_code=exc.status_code,
-        )
+        return await _refused_page(request, caller, user, exc, field="role", values={"role": role})
     if user.id == caller.user.id and user.role != Role.ADMIN.value:
         return redirect_to("/account")  # no longer an admin: the console is closed to them
     return _done(user, "role")
@@ -242,35 +272,25 @@ async def change_role(public_id: str, request: Request, caller: ConsoleAdmin) ->
 @router.post("/accounts/{public_id}/email")
 async def change_email(public_id: str, request: Request, caller: ConsoleAdmin) -> Response:
     users = caller.services.users
-    user = await found(users.by_public_id(public_id))
-    form = await posted_form(request)
+    user, form = await _posted_to(request, caller, public_id)
     email = form.get("email", "").strip()
     verified = form.get("email_verified") == "on"
     try:
         await users.update(user, email=email or None, email_verified=verified)
     except AppwardError as exc:
-        return await _account_page(
-            request,
-            caller,
-            user,
-            errors=_refused(exc, "email"),
-            values={"email": email, "email_verified": verified},
-            status_code=exc.status_code,
-        )
+        values = {"email": email, "email_verified": verified}
+        return await _refused_page(request, caller, user, exc, field="email", values=values)
     return _done(user, "email")
 
 
 @router.post("/accounts/{public_id}/disable")
 async def disable(public_id: str, request: Request, caller: ConsoleAdmin) -> Response:
     users = caller.services.users
-    user = await found(users.by_public_id(public_id))
-    form = await posted_form(request)
+    user, form = await _posted_to(request, caller, public_id)
     try:
         await users.disable(user)
     except AppwardError as exc:
-        return await _account_page(
-            request, caller, user, errors=_refused(exc), status_code=exc.status_code
-        )
+        return await _refused_page(request, caller, user, exc)
     if user.id == caller.user.id:
         return redirect_to("/login")  # their own sessions, this one included, ended
     if form.get("with_clients") != "on":
@@ -289,8 +309,7 @@ async def _disable_clients_owned_by(caller: PageCaller, user: User) -> None:
 @router.post("/accounts/{public_id}/enable")
 async def enable(public_id: str, request: Request, caller: ConsoleAdmin) -> Response:
     users = caller.services.users
-    user = await found(users.by_public_id(public_id))
-    await posted_form(request)
+    user, _ = await _posted_to(request, caller, public_id)
     await users.enable(user)
     return _done(user, "enabled")
 
@@ -298,8 +317,7 @@ async def enable(public_id: str, request: Request, caller: ConsoleAdmin) -> Resp
 @router.post("/accounts/{public_id}/end-sessions")
 async def end_sessions(public_id: str, request: Request, caller: ConsoleAdmin) -> Response:
     users = caller.services.users
-    user = await found(users.by_public_id(public_id))
-    await posted_form(request)
+    user, _ = await _posted_to(request, caller, public_id)
     await users.end_sessions(user)
     if user.id == caller.user.id:
         return redirect_to("/login")
@@ -309,8 +327,7 @@ async def end_sessions(public_id: str, request: Request, caller: ConsoleAdmin) -
 @router.post("/accounts/{public_id}/reset-2fa")
 async def reset_second_factor(public_id: str, request: Request, caller: ConsoleAdmin) -> Response:
     services = caller.services
-    user = await found(services.users.by_public_id(public_id))
-    await posted_form(request)
+    user, _ = await _posted_to(request, caller, public_id)
     await services.totp.remove(user)
     return _done(user, "second_factor")
 
@@ -318,22 +335,14 @@ async def reset_second_factor(public_id: str, request: Request, caller: ConsoleA
 @router.post("/accounts/{public_id}/delete")
 async def delete(public_id: str, request: Request, caller: ConsoleAdmin) -> Response:
     users = caller.services.users
-    user = await found(users.by_public_id(public_id))
-    form = await posted_form(request)
+    user, form = await _posted_to(request, caller, public_id)
     typed = form.get("confirm_username", "")
     is_caller = user.id == caller.user.id
     try:
         check_deletion_confirmed(user, typed)
         await users.delete(user)
     except AppwardError as exc:
-        return await _account_page(
-            request,
-            caller,
-            user,
-            errors=_refused(exc),
-            values={"confirm_username": typed},
-            status_code=exc.status_code,
-        )
+        return await _refused_page(request, caller, user, exc, values={"confirm_username": typed})
     if is_caller:
         return redirect_to("/login")
     return redirect_to("/console/accounts?done=deleted")

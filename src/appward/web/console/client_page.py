@@ -24,7 +24,7 @@ from appward.errors import (
 from appward.web.console import client_form
 from appward.web.console.client_form import FormValues
 from appward.web.console.client_tab import not_found_page
-from appward.web.page_access import ConsoleAdmin, PageCaller, posted_form, redirect_to
+from appward.web.page_access import ConsoleAdmin, PageCaller, error_page, posted_form, redirect_to
 from appward.web.responses import NO_STORE
 from appward.web.templates import field_errors, render
 
@@ -240,12 +240,7 @@ async def revoke_tokens(client_id: str, request: Request, caller: ConsoleAdmin) 
 
 
 def _refused(request: Request, message: str) -> Response:
-    return render(
-        request,
-        "page_error.html",
-        {"heading": "Nothing was changed", "message": message},
-        status_code=400,
-    )
+    return error_page(request, "Nothing was changed", message, status_code=400)
 
 
 def _delete_page(

@@ -10,8 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from appward.clients.models import Client
-from appward.web.page_access import PageCaller
-from appward.web.templates import render
+from appward.web.page_access import PageCaller, error_page
 
 
 def client_tab(client: Client, tab: str, caller: PageCaller) -> dict[str, Any]:
@@ -22,12 +21,9 @@ def client_tab(client: Client, tab: str, caller: PageCaller) -> dict[str, Any]:
 
 def not_found_page(request: Request) -> HTMLResponse:
     """The 404 page of a client_id that names no client (or a deleted one)."""
-    return render(
+    return error_page(
         request,
-        "page_error.html",
-        {
-            "heading": "No such client",
-            "message": "There is no client with this client_id. It may have been deleted.",
-        },
+        "No such client",
+        "There is no client with this client_id. It may have been deleted.",
         status_code=404,
     )

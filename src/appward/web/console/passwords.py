@@ -16,7 +16,7 @@ from appward.errors import NotFound, TemporarilyUnavailable
 from appward.users.account_security import reset_mail, reset_url
 from appward.users.models import User
 from appward.web.deps import State
-from appward.web.page_access import ConsoleAdmin, PageCaller, posted_form, redirect_to
+from appward.web.page_access import ConsoleAdmin, PageCaller, error_page, posted_form, redirect_to
 from appward.web.templates import render
 
 router = APIRouter()
@@ -31,11 +31,8 @@ DONE_NOTICES = {
 
 
 def _not_found(request: Request) -> Response:
-    return render(
-        request,
-        "page_error.html",
-        {"heading": "No such account", "message": "There is no account with this id."},
-        status_code=404,
+    return error_page(
+        request, "No such account", "There is no account with this id.", status_code=404
     )
 
 

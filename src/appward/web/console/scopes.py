@@ -73,9 +73,11 @@ def _form_page(
     *,
     scope: Scope | None,
     values: dict[str, Any],
-    errors: dict[str, str],
-    status_code: int = 200,
+    refused: AppwardError | None = None,
 ) -> Response:
+    """The create form (``scope`` None) or the edit form; ``refused`` is the domain's
+    refusal of the posted form, shown beside its fields with its status, so create and
+    edit answer a refusal alike."""
     return render(
         request,
         "console/scopes_form.html",
@@ -84,15 +86,15 @@ def _form_page(
             "section": "scopes",
             "scope": scope,
             "values": values,
-            "errors": errors,
+            "errors": field_errors(refused) if refused is not None else {},
         },
-        status_code=status_code,
+        status_code=refused.status_code if refused is not None else 200,
     )
 
 
 @router.get("/scopes/new")
 async def new_scope(request: Request, caller: ConsoleAdmin) -> Response:
-    return _form_page(request, caller, scope=None, values=_values(), errors={})
+    return _form_page(request, caller, scope=None, values=_values())
 
 
 @router.post("/scopes")
@@ -107,21 +109,14 @@ async def create_scope(request: Request, caller: ConsoleAdmin) -> Response:
             sensitive=values["sensitive"],
         )
     except AppwardError as exc:
-        return _form_page(
-            request,
-            caller,
-            scope=None,
-            values=values,
-            errors=field_errors(exc),
-            status_code=exc.status_code,
-        )
+        return _form_page(request, caller, scope=None, values=values, refused=exc)
     return redirect_to("/console/scopes?done=created")
 
 
 @router.get("/scopes/edit/{name:path}")
 async def edit_scope(name: str, request: Request, caller: ConsoleAdmin) -> Response:
     scope = await found(caller.services.scopes.get(name))
-    return _form_page(request, caller, scope=scope, values=_values(scope=scope), errors={})
+    return _form_page(request, caller, scope=scope, values=_values(scope=scope))
 
 
 @router.post("/scopes/edit/{name:path}")
@@ -138,14 +133,7 @@ async def update_scope(name: str, request: Request, caller: ConsoleAdmin) -> Res
             sensitive=values["sensitive"],
         )
     except AppwardError as exc:
-        return _form_page(
-            request,
-            caller,
-            scope=scope,
-            values=values,
-            errors=field_errors(exc),
-            status_code=exc.status_code,
-        )
+        return _form_page(request, caller, scope=scope, values=values, refused=exc)
     return redirect_to("/console/scopes?done=updated")
 
 

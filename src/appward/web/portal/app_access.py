@@ -26,9 +26,9 @@ from appward.errors import (
     TemporarilyUnavailable,
     TooManyAttempts,
 )
-from appward.web.page_access import PageCaller, PortalDeveloper
+from appward.web import page_access
+from appward.web.page_access import PageCaller, PortalDeveloper, as_sentence
 from appward.web.responses import record_error, retry_after
-from appward.web.templates import render
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -57,10 +57,10 @@ class PortalRoute(APIRoute):
                 headers = {**NO_STORE}
                 if isinstance(exc, TooManyAttempts):
                     headers["Retry-After"] = str(retry_after(exc))
-                return render(
+                return page_access.error_page(
                     request,
-                    "page_error.html",
-                    {"heading": "Please try again later", "message": _sentence(exc)},
+                    "Please try again later",
+                    _sentence(exc),
                     status_code=exc.status_code,
                     headers=headers,
                 )
@@ -82,18 +82,12 @@ class PortalRoute(APIRoute):
 
 
 def error_page(request: Request, heading: str, message: str, status: int) -> Response:
-    return render(
-        request,
-        "page_error.html",
-        {"heading": heading, "message": message},
-        status_code=status,
-        headers=NO_STORE,
-    )
+    """page_access.error_page, never cached: a portal page may name an app or a link."""
+    return page_access.error_page(request, heading, message, status_code=status, headers=NO_STORE)
 
 
 def _sentence(exc: AppwardError) -> str:
-    text = exc.description
-    return f"{text[:1].upper()}{text[1:]}."
+    return as_sentence(exc.description)
 
 
 async def verified_developer(caller: PortalDeveloper) -> PageCaller:

@@ -66,13 +66,40 @@ async def _owners_page(
     )
 
 
+def _blank_add_form() -> dict[str, str]:
+    """The add-a-co-owner form as it first shows: no e-mail, the least role."""
+    return {"email": "", "role": "viewer"}
+
+
+async def _refused(
+    request: Request,
+    caller: PageCaller,
+    client: Client,
+    exc: AppwardError,
+    *,
+    values: dict[str, str] | None = None,
+) -> Response:
+    """The owners page again, for the owner whose change the domain refused: every
+    change here is an owner's, so the page shows as theirs, the message beside its field
+    and the error's status; ``values`` keeps what they typed into the add form."""
+    return await _owners_page(
+        request,
+        caller,
+        client,
+        OwnerRole.OWNER,
+        errors=field_errors(exc),
+        values=_blank_add_form() if values is None else values,
+        status_code=exc.status_code,
+    )
+
+
 @router.get("/apps/{client_id}/owners")
 async def owners_page(
     client_id: str, request: Request, caller: VerifiedDeveloper, done: str | None = None
 ) -> Response:
     client, role = await app_for(caller, client_id)
     return await _owners_page(
-        request, caller, client, role, errors={}, values={"email": "", "role": "viewer"}, done=done
+        request, caller, client, role, errors={}, values=_blank_add_form(), done=done
     )
 
 
@@ -87,15 +114,7 @@ async def add_owner(client_id: str, request: Request, caller: VerifiedDeveloper)
         user = await ownership.developer_by_email(form.get("email", ""))
         await ownership.set_role(client, user, role)
     except AppwardError as exc:
-        return await _owners_page(
-            request,
-            caller,
-            client,
-            OwnerRole.OWNER,
-            errors=field_errors(exc),
-            values=values,
-            status_code=exc.status_code,
-        )
+        return await _refused(request, caller, client, exc, values=values)
     return redirect_to(app_url(client, "/owners?done=owner_added"))
 
 
@@ -117,15 +136,7 @@ async def change_role(
     try:
         await caller.services.ownership.set_role(client, user, parse_owner_role(form.get("role")))
     except AppwardError as exc:
-        return await _owners_page(
-            request,
-            caller,
-            client,
-            OwnerRole.OWNER,
-            errors=field_errors(exc),
-            values={"email": "", "role": "viewer"},
-            status_code=exc.status_code,
-        )
+        return await _refused(request, caller, client, exc)
     if user.id == caller.user.id:  # they made themselves a viewer
         return redirect_to(app_url(client, "?done=owner_changed"))
     return redirect_to(app_url(client, "/owners?done=owner_changed"))
@@ -141,15 +152,7 @@ async def remove_owner(
     try:
         await caller.services.ownership.remove(client, user)
     except AppwardError as exc:
-        return await _owners_page(
-            request,
-            caller,
-            client,
-            OwnerRole.OWNER,
-            errors=field_errors(exc),
-            values={"email": "", "role": "viewer"},
-            status_code=exc.status_code,
-        )
+        return await _refused(request, caller, client, exc)
     if user.id == caller.user.id:  # they left the app
         return redirect_to("/portal/apps?done=owner_removed")
     return redirect_to(app_url(client, "/owners?done=owner_removed"))

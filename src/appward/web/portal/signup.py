@@ -31,7 +31,13 @@ from appward.users.signup import (
     verification_text,
 )
 from appward.web.deps import RequestServices, State, source_ip
-from appward.web.page_access import PortalDeveloper, posted_form, redirect_to
+from appward.web.page_access import (
+    PortalDeveloper,
+    as_sentence,
+    error_page,
+    posted_form,
+    redirect_to,
+)
 from appward.web.portal.app_access import NO_STORE, PortalRoute
 from appward.web.portal.mailing import link_url, send_link
 from appward.web.responses import record_error
@@ -141,18 +147,9 @@ async def _sign_up(
             email=form.get("email") if invited is None else None,
             invitation=token,
         )
-    except InvalidInput as exc:
-        if not exc.fields:  # the invitation was used up meanwhile
-            return _link_unusable(request, exc)
-        return _form_page(
-            request,
-            state,
-            values=form,
-            errors=field_errors(exc),
-            invitation=invited,
-            status_code=exc.status_code,
-        )
     except AppwardError as exc:
+        if isinstance(exc, InvalidInput) and not exc.fields:  # the invitation was used up meanwhile
+            return _link_unusable(request, exc)
         if exc.status_code == 403:
             raise
         return _form_page(
@@ -197,13 +194,10 @@ async def _as_visitor(request: Request, state: AppState, services: Services) -> 
 
 def _link_unusable(request: Request, exc: AppwardError) -> Response:
     record_error(request.scope, exc)  # logged by the pipeline, the token redacted
-    return render(
+    return error_page(
         request,
-        "page_error.html",
-        {
-            "heading": "This link cannot be used",
-            "message": f"{exc.description[:1].upper()}{exc.description[1:]}.",
-        },
+        "This link cannot be used",
+        as_sentence(exc.description),
         status_code=exc.status_code,
         headers=NO_STORE,
     )
