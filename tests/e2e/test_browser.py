@@ -27,7 +27,9 @@ from tests.oauth_helpers import PASSWORD, pkce_pair
 
 pytestmark = pytest.mark.e2e
 
-WAIT = 15
+# Generous: a page that passes never waits this long; on a loaded machine (CI next to
+# other jobs) a sign-in with its argon2 check can take seconds.
+WAIT = 30
 ISSUER = "http://127.0.0.1:8000"  # the settings' default issuer
 
 

@@ -51,7 +51,7 @@ pytestmark = pytest.mark.e2e
 
 __all__ = ["callbacks", "mailbox"]  # fixtures, used by name below
 
-WAIT = 15
+WAIT = 30
 
 
 def _png_1x1() -> bytes:
