@@ -30,6 +30,9 @@ class EventTag(StrEnum):
     CLIENT_VERIFIED = "client:verified"
     CLIENT_UNVERIFIED = "client:unverified"
     CLIENT_TOKENS_REVOKED = "client:tokens:revoked"
+    # Who may introspect what ("introspection", issue 11).
+    CLIENT_INTROSPECTION_GRANTED = "client:introspection:granted"
+    CLIENT_INTROSPECTION_WITHDRAWN = "client:introspection:withdrawn"
     CLIENT_SECRET_ADDED = "client:secret:added"
     CLIENT_SECRET_EXPIRY_SET = "client:secret:expiry_set"
     CLIENT_SECRET_REVOKED = "client:secret:revoked"

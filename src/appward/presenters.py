@@ -62,6 +62,7 @@ def present_client(client: Client) -> Presented:
         "approval": client.approval,
         "rejection_reason": client.rejection_reason,
         "verified": client.verified,
+        "may_introspect_others": client.may_introspect_others,
         "name_warning": client_name_warning(client.client_name, client.client_name_localized),
         "tokens_not_before": client.tokens_not_before,
         "created_at": client.created_at,

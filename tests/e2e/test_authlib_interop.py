@@ -224,8 +224,16 @@ async def test_public_client_code_flow_and_self_revocation(server):
     just client_id (Authlib's ``none`` method)."""
     client = await server.register(NATIVE_APP, scope="profile", redirect_uris=[REDIRECT])
     resource_server = await server.register(SERVICE)
+    # A resource server may introspect other clients' tokens once an admin allows it.
+    granted = await server.admin.post(
+        f"/admin/v1/clients/{resource_server['client_id']}/grant-introspection"
+    )
+    assert granted.status_code == 200, granted.text
     async with server.oauth(client, redirect_uri=REDIRECT, code_challenge_method="S256") as oauth:
         token = await code_flow(server, oauth)
+        async with server.oauth(resource_server) as rs:
+            answer = await rs.introspect_token(INTROSPECT_URL, token=token["access_token"])
+        assert answer.json()["active"] is True
         revoked = await oauth.revoke_token(REVOKE_URL, token=token["refresh_token"])
         assert revoked.status_code == 200
         with pytest.raises(OAuthError) as raised:

@@ -44,6 +44,15 @@ async def native_app(api, **changes) -> dict:
     return await create_client(api, NATIVE_APP, **{"scope": "profile", **changes})
 
 
+async def resource_server(api, **changes) -> dict:
+    """A confidential client granted the introspection permission by an admin."""
+    client = await service(api, **{"scope": None, **changes})
+    granted = await api.post(f"/admin/v1/clients/{client['client_id']}/grant-introspection")
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["may_introspect_others"] is True
+    return client
+
+
 def credentials(client: dict) -> tuple[dict[str, str], dict[str, str]]:
     """Returns (headers, form fields) authenticating ``client`` as it registered."""
     if client.get("client_secret"):
@@ -197,16 +206,68 @@ async def test_user_access_token_introspects_with_the_user_as_subject(setup):
     assert body["sub"] not in ("", client["client_id"])
 
 
-async def test_another_client_may_introspect_an_access_token(setup):
-    """RFC 7662 §2.1: a protected resource (any authorised client here) asks about a
-    token it was handed; access tokens are bearer tokens."""
+async def test_another_clients_access_token_is_inactive_without_the_permission(setup):
+    """RFC 7662 §2.1 leaves it to the server which tokens a client may ask about: here
+    only its own, so another client's active token is exactly {"active": false}, while
+    its owner still sees it active."""
     api = setup
     owner = await service(api)
-    resource_server = await service(api, scope=None)
+    stranger = await service(api, scope=None)
     token = (await access_token(api, owner))["access_token"]
-    body = await introspected(api, resource_server, token)
+    assert await introspected(api, stranger, token) == INACTIVE
+    assert (await introspected(api, owner, token))["active"] is True
+
+
+async def test_a_resource_server_with_the_permission_introspects_another_clients_token(setup):
+    """RFC 7662 §2.1: a protected resource the administrator granted the introspection
+    permission learns about any client's token it was handed."""
+    api = setup
+    owner = await service(api)
+    server = await resource_server(api)
+    token = (await access_token(api, owner))["access_token"]
+    body = await introspected(api, server, token)
     assert body["active"] is True
     assert body["client_id"] == owner["client_id"]
+    assert body["scope"] == "orders"
+
+
+async def test_withdrawing_the_permission_makes_other_clients_tokens_inactive_at_once(setup):
+    """The permission is read on every request (the credential cache holds it and drops
+    it on a change): the very next introspection answers inactive; its own tokens stay
+    visible."""
+    api = setup
+    owner = await service(api)
+    server = await resource_server(api)
+    token = (await access_token(api, owner))["access_token"]
+    assert (await introspected(api, server, token))["active"] is True  # cached now
+    own = (await access_token(api, server))["access_token"]
+    withdrawn = await api.post(f"/admin/v1/clients/{server['client_id']}/withdraw-introspection")
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["may_introspect_others"] is False
+    assert await introspected(api, server, token) == INACTIVE
+    assert (await introspected(api, server, own))["active"] is True
+
+
+async def test_the_admin_client_introspects_any_token_by_its_admin_scope(setup):
+    """The admin client (scope appward:admin, as ``appward admin create-client`` and
+    ``make run`` make it) may introspect every client's tokens without the permission,
+    as the README shows; a client that loses the scope loses that at once."""
+    api = setup
+    owner = await web_app(api)
+    tokens = await user_tokens(api, owner)
+    admin = {"client_id": api.admin_id, "client_secret": api.admin_secret}
+    shown = (await api.get(f"/admin/v1/clients/{api.admin_id}")).json()
+    assert shown["may_introspect_others"] is False
+    assert (await introspected(api, admin, tokens["access_token"]))["active"] is True
+    assert (await introspected(api, admin, tokens["refresh_token"]))["active"] is True
+
+    other_admin = await service(api, scope="appward:admin orders")
+    assert (await introspected(api, other_admin, tokens["access_token"]))["active"] is True
+    dropped = await api.patch(
+        f"/admin/v1/clients/{other_admin['client_id']}", {"scope": "orders"}, if_match="*"
+    )
+    assert dropped.status_code == 200, dropped.text
+    assert await introspected(api, other_admin, tokens["access_token"]) == INACTIVE
 
 
 @pytest.mark.parametrize(
@@ -255,41 +316,60 @@ async def test_disabled_clients_tokens_are_inactive(setup):
     introspection time, not only at issue)."""
     api = setup
     owner = await service(api)
-    resource_server = await service(api)
+    server = await resource_server(api)
     token = (await access_token(api, owner))["access_token"]
+    assert (await introspected(api, server, token))["active"] is True
     disabled = await api.post(f"/admin/v1/clients/{owner['client_id']}/disable")
     assert disabled.status_code == 200, disabled.text
-    assert await introspected(api, resource_server, token) == INACTIVE
+    assert await introspected(api, server, token) == INACTIVE
 
 
 async def test_disabled_clients_refresh_token_is_inactive(setup):
     """RFC 7662 §2.2: nor is a refresh token of a disabled client, asked by anyone."""
     api = setup
     owner = await web_app(api)
-    resource_server = await service(api)
+    server = await resource_server(api)
     tokens = await user_tokens(api, owner)
+    assert (await introspected(api, server, tokens["refresh_token"]))["active"] is True
     await api.post(f"/admin/v1/clients/{owner['client_id']}/disable")
-    assert await introspected(api, resource_server, tokens["access_token"]) == INACTIVE
-    assert await introspected(api, resource_server, tokens["refresh_token"]) == INACTIVE
+    assert await introspected(api, server, tokens["access_token"]) == INACTIVE
+    assert await introspected(api, server, tokens["refresh_token"]) == INACTIVE
+
+
+async def test_refresh_tokens_of_a_client_whose_tokens_were_all_revoked_are_inactive(setup, clock):
+    """RFC 7662 §2.2: the owner's revoke-all (tokens_not_before) is what counts, whoever
+    asks."""
+    api = setup
+    owner = await web_app(api)
+    server = await resource_server(api)
+    tokens = await user_tokens(api, owner)
+    clock.advance(1)
+    revoked = await api.post(f"/admin/v1/clients/{owner['client_id']}/revoke-tokens")
+    assert revoked.status_code == 200, revoked.text
+    assert await introspected(api, server, tokens["refresh_token"]) == INACTIVE
+    assert await introspected(api, owner, tokens["refresh_token"]) == INACTIVE
 
 
 async def test_deleted_clients_tokens_are_inactive(setup):
     """RFC 7662 §2.2: a token whose client no longer exists is not active."""
     api = setup
-    owner = await service(api)
-    resource_server = await service(api)
-    token = (await access_token(api, owner))["access_token"]
+    owner = await web_app(api)
+    server = await resource_server(api)
+    tokens = await user_tokens(api, owner)
     assert (await api.delete(f"/admin/v1/clients/{owner['client_id']}")).status_code == 204
-    assert await introspected(api, resource_server, token) == INACTIVE
+    assert await introspected(api, server, tokens["access_token"]) == INACTIVE
+    assert await introspected(api, server, tokens["refresh_token"]) == INACTIVE
 
 
-async def test_refresh_token_introspects_active_only_for_its_own_client(setup):
-    """RFC 7662 §2.1/§4: refresh tokens are meant only for the client they were issued
-    to; any other client gets {"active": false}."""
+async def test_refresh_token_introspects_for_its_own_client_and_a_permitted_one(setup):
+    """RFC 7662 §2.1/§4: a refresh token is described to the client it was issued to and
+    to a client holding the introspection permission, as access tokens are; any other
+    client gets {"active": false}."""
     api = setup
     owner = await web_app(api)
     stranger = await web_app(api)
-    resource_server = await service(api)
+    unpermitted = await service(api)
+    server = await resource_server(api)
     tokens = await user_tokens(api, owner, scope="profile orders")
     body = await introspected(api, owner, tokens["refresh_token"])
     assert body["active"] is True
@@ -297,7 +377,12 @@ async def test_refresh_token_introspects_active_only_for_its_own_client(setup):
     assert body["scope"] == "profile orders"
     assert body["exp"] > body["iat"]
     assert await introspected(api, stranger, tokens["refresh_token"]) == INACTIVE
-    assert await introspected(api, resource_server, tokens["refresh_token"]) == INACTIVE
+    assert await introspected(api, unpermitted, tokens["refresh_token"]) == INACTIVE
+    assert await introspected(api, server, tokens["refresh_token"]) == body
+    assert await introspected(api, stranger, tokens["access_token"]) == INACTIVE
+    seen = await introspected(api, server, tokens["access_token"])
+    assert seen["active"] is True
+    assert seen["client_id"] == owner["client_id"]
 
 
 async def test_expired_refresh_token_is_inactive(setup, clock):
@@ -403,27 +488,70 @@ async def test_client_revokes_its_own_refresh_token_and_the_grant_dies(setup):
     assert await introspected(api, client, tokens["refresh_token"]) == INACTIVE
 
 
-async def test_revoking_another_clients_access_token_is_a_silent_no_op(setup):
+def assert_refused_as_not_its_own(response: httpx.Response) -> None:
+    """RFC 7009 §2.1/§2.2.1: refused with an RFC 6749 §5.2 error (unauthorized_client:
+    see clients/policy.check_may_revoke for why this code), never cached, naming no
+    token."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["error"] == "unauthorized_client"
+    assert "not issued to this client" in body["error_description"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_revoking_another_clients_access_token_is_refused_and_it_stays_active(setup):
     """RFC 7009 §2.1: the server verifies the token was issued to the requesting client;
-    a token of another client is not revoked, and the answer is 200 (§2.2)."""
+    if not, "the request is refused and the client is informed of the error"."""
     api = setup
     owner = await service(api)
     attacker = await service(api)
     token = (await access_token(api, owner))["access_token"]
-    response = await revoke(api, attacker, token)
-    assert response.status_code == 200
+    assert_refused_as_not_its_own(await revoke(api, attacker, token))
+    assert_refused_as_not_its_own(await revoke(api, attacker, token, token_type_hint="foo"))
     assert (await introspected(api, owner, token))["active"] is True
 
 
-async def test_revoking_another_clients_refresh_token_is_a_silent_no_op(setup):
-    """RFC 7009 §2.1: as for access tokens, another client's refresh token stays valid."""
+async def test_revoking_another_clients_refresh_token_is_refused_and_the_grant_lives(setup):
+    """RFC 7009 §2.1: as for access tokens; the owner's refresh token still refreshes."""
     api = setup
     owner = await web_app(api)
     attacker = await web_app(api)
     tokens = await user_tokens(api, owner)
-    assert (await revoke(api, attacker, tokens["refresh_token"])).status_code == 200
+    refused = await revoke(api, attacker, tokens["refresh_token"], token_type_hint="refresh_token")
+    assert_refused_as_not_its_own(refused)
     assert (await introspected(api, owner, tokens["refresh_token"]))["active"] is True
+    assert (await introspected(api, owner, tokens["access_token"]))["active"] is True
     assert (await refresh(api, owner, tokens["refresh_token"])).status_code == 200
+
+
+async def test_neither_the_permission_nor_the_admin_scope_lets_a_client_revoke_others_tokens(
+    setup,
+):
+    """RFC 7009 §2.1: revocation is only ever of one's own tokens; the introspection
+    permission is about reading, and the admin revokes through the admin API."""
+    api = setup
+    owner = await web_app(api)
+    server = await resource_server(api)
+    admin = {"client_id": api.admin_id, "client_secret": api.admin_secret}
+    tokens = await user_tokens(api, owner)
+    for requester in (server, admin):
+        for kind in ("access_token", "refresh_token"):
+            assert_refused_as_not_its_own(await revoke(api, requester, tokens[kind]))
+    assert (await introspected(api, owner, tokens["access_token"]))["active"] is True
+    assert (await refresh(api, owner, tokens["refresh_token"])).status_code == 200
+
+
+async def test_revoking_another_clients_expired_token_is_200(setup, clock):
+    """RFC 7009 §2.2: an invalid (here: expired) token is answered 200, whoever it was
+    issued to: nothing about it is worth refusing."""
+    api = setup
+    owner = await service(api, access_token_ttl=60)
+    other = await service(api)
+    token = (await access_token(api, owner))["access_token"]
+    clock.advance(61)
+    response = await revoke(api, other, token)
+    assert response.status_code == 200
+    assert response.content == b""
 
 
 @pytest.mark.parametrize("token", ["garbage", "apwrt_unknown", "a.b.c"])
@@ -482,14 +610,15 @@ async def test_public_client_revokes_its_own_tokens_with_just_client_id(setup):
     own tokens; the refresh token's grant goes with it."""
     api = setup
     native = await native_app(api)
-    resource_server = await service(api)
+    server = await resource_server(api)
     first = await user_tokens(api, native)
+    assert (await introspected(api, server, first["access_token"]))["active"] is True
     assert (await revoke(api, native, first["access_token"])).status_code == 200
-    assert await introspected(api, resource_server, first["access_token"]) == INACTIVE
+    assert await introspected(api, server, first["access_token"]) == INACTIVE
 
     second = await user_tokens(api, native)
     assert (await revoke(api, native, second["refresh_token"])).status_code == 200
-    assert await introspected(api, resource_server, second["access_token"]) == INACTIVE
+    assert await introspected(api, server, second["access_token"]) == INACTIVE
     refused = await refresh(api, native, second["refresh_token"])
     assert refused.status_code == 400
     assert refused.json()["error"] == "invalid_grant"
@@ -502,5 +631,5 @@ async def test_public_client_cannot_revoke_another_clients_token(setup):
     native = await native_app(api)
     owner = await service(api)
     token = (await access_token(api, owner))["access_token"]
-    assert (await revoke(api, native, token)).status_code == 200
+    assert_refused_as_not_its_own(await revoke(api, native, token))
     assert (await introspected(api, owner, token))["active"] is True

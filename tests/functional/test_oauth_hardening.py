@@ -244,6 +244,8 @@ async def test_disabled_users_tokens_introspect_as_inactive(setup):
     client = await register(api)
     tokens = await tokens_for(api, client)
     resource = (await api.post("/admin/v1/clients", SERVICE)).json()
+    # A resource server: an admin let it introspect other clients' tokens.
+    await api.post(f"/admin/v1/clients/{resource['client_id']}/grant-introspection")
     as_resource = basic(resource["client_id"], resource["client_secret"])
     as_client = basic(client["client_id"], client["client_secret"])
 

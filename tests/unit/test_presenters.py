@@ -66,6 +66,7 @@ def client() -> Client:
         approval="rejected",
         rejection_reason="no privacy policy",
         verified=False,
+        may_introspect_others=True,
         tokens_not_before=NOW,
         created_at=NOW,
         updated_at=NOW + timedelta(minutes=5),

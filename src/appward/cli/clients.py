@@ -243,6 +243,26 @@ def clients_verify(
     _change(work, as_json, "is unverified" if unverify else "is verified")
 
 
+@app.command("grant-introspection")
+def clients_grant_introspection(client_id: str, as_json: JsonFlag = False) -> None:
+    """Let the client (a resource server) introspect other clients' tokens, not only its own."""
+
+    async def work(services: Services) -> Client:
+        return await services.clients.set_introspection_permission(client_id, True)
+
+    _change(work, as_json, "may introspect other clients' tokens")
+
+
+@app.command("withdraw-introspection")
+def clients_withdraw_introspection(client_id: str, as_json: JsonFlag = False) -> None:
+    """Withdraw the permission: the client introspects only its own tokens again."""
+
+    async def work(services: Services) -> Client:
+        return await services.clients.set_introspection_permission(client_id, False)
+
+    _change(work, as_json, "may introspect only its own tokens")
+
+
 @app.command("preview-token")
 def clients_preview_token(
     client_id: str,

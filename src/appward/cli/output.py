@@ -69,6 +69,7 @@ def print_client(client: Client) -> None:
         "approval",
         "rejection_reason",
         "verified",
+        "may_introspect_others",
         "registration_source",
         "owner",
         "revision",

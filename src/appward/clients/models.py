@@ -53,6 +53,9 @@ class Client(Base):
     rejection_reason: Mapped[str | None] = mapped_column(String(500))
     # An administrator vouched for the application (consent shows no "unverified" notice).
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An administrator let the client introspect other clients' tokens (a resource
+    # server, RFC 7662 §2.1); without it, only its own (clients/policy.may_introspect).
+    may_introspect_others: Mapped[bool] = mapped_column(Boolean, default=False)
     # Every token issued to the client at or before this instant is dead (revoke-all,
     # disable): compared with a token's iat, so re-enabling never revives old tokens.
     tokens_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)

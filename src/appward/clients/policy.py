@@ -238,20 +238,44 @@ def may_redeem(client: ClientSnapshot, issued_to_pk: int) -> bool:
     return client.pk == issued_to_pk
 
 
-def may_see_refresh_token(requester: ClientSnapshot, issued_to_pk: int) -> bool:
-    """Returns whether introspection may describe a refresh token issued to the client
-    ``issued_to_pk``: only to that client itself, while it is active (a refresh token is
-    never shown to a resource server)."""
-    return requester.pk == issued_to_pk and client_is_active(requester)
+def may_introspect(requester: ClientSnapshot, issued_to: ClientSnapshot) -> bool:
+    """Returns whether introspection may describe a token (access or refresh) issued to
+    ``issued_to``: the requester's own; another client's only when an administrator
+    granted the requester the introspection permission (a resource server) or it holds
+    the admin scope (which may grant itself that permission anyway). RFC 7662 §2.1
+    leaves the rule to the server; anything else is answered ``{"active": false}``.
+    """
+    if requester.pk == issued_to.pk:
+        return True
+    return requester.may_introspect_others or ADMIN_SCOPE in requester.scopes
 
 
-def may_revoke(requester: ClientSnapshot, issued_to: int | str) -> bool:
-    """Returns whether the requester may revoke a token issued to ``issued_to`` (a client's
-    pk, or the client_id an access token names): only its own; anything else is ignored
-    without a word (RFC 7009 §2.1, §2.2)."""
+def check_may_revoke(requester: ClientSnapshot, issued_to: int | str) -> None:
+    """Raises UnauthorizedClient unless the token was issued to the requester itself
+    (``issued_to``: a client's pk, or the client_id an access token names). RFC 7009 §2.1:
+    the server "verifies whether the token was issued to the client making the
+    revocation request. If this validation fails, the request is refused and the client
+    is informed of the error"; the token stays active. No permission, not even the admin
+    scope, lets a client revoke another's token here (the admin API revokes a client's
+    tokens as a whole).
+    """
+    # RFC 7009 §2.2.1 takes its errors from RFC 6749 §5.2, which has no code for this case.
+    # unauthorized_client ("the authenticated client is not authorized to ..."; ORY
+    # fosite/Hydra answer it) says what happened: the client authenticated and the
+    # request is well-formed, but this client may not act on this token. invalid_request
+    # (Keycloak's "Unmatching clients", node-oidc-provider's "this token does not belong
+    # to you") is for a malformed request, which this is not; invalid_grant's "issued to
+    # another client" is about the grant presented at the token endpoint and would tell
+    # the client its own grant is dead.
     if isinstance(issued_to, int):
-        return requester.pk == issued_to
-    return requester.client_id == issued_to
+        own = requester.pk == issued_to
+    else:
+        own = requester.client_id == issued_to
+    if not own:
+        raise UnauthorizedClient(
+            "the token was not issued to this client, so it may not revoke it",
+            detail=f"token issued to {issued_to}",
+        )
 
 
 def access_token_lifetime(client: ClientSnapshot) -> int:

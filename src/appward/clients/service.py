@@ -25,7 +25,7 @@ from appward.clients.approval import (
     initial_approval,
     needs_approval,
 )
-from appward.clients.auth_methods import uses_secret
+from appward.clients.auth_methods import is_public_method, uses_secret
 from appward.clients.credential_changes import mark_credentials_changed
 from appward.clients.metadata import ClientMetadata, GrantType, parse_client_metadata
 from appward.clients.models import Client, ClientScope, ClientSecret
@@ -252,6 +252,7 @@ class ClientService:
             status=status,
             approval=approval,
             verified=False,
+            may_introspect_others=False,
             created_at=now,
             updated_at=now,
             scope_links=[],  # loaded-and-empty, so reading it later needs no query
@@ -430,6 +431,32 @@ class ClientService:
             await self._flush_versioned()
             tag = EventTag.CLIENT_VERIFIED if verified else EventTag.CLIENT_UNVERIFIED
             await self.audit.record(tag, client_id=client_id, changes={"verified": verified})
+        return client
+
+    async def set_introspection_permission(self, client_id: str, allowed: bool) -> Client:
+        """Grants the client the permission to introspect other clients' tokens (a
+        resource server, clients/policy.may_introspect), or withdraws it, at once in every
+        process. Raises NotFound; InvalidInput (field ``may_introspect_others``) when
+        granting it to a public client, which may not introspect at all (RFC 7662 §2.1,
+        policy.check_may_introspect)."""
+        client = await self._get_for_update(client_id)
+        if allowed and is_public_method(client.token_endpoint_auth_method):
+            message = "a public client cannot introspect tokens, so it cannot hold this permission"
+            raise InvalidInput(message, fields=[FieldError("may_introspect_others", message)])
+        if client.may_introspect_others != allowed:
+            client.may_introspect_others = allowed
+            client.updated_at = self.clock.now()
+            await self._flush_versioned()
+            tag = (
+                EventTag.CLIENT_INTROSPECTION_GRANTED
+                if allowed
+                else EventTag.CLIENT_INTROSPECTION_WITHDRAWN
+            )
+            await self.audit.record(
+                tag, client_id=client_id, changes={"may_introspect_others": allowed}
+            )
+            # The snapshot every credential cache holds carries the permission.
+            mark_credentials_changed(self.session, client_id)
         return client
 
     async def _set_approval(self, client_id: str, approval: str, reason: str | None) -> Client:

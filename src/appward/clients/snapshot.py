@@ -33,6 +33,7 @@ class ClientSnapshot:
     deleted_at: datetime | None = None
     approval: str = "approved"
     tokens_not_before: datetime | None = None
+    may_introspect_others: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -57,4 +58,5 @@ class ClientSnapshot:
             deleted_at=client.deleted_at,
             approval=client.approval,
             tokens_not_before=client.tokens_not_before,
+            may_introspect_others=client.may_introspect_others,
         )

@@ -1,5 +1,6 @@
 """Issuing, introspecting and revoking tokens: the token response every grant handler
-(tokens/grant_types/) returns, RFC 7662 and RFC 7009, each asking the client policy first."""
+(tokens/grant_types/) returns, RFC 7662 and RFC 7009, each asking the client policy first
+(who may introspect and revoke what: policy.may_introspect, policy.check_may_revoke)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from appward.errors import InvalidToken
 from appward.tokens.access import AccessTokenRequest, decode_access_token, issue_access_token
 from appward.tokens.grants import grant_and_user_are_active, revoke_grant, subject_of
 from appward.tokens.keys import KeyRing
-from appward.tokens.models import RevokedAccessToken
+from appward.tokens.models import RefreshToken, RevokedAccessToken
 from appward.tokens.refresh import REFRESH_PREFIX, find_refresh_token
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -75,11 +76,15 @@ class TokenService:
 
     async def introspect(self, requester: ClientSnapshot, token: str) -> dict[str, Any]:
         """Returns the RFC 7662 §2.2 response; ``{"active": false}`` for anything not
-        currently valid, and for a refresh token of another client."""
+        currently valid, and for a token of another client unless the policy lets the
+        requester see it (policy.may_introspect)."""
         if token.startswith(REFRESH_PREFIX):
             return await self._introspect_refresh(requester, token)
-        claims = await self.active_access_token_claims(token)
-        if claims is None:
+        active = await self.active_access_token(token)
+        if active is None:
+            return INACTIVE
+        claims, issued_to = active
+        if not policy.may_introspect(requester, issued_to):
             return INACTIVE
         body = {
             "active": True,
@@ -126,13 +131,20 @@ class TokenService:
 
     async def _introspect_refresh(self, requester: ClientSnapshot, token: str) -> dict[str, Any]:
         record = await find_refresh_token(self.session, token)
+        if record is None:
+            return INACTIVE
+        issued_to = (
+            requester if record.client_pk == requester.pk else await self._client_by_pk(record)
+        )
         now = self.clock.now()
         if (
-            record is None
-            or not policy.may_see_refresh_token(requester, record.client_pk)
+            issued_to is None
+            or not policy.may_introspect(requester, issued_to)
+            or not policy.client_is_active(issued_to)
+            or not policy.client_is_approved(issued_to)
             or record.rotated_at is not None
             or record.revoked_at is not None
-            or policy.token_is_revoked_by_client(requester, record.issued_at)
+            or policy.token_is_revoked_by_client(issued_to, record.issued_at)
             or now >= record.expires_at
             or not await grant_and_user_are_active(self.session, record.grant_id)
         ):
@@ -142,7 +154,7 @@ class TokenService:
             return INACTIVE
         return {
             "active": True,
-            "client_id": requester.client_id,
+            "client_id": issued_to.client_id,
             "sub": subject,
             "scope": " ".join(record.scopes),
             "exp": int(record.expires_at.timestamp()),
@@ -150,14 +162,25 @@ class TokenService:
             "iss": self.issuer,
         }
 
+    async def _client_by_pk(self, record: RefreshToken) -> ClientSnapshot | None:
+        client = await self.session.get(Client, record.client_pk)
+        if client is None or client.deleted_at is not None:
+            return None
+        return ClientSnapshot.of(client)
+
     # --- revocation (RFC 7009) ---
 
     async def revoke(self, requester: ClientSnapshot, token: str) -> None:
-        """Revokes the requester's own access or refresh token; anything else, including
-        another client's token or garbage, is silently ignored (RFC 7009 §2.2)."""
+        """Revokes the requester's own access or refresh token; an unknown, expired or
+        malformed token is ignored (RFC 7009 §2.2).
+
+        Raises UnauthorizedClient, revoking nothing, for a token issued to another client
+        (RFC 7009 §2.1, policy.check_may_revoke).
+        """
         if token.startswith(REFRESH_PREFIX):
             record = await find_refresh_token(self.session, token)
-            if record is not None and policy.may_revoke(requester, record.client_pk):
+            if record is not None:
+                policy.check_may_revoke(requester, record.client_pk)
                 # RFC 7009 §2.1: revoking a refresh token revokes its grant's tokens too.
                 await revoke_grant(self.session, self.clock, record.grant_id, "revoked")
             return
@@ -165,8 +188,7 @@ class TokenService:
             claims = decode_access_token(self.ring, token, issuer=self.issuer, now=self.clock.now())
         except InvalidToken:
             return
-        if not policy.may_revoke(requester, claims["client_id"]):
-            return
+        policy.check_may_revoke(requester, claims["client_id"])
         await self._forget_expired_revocations()
         if await self.session.get(RevokedAccessToken, claims["jti"]) is None:
             self.session.add(

@@ -226,14 +226,17 @@ FORM_ENDPOINTS: tuple[tuple[str, str, str, tuple[str, ...], tuple[int, ...]], ..
     (
         "/oauth2/introspect",
         "Introspect a token (RFC 7662)",
-        "Tells a confidential client whether a token is active, and its claims if so.",
+        "Tells a confidential client whether a token is active, and its claims if so: "
+        "its own tokens; another client's only with the introspection permission (a "
+        'resource server) or the admin scope, else {"active": false}.',
         ("token", "token_type_hint", "client_id", "client_secret"),
         (400, 401, 503),
     ),
     (
         "/oauth2/revoke",
         "Revoke a token (RFC 7009)",
-        "Revokes an access or refresh token of the calling client; an unknown token is "
+        "Revokes an access or refresh token of the calling client; another client's token "
+        "is refused (unauthorized_client) and stays active; an unknown or expired token is "
         "not an error.",
         ("token", "token_type_hint", "client_id", "client_secret"),
         (400, 401, 503),

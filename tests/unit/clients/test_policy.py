@@ -106,20 +106,36 @@ def test_a_public_client_may_not_introspect() -> None:
         policy.check_may_introspect(client_snapshot(token_endpoint_auth_method="none"))
 
 
-def test_a_client_redeems_and_revokes_only_its_own_tokens() -> None:
+def test_a_client_redeems_only_its_own_tokens() -> None:
     mine, other = client_snapshot(pk=1, client_id="c1"), 2
     assert policy.may_redeem(mine, 1)
     assert not policy.may_redeem(mine, other)
-    assert policy.may_revoke(mine, 1)
-    assert not policy.may_revoke(mine, other)
-    assert policy.may_revoke(mine, "c1")
-    assert not policy.may_revoke(mine, "c2")
 
 
-def test_a_refresh_token_is_described_only_to_its_active_owner() -> None:
-    assert policy.may_see_refresh_token(client_snapshot(pk=1), 1)
-    assert not policy.may_see_refresh_token(client_snapshot(pk=1), 2)
-    assert not policy.may_see_refresh_token(client_snapshot(pk=1, status="disabled"), 1)
+def test_a_client_revokes_only_its_own_tokens() -> None:
+    """RFC 7009 §2.1: another client's token is refused with an error, by pk (refresh
+    tokens) and by client_id (access tokens); no permission changes that."""
+    mine = client_snapshot(pk=1, client_id="c1")
+    policy.check_may_revoke(mine, 1)
+    policy.check_may_revoke(mine, "c1")
+    resource_server = client_snapshot(
+        pk=1, client_id="c1", may_introspect_others=True, scopes=("appward:admin",)
+    )
+    for other in (2, "c2"):
+        for requester in (mine, resource_server):
+            with pytest.raises(UnauthorizedClient):
+                policy.check_may_revoke(requester, other)
+
+
+def test_a_client_introspects_its_own_tokens_and_others_only_with_the_permission() -> None:
+    """RFC 7662 §2.1 leaves it to the server: own tokens always; another client's with
+    the introspection permission, or the admin scope."""
+    owner = client_snapshot(pk=2, client_id="c2")
+    plain = client_snapshot(pk=1, client_id="c1", scopes=("orders",))
+    assert policy.may_introspect(owner, owner)
+    assert not policy.may_introspect(plain, owner)
+    assert policy.may_introspect(client_snapshot(pk=1, may_introspect_others=True), owner)
+    assert policy.may_introspect(client_snapshot(pk=1, scopes=("appward:admin",)), owner)
 
 
 # --- PKCE at /token: RFC 7636 §4.6 ---

@@ -58,6 +58,11 @@ class ClientOut(BaseModel):
     approval: str = Field(description="approved, pending (waiting for review) or rejected")
     rejection_reason: str | None = Field(description="Why it was rejected; the developer sees it")
     verified: bool = Field(description="An administrator vouched for the application")
+    may_introspect_others: bool = Field(
+        description="The introspection permission: the client (a resource server) may "
+        "introspect other clients' tokens, not only its own; a client holding appward:admin "
+        "may without it"
+    )
     name_warning: str | None = Field(
         description="Set when a name mixes scripts to look like another (Unicode TR39)"
     )
@@ -324,6 +329,35 @@ async def verify_client(client_id: str, response: Response, clients: Clients) ->
 )
 async def unverify_client(client_id: str, response: Response, clients: Clients) -> Any:
     return _answer_client(await clients.set_verified(client_id, False), response)
+
+
+@router.post(
+    "/clients/{client_id}/grant-introspection",
+    response_model=ClientOut,
+    summary="Let a client introspect other clients' tokens",
+    description=(
+        "Grants the introspection permission (a resource server): the client's introspection "
+        "requests describe other clients' active tokens too, not only its own, at once in every "
+        "server process. Audited as client:introspection:granted."
+    ),
+    responses=problem_responses(404, 412),
+)
+async def grant_introspection(client_id: str, response: Response, clients: Clients) -> Any:
+    return _answer_client(await clients.set_introspection_permission(client_id, True), response)
+
+
+@router.post(
+    "/clients/{client_id}/withdraw-introspection",
+    response_model=ClientOut,
+    summary="Withdraw a client's introspection permission",
+    description=(
+        "From now on (in every server process) the client's introspection requests answer "
+        '{"active": false} for other clients\' tokens. Audited as client:introspection:withdrawn.'
+    ),
+    responses=problem_responses(404, 412),
+)
+async def withdraw_introspection(client_id: str, response: Response, clients: Clients) -> Any:
+    return _answer_client(await clients.set_introspection_permission(client_id, False), response)
 
 
 class PreviewRequest(BaseModel):

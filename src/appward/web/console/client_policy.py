@@ -38,7 +38,10 @@ router = APIRouter()
 
 LIFETIMES = ("access_token_ttl", "refresh_token_ttl", "refresh_token_absolute_ttl")
 FLAGS = ("issue_refresh_tokens", "rotate_refresh_tokens", "require_pkce", "skip_consent")
-POLICY_FIELDS = ("grant_types", "scope", *LIFETIMES, *FLAGS)
+# Not client metadata: the admin-granted introspection permission, saved on its own
+# (ClientService.set_introspection_permission) in the same savepoint as the policy.
+INTROSPECTION = "may_introspect_others"
+POLICY_FIELDS = ("grant_types", "scope", *LIFETIMES, *FLAGS, INTROSPECTION)
 GRANT_PREFIX = "grant_types."
 SCOPE_PREFIX = "scope."
 STALE = (
@@ -83,6 +86,7 @@ def _values_of(client: Client) -> dict[str, Any]:
         "scopes": client.scopes,
         **{name: str(getattr(client, name)) for name in LIFETIMES},
         **{name: bool(getattr(client, name)) for name in FLAGS},
+        INTROSPECTION: client.may_introspect_others,
         "revision": str(client.revision),
     }
 
@@ -94,6 +98,7 @@ def _values_posted(form: dict[str, str]) -> dict[str, Any]:
         "scopes": [k.removeprefix(SCOPE_PREFIX) for k in form if k.startswith(SCOPE_PREFIX)],
         **{name: form.get(name, "") for name in LIFETIMES},
         **{name: name in form for name in FLAGS},
+        INTROSPECTION: INTROSPECTION in form,
         "revision": form.get("revision", ""),
     }
 
@@ -186,6 +191,7 @@ async def save_policy(client_id: str, request: Request, caller: ConsoleAdmin) ->
         # A savepoint: a refused change leaves nothing behind.
         async with caller.services.session.begin_nested():
             await clients.update(client_id, _patch(values), expected_revision=revision)
+            await clients.set_introspection_permission(client_id, values[INTROSPECTION])
     except NotFound:
         return not_found_page(request)
     except PreconditionFailed as exc:
