@@ -237,6 +237,20 @@ def wait_for(browser: Any, element_id: str) -> Any:
         pytest.fail(f"no #{element_id} at {browser.current_url}:\n{browser.page_source[:3000]}")
 
 
+def sign_out(browser: Any) -> None:
+    """Clicks the page's "Sign out" and waits for the sign-in page it leads to: a
+    navigation started before that one ends could be overtaken by it."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait_for(browser, "sign-out").click()
+    WebDriverWait(browser, WAIT).until(
+        lambda driver: (
+            urlsplit(driver.current_url).path == "/login"
+            and driver.execute_script("return document.readyState") == "complete"
+        )
+    )
+
+
 def next_time_step() -> None:
     """Waits for the next 30-second TOTP step: a code already used in this one is spent."""
     time.sleep(30 - time.time() % 30 + 1)

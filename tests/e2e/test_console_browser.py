@@ -67,7 +67,7 @@ def _admin_signed_in_with_totp(browser: Any, site: shared.Site) -> None:
     browser.find_element(By.ID, "confirm-two-factor").click()
     wait_for(browser, "recovery-codes")
     browser.find_element(By.ID, "continue").click()
-    wait_for(browser, "sign-out").click()
+    shared.sign_out(browser)
 
     browser.get(f"{site.base_url}/login?next=/console/clients/new")
     sign_in(browser, username)

@@ -52,7 +52,7 @@ def test_an_admin_enrols_totp_and_signs_in_with_a_code(browser: Any, site: share
     codes = wait_for(browser, "recovery-codes").find_elements(By.TAG_NAME, "li")
     assert len(codes) == 10
     browser.find_element(By.ID, "continue").click()
-    wait_for(browser, "sign-out").click()
+    shared.sign_out(browser)
 
     browser.get(f"{site.base_url}/login?next={console_page}")
     sign_in(browser, username)
