@@ -12,6 +12,8 @@ sends every page to /account/password?next=..., which goes back there once chang
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import urlencode
 
 import segno
@@ -33,7 +35,10 @@ from appward.web.page_access import (
 from appward.web.pages import safe_next
 from appward.web.responses import retry_after
 from appward.web.sessions import log_in
+from appward.web.state import AppState
 from appward.web.templates import field_errors, render
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/account", include_in_schema=False)
 
@@ -124,79 +129,97 @@ async def start_two_factor(request: Request, caller: Account) -> Response:
     return redirect_to(_with_next(SECOND_FACTOR_SETUP, target))
 
 
-@router.post("/two-factor/confirm")
-async def confirm_two_factor(request: Request, state: State, caller: Account) -> Response:
-    form = await posted_form(request)
-    target = safe_next(form.get("next"))
+async def _throttled(
+    request: Request,
+    state: AppState,
+    caller: PageCaller,
+    target: str,
+    prove: Callable[[], Awaitable[T]],
+    *,
+    refused_status: int | None = None,
+    field_names: dict[str, str] | None = None,
+) -> T | Response:
+    """Runs ``prove`` (a step that checks the password or a code) under the sign-in
+    throttle, so guessing either here costs what it costs at /login. Returns its result,
+    or the two-factor page with the refusal: beside its field (renamed by
+    ``field_names`` where this page's form calls it otherwise), with ``refused_status``
+    or the error's own status."""
     user = caller.user
     address = await source_ip(request, state)
     now = state.clock.now()
     try:
-        # The password is asked again: guessing it is throttled as signing in is.
         await state.login_throttle.attempt(user.username, address, now)
-        codes, _ = await caller.services.account_security.confirm_second_factor(
-            user, form.get("code", ""), form.get("password", "")
-        )
+        result = await prove()
     except (TemporarilyUnavailable, TooManyAttempts) as exc:
         return await _two_factor_page(
             request, caller, target, errors={"": exc.description}, status_code=exc.status_code
         )
     except AppwardError as exc:
+        names = field_names or {}
+        errors = {names.get(field, field): text for field, text in field_errors(exc).items()}
         return await _two_factor_page(
-            request, caller, target, errors=field_errors(exc), status_code=422
+            request, caller, target, errors=errors, status_code=refused_status or exc.status_code
         )
     await state.login_throttle.succeeded(user.username, address, now)
+    return result
+
+
+@router.post("/two-factor/confirm")
+async def confirm_two_factor(request: Request, state: State, caller: Account) -> Response:
+    form = await posted_form(request)
+    target = safe_next(form.get("next"))
+    confirmed = await _throttled(
+        request,
+        state,
+        caller,
+        target,
+        lambda: caller.services.account_security.confirm_second_factor(
+            caller.user, form.get("code", ""), form.get("password", "")
+        ),
+        refused_status=422,
+    )
+    if isinstance(confirmed, Response):
+        return confirmed
     # Every session of the account ended (a password-only one must not pass for one
     # that gave the factor): this browser goes on in a new one.
     await log_in(request, caller.services, caller.user)
-    return _codes_page(request, caller, codes, target)
+    return _codes_page(request, caller, confirmed[0], target)
 
 
 @router.post("/two-factor/recovery-codes")
 async def regenerate_recovery_codes(request: Request, state: State, caller: Account) -> Response:
     form = await posted_form(request)
     target = safe_next(form.get("next"))
-    user = caller.user
-    address = await source_ip(request, state)
-    now = state.clock.now()
-    try:
-        await state.login_throttle.attempt(user.username, address, now)
-        codes = await caller.services.account_security.regenerate_recovery_codes(
-            user, form.get("codes_proof", "")
-        )
-    except (TemporarilyUnavailable, TooManyAttempts) as exc:
-        return await _two_factor_page(
-            request, caller, target, errors={"": exc.description}, status_code=exc.status_code
-        )
-    except AppwardError as exc:
+    codes = await _throttled(
+        request,
+        state,
+        caller,
+        target,
+        lambda: caller.services.account_security.regenerate_recovery_codes(
+            caller.user, form.get("codes_proof", "")
+        ),
         # The domain names its proof "proof"; on this page that is the remove form's.
-        errors = {"codes_proof" if k == "proof" else k: v for k, v in field_errors(exc).items()}
-        return await _two_factor_page(
-            request, caller, target, errors=errors, status_code=exc.status_code
-        )
-    await state.login_throttle.succeeded(user.username, address, now)
+        field_names={"proof": "codes_proof"},
+    )
+    if isinstance(codes, Response):
+        return codes
     return _codes_page(request, caller, codes, target)
 
 
 @router.post("/two-factor/remove")
 async def remove_two_factor(request: Request, state: State, caller: Account) -> Response:
     form = await posted_form(request)
-    user = caller.user
-    address = await source_ip(request, state)
-    now = state.clock.now()
-    try:
-        # A code or the password: guessing either is throttled as signing in is.
-        await state.login_throttle.attempt(user.username, address, now)
-        await caller.services.account_security.remove_second_factor(user, form.get("proof", ""))
-    except (TemporarilyUnavailable, TooManyAttempts) as exc:
-        return await _two_factor_page(
-            request, caller, "/account", errors={"": exc.description}, status_code=exc.status_code
-        )
-    except AppwardError as exc:
-        return await _two_factor_page(
-            request, caller, "/account", errors=field_errors(exc), status_code=exc.status_code
-        )
-    await state.login_throttle.succeeded(user.username, address, now)
+    removed = await _throttled(
+        request,
+        state,
+        caller,
+        "/account",
+        lambda: caller.services.account_security.remove_second_factor(
+            caller.user, form.get("proof", "")
+        ),
+    )
+    if isinstance(removed, Response):
+        return removed
     return redirect_to("/account?done=two_factor_removed")
 
 
