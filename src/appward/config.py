@@ -331,6 +331,88 @@ class Settings(BaseSettings):
         "address and the registration rate limit per source IP all use it.",
     )
 
+    # --- client assertions (private_key_jwt, client_secret_jwt: RFC 7523) ---
+    assertion_audience: str = Field(
+        "compat",
+        pattern="^(compat|strict)$",
+        description="Which 'aud' a client assertion may carry. 'strict': only the issuer "
+        "identifier, as a single string (draft-ietf-oauth-rfc7523bis, FAPI 2.0; immune to "
+        "the audience-injection attack of CVE-2025-27370/27371). 'compat': also the token "
+        "endpoint URL or the URL of the endpoint called, as many client libraries still "
+        "send. A client's own assertion_audience overrides this for it.",
+    )
+    assertion_max_lifetime: int = Field(
+        300,
+        ge=10,
+        le=3600,
+        description="Most seconds a client assertion's exp may lie after its iat.",
+    )
+    assertion_clock_skew: int = Field(
+        30,
+        ge=0,
+        le=300,
+        description="Seconds of clock difference allowed when checking an assertion's "
+        "exp, nbf and iat.",
+    )
+
+    # --- clients' jwks_uri (fetched for private_key_jwt and self-signed mTLS) ---
+    jwks_uri_cache_ttl: int = Field(
+        600,
+        ge=0,
+        le=86400,
+        description="Seconds a client's fetched JWK Set is used before it is fetched again.",
+    )
+    jwks_uri_refetch_interval: int = Field(
+        10,
+        ge=1,
+        le=3600,
+        description="Least seconds between two fetches of one client's jwks_uri on an "
+        "unknown kid, so random kids cannot make the server hammer a URL.",
+    )
+    jwks_uri_timeout: float = Field(
+        5.0, gt=0, le=60, description="Seconds to connect to, and then to read, a jwks_uri."
+    )
+    jwks_uri_max_bytes: int = Field(
+        65536,
+        ge=1024,
+        le=1024 * 1024,
+        description="Most bytes of a jwks_uri response; a larger one is refused.",
+    )
+    jwks_uri_allow_loopback: bool = Field(
+        False,
+        description="Development and tests only: let a jwks_uri be http and on a loopback "
+        "address. Refused in production.",
+    )
+
+    # --- mutual TLS (RFC 8705), behind a TLS-terminating proxy ---
+    mtls_certificate_header: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="The request header the proxy puts the verified client certificate "
+        "in (e.g. X-SSL-Client-Cert for nginx's $ssl_client_escaped_cert, Client-Cert for "
+        "RFC 9440). Unset: mutual TLS is off and no such header is read.",
+    )
+    mtls_certificate_format: str = Field(
+        "nginx",
+        pattern="^(nginx|rfc9440)$",
+        description="How the header holds the certificate: 'nginx' (URL-encoded PEM) or "
+        "'rfc9440' (base64 DER between colons).",
+    )
+    mtls_trusted_proxies: CommaSeparated = Field(
+        ("127.0.0.1/32", "::1/128"),
+        description="Addresses (CIDR) whose certificate header is believed; from any "
+        "other peer the header is ignored.",
+    )
+    mtls_ca_bundle: Path | None = Field(
+        None,
+        description="PEM file of the CAs a tls_client_auth certificate must chain to.",
+    )
+    mtls_endpoint_base: str | None = Field(
+        None,
+        description="Base URL of the mTLS listener (e.g. https://mtls.example.com), "
+        "advertised as mtls_endpoint_aliases (RFC 8705 §5). Unset: the issuer's.",
+    )
+
     # --- sign-in throttling ---
     login_failures_per_address: int = Field(
         10,
@@ -511,6 +593,8 @@ class Settings(BaseSettings):
                 raise ValueError("APPWARD_SESSION_SECRET is required in production")
             if not self.issuer.startswith("https://"):
                 raise ValueError("APPWARD_ISSUER must be https in production")
+            if self.jwks_uri_allow_loopback:
+                raise ValueError("APPWARD_JWKS_URI_ALLOW_LOOPBACK is for development only")
         return self
 
     @property

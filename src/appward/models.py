@@ -1,6 +1,7 @@
 """Imports every table module so Base.metadata knows the whole schema (Alembic, tests)."""
 
 from appward.audit import AuditEvent
+from appward.auth.models import ClientKeyUse, UsedJti
 from appward.clients.models import Client, ClientScope, ClientSecret
 from appward.clients.ownership import ClientOwner
 from appward.clients.scopes import Scope
@@ -13,6 +14,7 @@ __all__ = [
     "AuditEvent",
     "AuthorizationCode",
     "Client",
+    "ClientKeyUse",
     "ClientOwner",
     "ClientScope",
     "ClientSecret",
@@ -24,6 +26,7 @@ __all__ = [
     "RevokedAccessToken",
     "Scope",
     "SigningKey",
+    "UsedJti",
     "User",
     "UserSession",
 ]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.auth.client_secret import note_secret_use, use_is_due
 from appward.auth.credential_cache import CredentialCache
-from appward.auth.credentials import AuthContext, PresentedCredentials
+from appward.auth.credentials import NO_TOOLS, AuthContext, AuthTools, PresentedCredentials
 from appward.auth.registry import AUTHENTICATORS, METHODS_SUPPORTED
 from appward.clients import policy
 from appward.clients.auth_methods import uses_secret
@@ -24,6 +24,7 @@ from appward.hashing import SecretVerifier
 
 __all__ = [
     "METHODS_SUPPORTED",
+    "AuthTools",
     "ClientSnapshot",
     "CredentialCache",
     "PresentedCredentials",
@@ -38,8 +39,11 @@ async def authenticate_client(
     verifier: SecretVerifier,
     clock: Clock,
     cache: CredentialCache | None = None,
+    tools: AuthTools = NO_TOOLS,
+    endpoint_url: str = "",
 ) -> ClientSnapshot:
-    """Returns the authenticated, active client.
+    """Returns the authenticated, active client; ``endpoint_url`` is the URL the request
+    was sent to (an assertion may name it as its audience).
 
     Raises InvalidClient when the client is unknown, deleted or disabled, presented a
     method other than the one it registered, or its proof does not hold;
@@ -47,8 +51,9 @@ async def authenticate_client(
     """
     if not _plausible_client_id(presented.client_id):
         raise InvalidClient(detail="client_id is not of a shape this server issues")
-    if cache is None or not uses_secret(presented.method):
-        return await _authenticate(session, presented, verifier, clock, cache)
+    context = AuthContext(session, verifier, clock, tools, endpoint_url)
+    if cache is None or not _cacheable(presented):
+        return await _authenticate(presented, context, cache)
     secret = presented.secret or ""
     now = clock.now()
     hit = cache.lookup(presented.client_id, secret, now)
@@ -62,37 +67,40 @@ async def authenticate_client(
         return await cache.once(
             presented.client_id,
             f"{presented.method}\x00{secret}",
-            lambda: _authenticate(session, presented, verifier, clock, cache),
+            lambda: _authenticate(presented, context, cache),
         )
     except InvalidClient:
         cache.remember_failure(presented.client_id, secret, now)
         raise
 
 
+def _cacheable(presented: PresentedCredentials) -> bool:
+    # Only a reusable secret sent as itself: an assertion is single-use.
+    return uses_secret(presented.method) and presented.assertion is None
+
+
 async def _authenticate(
-    session: AsyncSession,
-    presented: PresentedCredentials,
-    verifier: SecretVerifier,
-    clock: Clock,
-    cache: CredentialCache | None,
+    presented: PresentedCredentials, context: AuthContext, cache: CredentialCache | None
 ) -> ClientSnapshot:
+    session, verifier, clock = context.session, context.verifier, context.clock
     epoch = cache.epoch() if cache is not None else (0, 0)
     client = await session.scalar(
         select(Client).where(Client.client_id == presented.client_id, Client.deleted_at.is_(None))
     )
     if client is None:
         raise InvalidClient(detail=f"unknown client {presented.client_id!r}")
-    if client.token_endpoint_auth_method != presented.method:
+    if not presented.could_be(client.token_endpoint_auth_method):
         # The same answer as any other failure: the registered method is not told to
         # someone who has not proven to be the client.
         raise InvalidClient(
             detail=f"presented {presented.method}, registered {client.token_endpoint_auth_method}"
         )
-    authenticate = AUTHENTICATORS.get(presented.method)
+    method = client.token_endpoint_auth_method
+    authenticate = AUTHENTICATORS.get(method)
     if authenticate is None:
         # A method stored before this server stopped offering it: no proof can hold.
-        raise InvalidClient(detail=f"{presented.method} is not supported by this server")
-    record = await authenticate(client, presented, AuthContext(session, verifier, clock))
+        raise InvalidClient(detail=f"{method} is not supported by this server")
+    record = await authenticate(client, presented, context)
     snapshot = ClientSnapshot.of(client)
     # Checked after the proof so a disabled client's status is told only to itself.
     policy.check_client_active(snapshot)

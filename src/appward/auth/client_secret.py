@@ -37,6 +37,9 @@ async def verify_client_secret(
     now = clock.now()
     if record is None or not record.is_usable(now):
         raise InvalidClient(detail=f"secret {secret_id} unknown, revoked or expired")
+    if record.secret_hash is None:
+        # An encrypted secret is an HMAC key for client_secret_jwt, never sent as itself.
+        raise InvalidClient(detail=f"secret {secret_id} is not a hashed secret")
     if not await verifier.verify(record.secret_hash, presented):
         raise InvalidClient(detail=f"secret {secret_id} mismatch")
     return record

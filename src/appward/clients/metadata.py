@@ -29,7 +29,12 @@ from pydantic import (
 )
 
 from appward.clients import auth_methods
-from appward.clients.auth_methods import AUTH_METHODS, IANA_METHOD_NAMES
+from appward.clients.auth_methods import (
+    ASYMMETRIC_SIGNING_ALGS,
+    AUTH_METHODS,
+    HMAC_SIGNING_ALGS,
+    IANA_METHOD_NAMES,
+)
 from appward.clients.scopes import ADMIN_SCOPE
 from appward.config import LifetimeBounds
 from appward.errors import FieldError, InvalidClientMetadata, InvalidRedirectUri
@@ -210,6 +215,10 @@ def _check_jwks(value: dict[str, Any]) -> dict[str, Any]:
     # Only the members RFC 7517/7518 define for public keys are kept: anything else would
     # be stored and echoed back unchecked.
     value = {"keys": [_public_members(key) for key in keys]}
+    kids = [key["kid"] for key in value["keys"] if "kid" in key]
+    if len(kids) != len(set(kids)):
+        # A header's kid must name one key (RFC 7517 §4.5): which would verify otherwise?
+        raise ValueError("every kid must be unique within the set")
     for index, key in enumerate(value["keys"]):
         # One by one: PyJWKSet would silently drop a key it cannot use.
         try:
@@ -302,6 +311,17 @@ class ClientMetadata(BaseModel):
         Annotated[ipaddress.IPv4Address | ipaddress.IPv6Address, AfterValidator(_check_ip)] | None
     ) = None
     tls_client_auth_san_email: Annotated[EmailStr, Field(max_length=320)] | None = None
+    token_endpoint_auth_signing_alg: (
+        Annotated[
+            StrictStr,
+            Field(json_schema_extra={"enum": [*ASYMMETRIC_SIGNING_ALGS, *HMAC_SIGNING_ALGS]}),
+        ]
+        | None
+    ) = None
+    tls_client_certificate_bound_access_tokens: StrictBool = False
+    # Appward's own: 'strict' or 'compat' for the aud of this client's assertions; None
+    # follows the server's APPWARD_ASSERTION_AUDIENCE (docs/security.md).
+    assertion_audience: Literal["compat", "strict"] | None = None
     access_token_ttl: StrictInt | None = None
     refresh_token_ttl: StrictInt | None = None
     refresh_token_absolute_ttl: StrictInt | None = None
@@ -423,7 +443,42 @@ class ClientMetadata(BaseModel):
                 FieldError(f, "only used with token_endpoint_auth_method tls_client_auth")
                 for f in given_tls
             )
+        elif len(given_tls) != 1:
+            # RFC 8705 §2.1.2: "exactly one" of them says which certificate is the client's.
+            problems.append(
+                FieldError(
+                    "tls_client_auth_subject_dn",
+                    "tls_client_auth needs exactly one of " + ", ".join(TLS_FIELDS),
+                )
+            )
+        if auth_methods.uses_keys(method) and self.jwks is None and self.jwks_uri is None:
+            problems.append(
+                FieldError("jwks", f"{method} needs the client's public keys: jwks or jwks_uri")
+            )
+        problems.extend(self._signing_alg_problems())
         return problems
+
+    def _signing_alg_problems(self) -> list[FieldError]:
+        alg = self.token_endpoint_auth_signing_alg
+        method = self.token_endpoint_auth_method
+        if alg is None:
+            return []
+        allowed = auth_methods.signing_algs(method)
+        if not allowed:
+            return [
+                FieldError(
+                    "token_endpoint_auth_signing_alg",
+                    f"only used with a method that signs assertions, not {method}",
+                )
+            ]
+        if alg not in allowed:
+            return [
+                FieldError(
+                    "token_endpoint_auth_signing_alg",
+                    f"{method} assertions may be signed with: " + ", ".join(allowed),
+                )
+            ]
+        return []
 
     def _lifetime_problems(self, bounds: LifetimeBounds) -> list[FieldError]:
         problems = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from appward.clients.names import client_name_warning
@@ -43,6 +43,13 @@ class Client(Base):
     tls_client_auth_san_uri: Mapped[str | None] = mapped_column(String(2000))
     tls_client_auth_san_ip: Mapped[str | None] = mapped_column(String(45))
     tls_client_auth_san_email: Mapped[str | None] = mapped_column(String(320))
+    # The one algorithm the client's assertions must use (RFC 7591 §2); None: any the
+    # method allows (clients/auth_methods.py).
+    token_endpoint_auth_signing_alg: Mapped[str | None] = mapped_column(String(10))
+    # RFC 8705 §3: its access and refresh tokens are bound to its TLS client certificate.
+    tls_client_certificate_bound_access_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 'compat' or 'strict' for this client's assertions' aud; None: the server's setting.
+    assertion_audience: Mapped[str | None] = mapped_column(String(10))
     software_id: Mapped[str | None] = mapped_column(String(200))
     software_version: Mapped[str | None] = mapped_column(String(200))
     registration_source: Mapped[str] = mapped_column(String(10), index=True)
@@ -125,14 +132,17 @@ class ClientScope(Base):
 
 
 class ClientSecret(Base):
-    """One credential of a client: only its argon2id hash is kept."""
+    """One credential of a client: only its argon2id hash is kept, except for a client
+    whose method needs the secret itself as an HMAC key (client_secret_jwt), whose
+    secrets are kept encrypted with the key-encryption key instead (never both)."""
 
     __tablename__ = "client_secrets"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     label: Mapped[str | None] = mapped_column(String(100))
-    secret_hash: Mapped[str] = mapped_column(String(255))
+    secret_hash: Mapped[str | None] = mapped_column(String(255))
+    secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -147,5 +157,5 @@ class ClientSecret(Base):
         return self.expires_at is None or now < self.expires_at
 
     def __repr__(self) -> str:
-        # Never the hash: it is the one thing an offline guesser needs.
+        # Never the hash nor the ciphertext: what an offline guesser needs.
         return f"<ClientSecret {self.id}>"

@@ -34,6 +34,8 @@ class ClientSnapshot:
     approval: str = "approved"
     tokens_not_before: datetime | None = None
     may_introspect_others: bool = False
+    # RFC 8705 §3: tokens carry cnf x5t#S256 of the client's certificate.
+    certificate_bound_tokens: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -59,4 +61,5 @@ class ClientSnapshot:
             approval=client.approval,
             tokens_not_before=client.tokens_not_before,
             may_introspect_others=client.may_introspect_others,
+            certificate_bound_tokens=client.tls_client_certificate_bound_access_tokens,
         )

@@ -55,6 +55,8 @@ DCR_FIELDS = (
     "software_version",
     "application_type",
     *TLS_FIELDS,
+    "token_endpoint_auth_signing_alg",
+    "tls_client_certificate_bound_access_tokens",
 )
 LOCAL_FIELDS = ("client_name_localized",)  # stored under another name than on the wire
 LOCALIZED_NAME = "client_name#"  # RFC 7591 §2.2: client_name#<language tag>

@@ -61,6 +61,9 @@ class RefreshToken(Base):
     # Set when the token was exchanged for a new one; a second use is a replay.
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # RFC 8705 §3: the SHA-256 thumbprint (x5t#S256) of the certificate the token is bound
+    # to; it refreshes only when the same certificate is presented.
+    certificate_thumbprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class RevokedAccessToken(Base):

@@ -19,8 +19,9 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from appward.auth import CredentialCache
+from appward.auth import AuthTools, CredentialCache
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
+from appward.auth.credentials import AssertionRules
 from appward.auth.invalidation import listen_for_changes
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
@@ -68,6 +69,19 @@ from appward.web.state import AppState
 
 log = logging.getLogger("appward.web")
 SESSION_KEY_FILE = "session.key"
+
+
+def auth_tools(settings: Settings) -> AuthTools:
+    """Returns what the methods beyond shared secrets need, from ``settings``."""
+    return AuthTools(
+        assertion_rules=AssertionRules(
+            issuer=settings.issuer,
+            token_endpoint=f"{settings.issuer}/oauth2/token",
+            audience=settings.assertion_audience,
+            max_lifetime=settings.assertion_max_lifetime,
+            clock_skew=settings.assertion_clock_skew,
+        ),
+    )
 
 
 def create_app(
@@ -133,6 +147,7 @@ def create_app(
         ),
         redis=redis,
         mailer=mailer_for(settings, clock),
+        auth_tools=auth_tools(settings),
     )
 
     @asynccontextmanager

@@ -33,6 +33,8 @@ SINGLE_HEADERS = frozenset({"authorization", "content-type"})
 class FormRequest:
     headers: Mapping[str, str]  # names in lower case
     body: bytes
+    path: str = ""  # below the app's mount point: /oauth2/token
+    peer: str | None = None  # the address the connection came from (the proxy's, if any)
 
 
 FormHandler = Callable[[FormRequest, "AppState"], Awaitable["Reply"]]
@@ -65,7 +67,9 @@ async def form_reply(
             # the two must never disagree on who the client is or what the body is.
             raise InvalidRequest(f"the {repeated} header is repeated")
         body = await read_body(receive, headers.get("content-length", ""), MAX_FORM_BYTES)
-        return await handler(FormRequest(headers, body), state)
+        client = scope.get("client")
+        peer = client[0] if client else None
+        return await handler(FormRequest(headers, body, route_path(scope), peer), state)
     except InvalidRequest as exc:
         return error_reply(exc)
 

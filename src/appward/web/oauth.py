@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.auth import METHODS_SUPPORTED, PresentedCredentials, authenticate_client
+from appward.auth.credentials import presented_assertion
 from appward.authorization import (
     PARAMETERS,
     AuthorizationRequest,
@@ -28,7 +29,7 @@ from appward.authorization import (
 )
 from appward.clients import policy
 from appward.clients.approval import shows_unverified_notice
-from appward.clients.auth_methods import is_public_method
+from appward.clients.auth_methods import is_public_method, signing_algs_supported
 from appward.clients.scopes import Scope
 from appward.clients.snapshot import ClientSnapshot
 from appward.errors import (
@@ -75,6 +76,12 @@ def presented_credentials(headers: Mapping[str, str], form: dict[str, str]) -> P
     or the Basic header is malformed.
     """
     header = headers.get("authorization")
+    if "client_assertion" in form or "client_assertion_type" in form:
+        if header is not None or "client_secret" in form:
+            raise InvalidRequest("use one client authentication method, not an assertion too")
+        return presented_assertion(
+            form.get("client_assertion_type"), form.get("client_assertion"), form.get("client_id")
+        )
     if header is not None:
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
@@ -114,6 +121,8 @@ async def _authenticated_client(
         verifier=state.verifier,
         clock=state.clock,
         cache=state.credential_cache,
+        tools=state.auth_tools,
+        endpoint_url=state.settings.issuer + request.path,
     )
 
 
@@ -149,6 +158,7 @@ async def server_metadata(state: State, services: RequestServices) -> JSONRespon
             "response_modes_supported": ["query"],
             "grant_types_supported": list(GRANT_TYPES),
             "token_endpoint_auth_methods_supported": list(METHODS_SUPPORTED),
+            **_signing_algs_supported(),
             "introspection_endpoint_auth_methods_supported": [
                 m for m in METHODS_SUPPORTED if not is_public_method(m)
             ],
@@ -159,6 +169,17 @@ async def server_metadata(state: State, services: RequestServices) -> JSONRespon
         },
         headers={"Cache-Control": "public, max-age=300"},
     )
+
+
+def _signing_algs_supported() -> dict[str, list[str]]:
+    # RFC 8414 §2: present whenever a method taking signed assertions is offered.
+    algs = signing_algs_supported()
+    if not algs:
+        return {}
+    return {
+        f"{endpoint}_endpoint_auth_signing_alg_values_supported": algs
+        for endpoint in ("token", "introspection", "revocation")
+    }
 
 
 @router.get(

@@ -137,6 +137,10 @@ FIELD_DESCRIPTIONS = {
     "tls_client_auth_san_uri": "URI in the client certificate's SAN (RFC 8705 §2.1.2).",
     "tls_client_auth_san_ip": "IP address in the client certificate's SAN (RFC 8705 §2.1.2).",
     "tls_client_auth_san_email": "E-mail in the client certificate's SAN (RFC 8705 §2.1.2).",
+    "token_endpoint_auth_signing_alg": "The one algorithm the client signs its assertions "
+    "with (private_key_jwt, client_secret_jwt); absent: any the method allows.",
+    "tls_client_certificate_bound_access_tokens": "Bind the client's tokens to its TLS "
+    "client certificate (RFC 8705 §3).",
 }
 LOCALIZED_NAMES = {"^client_name#.+$": {"type": "string", "maxLength": 200}}
 

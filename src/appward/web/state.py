@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from appward.auth import CredentialCache
+from appward.auth import AuthTools, CredentialCache
 from appward.auth.credential_cache import EpochFile
 from appward.clock import Clock
 from appward.config import Settings
@@ -50,6 +50,8 @@ class AppState:
     engine: AsyncEngine | None = None
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
     ring: KeyRing | None = None
+    # What private_key_jwt, client_secret_jwt and mutual TLS need (auth/credentials.py).
+    auth_tools: AuthTools = field(default_factory=AuthTools)
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self.sessionmaker is None:

@@ -114,6 +114,7 @@ def test_minimal_client_gets_every_default_and_to_wire_shows_them():
         "rotate_refresh_tokens": True,
         "require_pkce": True,
         "skip_consent": False,
+        "tls_client_certificate_bound_access_tokens": False,
     }
 
 
@@ -215,7 +216,11 @@ def test_to_wire_of_a_full_client_round_trips_through_the_validator():
         "rotate_refresh_tokens": False,
         "require_pkce": True,
         "skip_consent": True,
+        "token_endpoint_auth_signing_alg": None,
+        "tls_client_certificate_bound_access_tokens": True,
+        "assertion_audience": "strict",
     }
+    data = {k: v for k, v in data.items() if v is not None}
     wire = parse(data).to_wire()
     assert wire == data
     assert parse(wire).to_wire() == wire
@@ -1057,3 +1062,29 @@ def test_the_admin_scope_is_refused_where_only_a_user_could_receive_it(data: Any
 )
 def test_a_confidential_client_credentials_client_may_hold_the_admin_scope(data: Any) -> None:
     assert "appward:admin" in parse(data).scopes
+
+
+def test_jwks_with_a_repeated_kid_is_refused():
+    """RFC 7517 §4.5: a kid names one key of the set, or no verifier knows which to use."""
+    jwks = jwk_set(ec_public_jwk() | {"kid": "k1"}, ec_public_jwk() | {"kid": "k1"})
+    assert_invalid(machine(jwks=jwks), "jwks", message="kid must be unique")
+
+
+@pytest.mark.parametrize("alg", ["ES256", "HS256"])
+def test_signing_alg_is_refused_for_a_method_that_signs_no_assertion(alg: str):
+    assert_invalid(
+        machine(token_endpoint_auth_signing_alg=alg),
+        "token_endpoint_auth_signing_alg",
+        message="only used with a method that signs assertions",
+    )
+
+
+def test_signing_alg_outside_the_allow_lists_is_refused():
+    assert_invalid(
+        machine(token_endpoint_auth_signing_alg="none"), "token_endpoint_auth_signing_alg"
+    )
+
+
+def test_assertion_audience_takes_only_compat_or_strict():
+    assert parse(machine(assertion_audience="strict")).assertion_audience == "strict"
+    assert_invalid(machine(assertion_audience="loose"), "assertion_audience")
