@@ -156,6 +156,16 @@ class Settings(BaseSettings):
             "Unset: a key file is generated in data_dir with mode 0600 (development only)."
         ),
     )
+    previous_key_encryption_keys: str | None = Field(
+        None,
+        repr=False,
+        description=(
+            "Comma-separated Fernet keys that were APPWARD_KEY_ENCRYPTION_KEY before a "
+            "rotation: encrypted client secrets (client_secret_jwt) made under them still "
+            "decrypt until `appward keys reencrypt-secrets` rewrites them under the "
+            "current key."
+        ),
+    )
 
     # --- hashing (argon2id) and client secrets ---
     argon2_time_cost: int = Field(3, ge=1, le=20, description="argon2id iterations.")

@@ -45,6 +45,12 @@ AUTH_METHODS: Mapping[str, ClientAuthMethod] = MappingProxyType(
             ClientAuthMethod("client_secret_basic", uses_secret=True),
             ClientAuthMethod("client_secret_post", uses_secret=True),
             ClientAuthMethod("none", uses_secret=False, public=True),
+            ClientAuthMethod(
+                "client_secret_jwt",
+                uses_secret=True,
+                secret_encrypted=True,
+                signing_algs=HMAC_SIGNING_ALGS,
+            ),
         )
     }
 )

@@ -37,6 +37,7 @@ from appward.tokens.keys import (
     generated_key_file,
     load_key_encryption,
     load_key_ring,
+    load_secret_cipher,
 )
 from appward.users.throttle import (
     RESET_REQUEST_WINDOW,
@@ -80,6 +81,9 @@ def auth_tools(settings: Settings) -> AuthTools:
             audience=settings.assertion_audience,
             max_lifetime=settings.assertion_max_lifetime,
             clock_skew=settings.assertion_clock_skew,
+        ),
+        secret_cipher=load_secret_cipher(
+            settings.key_encryption_key, settings.data_dir, settings.previous_key_encryption_keys
         ),
     )
 
