@@ -132,7 +132,12 @@ async def test_a_wrong_secret_is_refused(jwt_api, clock, issuer):
     _other_id, other_secret = await new_jwt_client(jwt_api)
     assert refused(await token_with(jwt_api, assertion(client_id, other_secret, clock, aud=issuer)))
     assert refused(
-        await token_with(jwt_api, assertion(client_id, secret[:-1] + "A", clock, aud=issuer))
+        await token_with(
+            jwt_api,
+            assertion(
+                client_id, secret[:-1] + ("B" if secret.endswith("A") else "A"), clock, aud=issuer
+            ),
+        )
     )
     assert refused(await token_with(jwt_api, assertion(client_id, "x" * 64, clock, aud=issuer)))
 
@@ -311,3 +316,27 @@ async def test_a_change_of_storage_revokes_the_old_secrets_and_issues_a_new_one(
         )
         assert not refused(posted)
         assert refused(await jwt_api.client_credentials(client_id, old))
+
+
+async def test_a_secret_no_configured_key_decrypts_is_invalid_client_not_an_error(
+    jwt_api, clock, issuer
+):
+    """A ciphertext made under a key since dropped (or altered in the database) cannot
+    authenticate; the client gets invalid_client and the secret is never logged."""
+    client_id, secret = await new_jwt_client(jwt_api)
+    async with jwt_api.app.state.appward.sessions()() as session:
+        row = await session.scalar(
+            select(ClientSecret).where(ClientSecret.secret_encrypted.is_not(None))
+        )
+        assert row is not None and row.secret_encrypted is not None
+        row.secret_encrypted = row.secret_encrypted[:-1] + bytes([row.secret_encrypted[-1] ^ 1])
+        await session.commit()
+    assert refused(await token_with(jwt_api, assertion(client_id, secret, clock, aud=issuer)))
+
+
+async def test_the_assertion_is_not_cached_as_a_secret(jwt_api, clock, issuer):
+    """A successful assertion leaves nothing in the credential cache that an empty
+    client_secret_basic secret could hit."""
+    client_id, secret = await new_jwt_client(jwt_api)
+    assert not refused(await token_with(jwt_api, assertion(client_id, secret, clock, aud=issuer)))
+    assert refused(await jwt_api.client_credentials(client_id, ""))

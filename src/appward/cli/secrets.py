@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 import typer
 
 from appward.cli.arguments import JsonFlag
-from appward.cli.output import SHOWN_ONCE, print_json, print_table
+from appward.cli.output import SHOWN_ONCE, SHOWN_ONCE_ENCRYPTED, print_json, print_table
 from appward.cli.run import run
+from appward.clients.secret_encryption import ENCRYPTED_STORAGE
 from appward.errors import ConfirmationRequired, FieldError, InvalidInput
 from appward.presenters import present_new_secret, present_secret
 from appward.services import Services
@@ -68,7 +69,7 @@ def secrets_add(
         return
     typer.echo(f"secret id: {record['id']}")
     typer.echo(f"client_secret: {plaintext}")
-    typer.echo(SHOWN_ONCE)
+    typer.echo(SHOWN_ONCE_ENCRYPTED if record["storage"] == ENCRYPTED_STORAGE else SHOWN_ONCE)
 
 
 @app.command("list")
@@ -83,7 +84,16 @@ def secrets_list(client_id: str, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json({"items": items})
         return
-    headers = ["id", "label", "created_at", "expires_at", "revoked_at", "last_used_at", "usable"]
+    headers = [
+        "id",
+        "label",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "usable",
+        "storage",
+    ]
     print_table(headers, [[s[h] for h in headers] for s in items])
 
 

@@ -30,7 +30,7 @@ from appward.clients.credential_changes import mark_credentials_changed
 from appward.clients.metadata import ClientMetadata, GrantType, parse_client_metadata
 from appward.clients.models import Client, ClientScope, ClientSecret
 from appward.clients.scopes import ADMIN_SCOPE, ScopeService
-from appward.clients.secret_encryption import SecretCipher
+from appward.clients.secret_encryption import SecretCipher, SecretDecryptionError
 from appward.clients.secrets import (
     check_safe_to_revoke,
     check_secret_expiry,
@@ -99,6 +99,16 @@ class ClientChange:
 
     client: Client
     secret: IssuedSecret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReencryptionResult:
+    """What ``appward keys reencrypt-secrets`` did: secrets rewritten under the current
+    key, already under it, and the ids of those no configured key decrypts."""
+
+    rewritten: int
+    current: int
+    undecryptable: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -603,6 +613,42 @@ class ClientService:
             )
             mark_credentials_changed(self.session, client_id)
         return secret
+
+    async def reencrypt_secrets(self) -> ReencryptionResult:
+        """Rewrites every encrypted client secret (revoked and expired ones too) under the
+        current key-encryption key, so the previous keys can be retired
+        (APPWARD_PREVIOUS_KEY_ENCRYPTION_KEYS). Hashed secrets are untouched.
+
+        Returns how many were rewritten, were current already, or cannot be decrypted
+        under any configured key (left as they are, by id). Raises RuntimeError without
+        a secret cipher.
+        """
+        if self.secret_cipher is None:
+            raise RuntimeError("re-encrypting client secrets needs a secret cipher")
+        rows = await self.session.execute(
+            select(ClientSecret, Client.client_id)
+            .join(Client, Client.pk == ClientSecret.client_pk)
+            .where(ClientSecret.secret_encrypted.is_not(None))
+            .order_by(ClientSecret.id)
+            .with_for_update(of=ClientSecret)
+        )
+        rewritten = current = 0
+        undecryptable: list[str] = []
+        for record, client_id in rows.tuples():
+            assert record.secret_encrypted is not None
+            if self.secret_cipher.is_current(record.secret_encrypted):
+                current += 1
+                continue
+            try:
+                record.secret_encrypted = self.secret_cipher.reencrypt(
+                    record.secret_encrypted, client_id=client_id, secret_id=record.id
+                )
+            except SecretDecryptionError:
+                undecryptable.append(record.id)
+                continue
+            rewritten += 1
+        await self.session.flush()
+        return ReencryptionResult(rewritten, current, undecryptable)
 
     # --- internals ---
 

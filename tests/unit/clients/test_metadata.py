@@ -274,7 +274,7 @@ def test_every_method_of_the_registry_can_be_registered():
 
 @pytest.mark.parametrize(
     "method",
-    ["private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
+    ["private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
 )
 def test_iana_methods_this_server_cannot_enforce_are_refused(method):
     """What cannot be enforced is never registered: a private_key_jwt client accepted here
@@ -286,7 +286,7 @@ def test_iana_methods_this_server_cannot_enforce_are_refused(method):
         message="not supported by this server",
     )
     (problem,) = [f for f in exc.fields if f.field == "token_endpoint_auth_method"]
-    for unsupported in ("private_key_jwt", "client_secret_jwt", "tls_client_auth"):
+    for unsupported in ("private_key_jwt", "tls_client_auth"):
         assert unsupported not in problem.message.replace(method, "", 1)
     for supported in AUTH_METHODS:
         assert supported in problem.message
