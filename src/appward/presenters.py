@@ -14,7 +14,7 @@ from appward.clients.models import Client, ClientSecret
 from appward.clients.names import client_name_warning
 from appward.clients.ownership import CoOwner
 from appward.clients.scopes import Scope
-from appward.clients.secret_encryption import ENCRYPTED_STORAGE, HASHED_STORAGE, secret_storage
+from appward.clients.secret_encryption import secret_storage
 from appward.clients.service import ClientChange, metadata_of
 from appward.pagination import Page
 from appward.registration.initial_access_tokens import (
@@ -111,7 +111,6 @@ def present_secret(secret: ClientSecret, now: datetime) -> Presented:
         "revoked_at": secret.revoked_at,
         "last_used_at": secret.last_used_at,
         "usable": secret.is_usable(now),
-        "storage": ENCRYPTED_STORAGE if secret.secret_encrypted is not None else HASHED_STORAGE,
     }
 
 

@@ -68,7 +68,8 @@ def test_reencryption_after_a_key_change(settings: Settings):
     assert done.exit_code == 0, done.stderr
     assert "re-encrypted 1 client secrets; 0 were under the current key" in done.stdout
     (row,) = stored(settings)
-    assert row.secret_encrypted is not None and row.secret_hash is None
+    assert row.secret_encrypted is not None
+    assert row.secret_hash is None
     # Now the new key alone decrypts it, and the old one no longer does.
     current_only = SecretCipher(fernet_key_bytes(new_key))
     plain = current_only.decrypt(row.secret_encrypted, client_id=client_id, secret_id=row.id)

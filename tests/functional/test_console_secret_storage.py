@@ -6,7 +6,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import select
 
+from appward.clients.models import ClientSecret
 from tests.factories import SERVICE
 from tests.functional.conftest import Api, open_api
 from tests.functional.console_tabs import csrf, element, long_sessions, signed_in
@@ -59,5 +61,8 @@ async def test_a_secret_added_to_a_jwt_client_is_stored_encrypted_and_shown_once
     assert "kept encrypted" in element(added.text, "new-secret-panel")
     again = await api.http.get(tab(client_id))
     assert first not in again.text
-    items = (await api.get(f"/admin/v1/clients/{client_id}/secrets")).json()["items"]
-    assert [item["storage"] for item in items] == ["aes-256-gcm", "aes-256-gcm"]
+    async with api.app.state.appward.sessions()() as session:
+        rows = list(await session.scalars(select(ClientSecret)))
+    mine = [r for r in rows if r.secret_encrypted is not None]
+    assert len(mine) == 2
+    assert all(r.secret_hash is None for r in mine)

@@ -110,6 +110,7 @@ async def test_metadata_lists_supported_grants_and_client_auth_methods(api):
     ]
     assert sorted(body["token_endpoint_auth_methods_supported"]) == [
         "client_secret_basic",
+        "client_secret_jwt",
         "client_secret_post",
         "none",
     ]

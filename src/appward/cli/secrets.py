@@ -10,7 +10,6 @@ import typer
 from appward.cli.arguments import JsonFlag
 from appward.cli.output import SHOWN_ONCE, SHOWN_ONCE_ENCRYPTED, print_json, print_table
 from appward.cli.run import run
-from appward.clients.secret_encryption import ENCRYPTED_STORAGE
 from appward.errors import ConfirmationRequired, FieldError, InvalidInput
 from appward.presenters import present_new_secret, present_secret
 from appward.services import Services
@@ -54,22 +53,24 @@ def secrets_add(
 ) -> None:
     """Add a secret; the existing ones keep working (rotation without downtime)."""
 
-    async def work(services: Services) -> tuple[dict[str, Any], str]:
+    async def work(services: Services) -> tuple[dict[str, Any], str, bool]:
         issued = await services.clients.add_secret(
             client_id,
             label=label,
             expire_others_in=expire_others_in,
             expires_at=_expiry(expires_at),
         )
-        return present_new_secret(issued.record, services.clients.clock.now()), issued.plaintext
+        now = services.clients.clock.now()
+        encrypted = issued.record.secret_encrypted is not None
+        return present_new_secret(issued.record, now), issued.plaintext, encrypted
 
-    record, plaintext = run(work)
+    record, plaintext, encrypted = run(work)
     if as_json:
         print_json({**record, "client_secret": plaintext})
         return
     typer.echo(f"secret id: {record['id']}")
     typer.echo(f"client_secret: {plaintext}")
-    typer.echo(SHOWN_ONCE_ENCRYPTED if record["storage"] == ENCRYPTED_STORAGE else SHOWN_ONCE)
+    typer.echo(SHOWN_ONCE_ENCRYPTED if encrypted else SHOWN_ONCE)
 
 
 @app.command("list")
@@ -84,16 +85,7 @@ def secrets_list(client_id: str, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json({"items": items})
         return
-    headers = [
-        "id",
-        "label",
-        "created_at",
-        "expires_at",
-        "revoked_at",
-        "last_used_at",
-        "usable",
-        "storage",
-    ]
+    headers = ["id", "label", "created_at", "expires_at", "revoked_at", "last_used_at", "usable"]
     print_table(headers, [[s[h] for h in headers] for s in items])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
@@ -26,10 +26,6 @@ class SecretOut(BaseModel):
     revoked_at: datetime | None
     last_used_at: datetime | None
     usable: bool
-    storage: Literal["argon2id", "aes-256-gcm"] = Field(
-        description="argon2id: only a hash is kept; aes-256-gcm: kept encrypted, for "
-        "client_secret_jwt"
-    )
 
 
 class IssuedSecretOut(SecretOut):
