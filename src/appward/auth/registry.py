@@ -15,6 +15,7 @@ from appward.auth.client_secret import authenticate_with_secret
 from appward.auth.client_secret_jwt import authenticate_with_secret_jwt
 from appward.auth.credentials import Authenticate
 from appward.auth.none import authenticate_public
+from appward.auth.private_key_jwt import authenticate_with_private_key_jwt
 from appward.clients.auth_methods import AUTH_METHODS
 
 AUTHENTICATORS: Mapping[str, Authenticate] = MappingProxyType(
@@ -22,6 +23,7 @@ AUTHENTICATORS: Mapping[str, Authenticate] = MappingProxyType(
         "client_secret_basic": authenticate_with_secret,
         "client_secret_post": authenticate_with_secret,
         "none": authenticate_public,
+        "private_key_jwt": authenticate_with_private_key_jwt,
         "client_secret_jwt": authenticate_with_secret_jwt,
     }
 )

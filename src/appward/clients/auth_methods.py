@@ -46,6 +46,12 @@ AUTH_METHODS: Mapping[str, ClientAuthMethod] = MappingProxyType(
             ClientAuthMethod("client_secret_post", uses_secret=True),
             ClientAuthMethod("none", uses_secret=False, public=True),
             ClientAuthMethod(
+                "private_key_jwt",
+                uses_secret=False,
+                uses_keys=True,
+                signing_algs=ASYMMETRIC_SIGNING_ALGS,
+            ),
+            ClientAuthMethod(
                 "client_secret_jwt",
                 uses_secret=True,
                 secret_encrypted=True,
