@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from email.headerregistry import Address, HeaderRegistry
 from pathlib import Path
@@ -154,6 +155,16 @@ class Settings(BaseSettings):
         description=(
             "Fernet key (32 url-safe base64 bytes) that encrypts signing keys at rest. "
             "Unset: a key file is generated in data_dir with mode 0600 (development only)."
+        ),
+    )
+    previous_key_encryption_keys: str | None = Field(
+        None,
+        repr=False,
+        description=(
+            "Comma-separated Fernet keys that were APPWARD_KEY_ENCRYPTION_KEY before a "
+            "rotation: encrypted client secrets (client_secret_jwt) made under them still "
+            "decrypt until `appward keys reencrypt-secrets` rewrites them under the "
+            "current key."
         ),
     )
 
@@ -496,6 +507,19 @@ class Settings(BaseSettings):
         description="Space-separated scopes a portal app may ask for; unset: any scope of "
         "the registry that is not admin-only.",
     )
+
+    @field_validator("previous_key_encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: str | None) -> str | None:
+        for key in (value or "").split(","):
+            try:
+                ok = len(base64.urlsafe_b64decode(key.strip().encode())) == 32
+            except ValueError:
+                ok = False
+            if key.strip() and not ok:
+                # Never the value: it is key material.
+                raise ValueError("each must be a Fernet key (32 url-safe base64-encoded bytes)")
+        return value
 
     @field_validator("dcr_modes")
     @classmethod

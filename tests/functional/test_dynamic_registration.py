@@ -250,7 +250,7 @@ async def test_auth_methods_outside_policy_are_refused(settings, clock):
         ({**WEB_CLIENT, "grant_types": ["password"]}, "invalid_client_metadata"),
         ({**WEB_CLIENT, "response_types": ["token"]}, "invalid_client_metadata"),
         (
-            {**WEB_CLIENT, "token_endpoint_auth_method": "client_secret_jwt"},
+            {**WEB_CLIENT, "token_endpoint_auth_method": "tls_client_auth"},
             "invalid_client_metadata",
         ),
         (
@@ -583,7 +583,8 @@ def test_appward_serve_stops_at_start_on_an_unsupported_dcr_method(settings):
     assert result.exit_code == 2
     assert result.output.strip() == (
         "appward: invalid configuration: APPWARD_DCR_AUTH_METHODS: not supported: tls_client_auth; "
-        "supported: client_secret_basic, client_secret_post, none, private_key_jwt"
+        "supported: client_secret_basic, client_secret_post, none, private_key_jwt, "
+        "client_secret_jwt"
     )
 
 
@@ -838,7 +839,7 @@ async def test_a_self_registered_client_gets_exactly_what_its_metadata_allows(se
 
 @pytest.mark.parametrize(
     "method",
-    ["client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
+    ["tls_client_auth", "self_signed_tls_client_auth"],
 )
 async def test_a_method_the_token_endpoint_cannot_enforce_is_refused_at_registration(
     settings, clock, method

@@ -39,6 +39,7 @@ from appward.tokens.keys import (
     generated_key_file,
     load_key_encryption,
     load_key_ring,
+    load_secret_cipher,
 )
 from appward.users.throttle import (
     RESET_REQUEST_WINDOW,
@@ -88,6 +89,9 @@ def auth_tools(settings: Settings, clock: Clock, redis: aioredis.Redis | None = 
             clock_skew=settings.assertion_clock_skew,
         ),
         replay=replay,
+        secret_cipher=load_secret_cipher(
+            settings.key_encryption_key, settings.data_dir, settings.previous_key_encryption_keys
+        ),
     )
 
 

@@ -277,7 +277,7 @@ def test_every_method_of_the_registry_can_be_registered():
 
 @pytest.mark.parametrize(
     "method",
-    ["client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
+    ["tls_client_auth", "self_signed_tls_client_auth"],
 )
 def test_iana_methods_this_server_cannot_enforce_are_refused(method):
     """What cannot be enforced is never registered: a private_key_jwt client accepted here
@@ -289,7 +289,7 @@ def test_iana_methods_this_server_cannot_enforce_are_refused(method):
         message="not supported by this server",
     )
     (problem,) = [f for f in exc.fields if f.field == "token_endpoint_auth_method"]
-    for unsupported in ("client_secret_jwt", "tls_client_auth"):
+    for unsupported in ("tls_client_auth",):
         assert unsupported not in problem.message.replace(method, "", 1)
     for supported in AUTH_METHODS:
         assert supported in problem.message

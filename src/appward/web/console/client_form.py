@@ -74,6 +74,10 @@ AUTH_METHOD_OPTIONS = [
     ("client_secret_post", "client_secret_post: a secret, sent in the request body"),
     ("none", "none: a public client (a native or single-page app) with no secret"),
     ("private_key_jwt", "private_key_jwt: a JWT signed with one of the client's keys"),
+    (
+        "client_secret_jwt",
+        "client_secret_jwt: a JWT signed with the secret (HMAC); the secret is kept encrypted",
+    ),
 ]
 assert [value for value, _ in AUTH_METHOD_OPTIONS] == list(AUTH_METHODS), "one per method"
 APPLICATION_TYPE_OPTIONS = [
