@@ -201,7 +201,12 @@ def _public_members(key: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _check_jwks(value: dict[str, Any]) -> dict[str, Any]:
+def check_jwks(value: dict[str, Any]) -> dict[str, Any]:
+    """Returns the JWK Set ``value`` with only its public members kept: registered ones
+    and fetched ones (auth/jwks.py) pass the same check.
+
+    Raises ValueError unless it is a non-empty set of usable public keys with unique kids.
+    """
     keys = value.get("keys")
     if not isinstance(keys, list) or not keys:
         raise ValueError("must be a JWK Set with a non-empty 'keys' array (RFC 7517 §5)")
@@ -295,7 +300,7 @@ class ClientMetadata(BaseModel):
         default_factory=list, max_length=20
     )
     jwks_uri: WebUri | None = None
-    jwks: Annotated[dict[str, Any], AfterValidator(_check_jwks)] | None = None
+    jwks: Annotated[dict[str, Any], AfterValidator(check_jwks)] | None = None
     software_id: Text | None = None
     software_version: Text | None = None
     tls_client_auth_subject_dn: (

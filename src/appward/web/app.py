@@ -21,8 +21,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appward.auth import AuthTools, CredentialCache
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
-from appward.auth.credentials import AssertionRules
+from appward.auth.credentials import AssertionRules, RemoteKeySets
 from appward.auth.invalidation import listen_for_changes
+from appward.auth.jwks import JwksFetcher
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
@@ -71,7 +72,18 @@ log = logging.getLogger("appward.web")
 SESSION_KEY_FILE = "session.key"
 
 
-def auth_tools(settings: Settings) -> AuthTools:
+def jwks_fetcher(settings: Settings) -> JwksFetcher:
+    """Returns the app's one fetcher of clients' jwks_uri (closed in the lifespan)."""
+    return JwksFetcher(
+        cache_ttl=settings.jwks_uri_cache_ttl,
+        refetch_interval=settings.jwks_uri_refetch_interval,
+        timeout=settings.jwks_uri_timeout,
+        max_bytes=settings.jwks_uri_max_bytes,
+        allow_loopback=settings.jwks_uri_allow_loopback,
+    )
+
+
+def auth_tools(settings: Settings, remote_keys: RemoteKeySets | None = None) -> AuthTools:
     """Returns what the methods beyond shared secrets need, from ``settings``."""
     return AuthTools(
         assertion_rules=AssertionRules(
@@ -81,6 +93,7 @@ def auth_tools(settings: Settings) -> AuthTools:
             max_lifetime=settings.assertion_max_lifetime,
             clock_skew=settings.assertion_clock_skew,
         ),
+        remote_keys=remote_keys,
     )
 
 
@@ -97,6 +110,7 @@ def create_app(
     epoch = EpochFile(settings.data_dir / EPOCH_FILE)
     redis = redis_client(settings.redis_url)  # connects on first use
     clock = clock or SystemClock()
+    remote_keys = jwks_fetcher(settings)
     state = AppState(
         settings=settings,
         clock=clock,
@@ -147,7 +161,7 @@ def create_app(
         ),
         redis=redis,
         mailer=mailer_for(settings, clock),
-        auth_tools=auth_tools(settings),
+        auth_tools=auth_tools(settings, remote_keys),
     )
 
     @asynccontextmanager
@@ -169,6 +183,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await state.engine.dispose()
+            await remote_keys.aclose()
             await state.registration_limiter.close()
             await state.login_throttle.close()
             await state.reset_throttle.close()
