@@ -7,7 +7,6 @@ wrong, InvalidClientMetadata otherwise), its RFC 7591 §3.2.2 error code, and th
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import os
 from types import MappingProxyType
