@@ -211,7 +211,7 @@ class JwksFetcher:
         literal = addresses.literal_address(host)
         try:
             resolved = [str(literal)] if literal else await self._resolve(host, port)
-        except OSError:
+        except (OSError, ValueError):  # gaierror; UnicodeError for a name IDNA refuses
             raise InvalidClient(FETCH_FAILED, detail="jwks_uri host does not resolve") from None
         ips = [addresses.literal_address(a) for a in resolved]
         if not ips or any(ip is None for ip in ips):

@@ -312,7 +312,11 @@ async def test_one_private_address_among_public_ones_is_enough_to_refuse() -> No
     assert transport.requests == []
 
 
-async def test_the_checked_address_is_the_one_connected_to() -> None:
+@pytest.mark.parametrize(
+    ("resolved", "connected"),
+    [("93.184.215.14", "93.184.215.14"), ("2606:4700::1111", "[2606:4700::1111]")],
+)
+async def test_the_checked_address_is_the_one_connected_to(resolved: str, connected: str) -> None:
     """No second resolution: the request goes to the address checked, named by Host and
     SNI as registered."""
 
@@ -325,13 +329,13 @@ async def test_the_checked_address_is_the_one_connected_to() -> None:
             return httpx.Response(200, stream=httpx.ByteStream(body))
 
     capture = Capture()
-    remote = fetcher(allow_loopback=False, resolver=Resolver("93.184.215.14"), transport=capture)
+    remote = fetcher(allow_loopback=False, resolver=Resolver(resolved), transport=capture)
     try:
         await remote.key_set("c1", "https://keys.example.com:8443/jwks?x=1")
     finally:
         await remote.aclose()
     assert capture.request is not None
-    assert str(capture.request.url) == "https://93.184.215.14:8443/jwks?x=1"
+    assert str(capture.request.url) == f"https://{connected}:8443/jwks?x=1"
     assert capture.request.headers["host"] == "keys.example.com:8443"
     assert capture.request.extensions["sni_hostname"] == "keys.example.com"
     assert capture.request.extensions["timeout"]["connect"] == 0.5
@@ -357,6 +361,7 @@ async def test_loopback_is_refused_without_the_development_flag(server: JwksServ
     ],
 )
 async def test_only_https_without_userinfo_in_production(uri: str) -> None:
+    """Refused before the name is even resolved."""
     resolve = Resolver("93.184.215.14")
     remote = fetcher(allow_loopback=False, resolver=resolve, transport=CountingTransport())
     try:
