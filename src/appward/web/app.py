@@ -10,6 +10,7 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette._utils import get_route_path
@@ -21,9 +22,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appward.auth import AuthTools, CredentialCache
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
-from appward.auth.credentials import AssertionRules, RemoteKeySets
+from appward.auth.credentials import AssertionRules, JtiStore, RemoteKeySets
 from appward.auth.invalidation import listen_for_changes
 from appward.auth.jwks import JwksFetcher
+from appward.auth.replay import DatabaseJtiStore, RedisJtiStore
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
@@ -83,8 +85,17 @@ def jwks_fetcher(settings: Settings) -> JwksFetcher:
     )
 
 
-def auth_tools(settings: Settings, remote_keys: RemoteKeySets | None = None) -> AuthTools:
-    """Returns what the methods beyond shared secrets need, from ``settings``."""
+def auth_tools(
+    settings: Settings,
+    clock: Clock,
+    redis: aioredis.Redis | None = None,
+    remote_keys: RemoteKeySets | None = None,
+) -> AuthTools:
+    """Returns what the methods beyond shared secrets need, from ``settings``: the jti
+    replay store is Redis when the app has it (every process shares it), else the
+    database; ``remote_keys`` fetches clients' jwks_uri (jwks_fetcher)."""
+    database_store = DatabaseJtiStore(clock)
+    replay: JtiStore = RedisJtiStore(redis, database_store) if redis is not None else database_store
     return AuthTools(
         assertion_rules=AssertionRules(
             issuer=settings.issuer,
@@ -93,6 +104,7 @@ def auth_tools(settings: Settings, remote_keys: RemoteKeySets | None = None) -> 
             max_lifetime=settings.assertion_max_lifetime,
             clock_skew=settings.assertion_clock_skew,
         ),
+        replay=replay,
         remote_keys=remote_keys,
     )
 
@@ -161,7 +173,7 @@ def create_app(
         ),
         redis=redis,
         mailer=mailer_for(settings, clock),
-        auth_tools=auth_tools(settings, remote_keys),
+        auth_tools=auth_tools(settings, clock, redis, remote_keys),
     )
 
     @asynccontextmanager
