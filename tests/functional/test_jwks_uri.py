@@ -1,9 +1,7 @@
 """A client's jwks_uri through the app: registered through the admin API, fetched by the
 app's one fetcher (AuthTools.remote_keys) from a real server on 127.0.0.1, and refused
-when it names a private address, without connecting to it.
-
-Until private_key_jwt is registrable (another branch), the keys are read through
-auth/client_keys.py's ``client_keys``, the function that method verifies with.
+when it names a private address, without connecting to it: through auth/client_keys.py's
+``client_keys`` and end to end through /oauth2/token with private_key_jwt.
 """
 
 from __future__ import annotations
@@ -118,3 +116,81 @@ async def test_a_name_resolving_to_a_private_address_is_never_connected_to(
     assert "10.0.0.7" not in caught.value.description + str(caught.value.detail)
     assert [a for a in connects if "10.0.0.7" in str(a)] == []
     assert fetcher._client is None  # not even an HTTP client was made
+
+
+# --- end to end through /oauth2/token: private_key_jwt with its keys at a jwks_uri ------
+
+
+async def test_private_key_jwt_with_keys_at_a_jwks_uri(dev_settings, clock, keys_server):
+    from tests.functional.test_private_key_jwt import claims_for, sign, token
+    from tests.keys import ec_key
+
+    first, rotated, stranger = ec_key("k1"), ec_key("k2"), ec_key("k3")
+    keys_server.sets["/jwks"] = first.jwks()
+    async with open_api(dev_settings, clock) as api:
+        created = await api.post(
+            "/admin/v1/clients",
+            metadata(
+                SERVICE,
+                token_endpoint_auth_method="private_key_jwt",
+                jwks_uri=keys_server.url("/jwks"),
+            ),
+        )
+        assert created.status_code == 201, created.text
+        client_id = created.json()["client_id"]
+        assert not created.json().get("client_secret")
+
+        ok = await token(api, sign(first, claims_for(client_id, clock)))
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["token_type"].lower() == "bearer"
+        again = await token(api, sign(first, claims_for(client_id, clock)))
+        assert again.status_code == 200, again.text
+        assert keys_server.hits["/jwks"] == 1  # the second came from the cache
+
+        # A key the set does not hold: invalid_client, and random kids within the
+        # refetch interval of the last fetch fetch nothing more.
+        for _ in range(5):
+            refused = await token(api, sign(stranger, claims_for(client_id, clock)))
+            assert refused.status_code == 401
+            assert refused.json()["error"] == "invalid_client"
+        assert keys_server.hits["/jwks"] == 1
+
+        # The client rotates: once the interval has passed, the new kid is fetched once.
+        keys_server.sets["/jwks"] = rotated.jwks()
+        fetcher = api.app.state.appward.auth_tools.remote_keys
+        assert isinstance(fetcher, JwksFetcher)
+        for entry in fetcher._entries.values():
+            entry.attempted_at -= dev_settings.jwks_uri_refetch_interval
+        ok = await token(api, sign(rotated, claims_for(client_id, clock)))
+        assert ok.status_code == 200, ok.text
+        assert keys_server.hits["/jwks"] == 2
+
+
+async def test_private_key_jwt_with_a_private_jwks_uri_is_refused(settings, clock, monkeypatch):
+    from tests.functional.test_private_key_jwt import claims_for, sign, token
+    from tests.keys import ec_key
+
+    key = ec_key("k1")
+
+    async def resolve_privately(host: str, port: int) -> list[str]:
+        return ["169.254.169.254"]
+
+    async with open_api(settings, clock) as api:
+        created = await api.post(
+            "/admin/v1/clients",
+            metadata(
+                SERVICE,
+                token_endpoint_auth_method="private_key_jwt",
+                jwks_uri="https://keys.internal.example/jwks",
+            ),
+        )
+        assert created.status_code == 201, created.text
+        fetcher = api.app.state.appward.auth_tools.remote_keys
+        assert isinstance(fetcher, JwksFetcher)
+        monkeypatch.setattr(fetcher, "_resolve", resolve_privately)
+        refused = await token(api, sign(key, claims_for(created.json()["client_id"], clock)))
+        assert refused.status_code == 401
+        body = refused.json()
+        assert body["error"] == "invalid_client"
+        assert "169.254" not in body.get("error_description", "")
+        assert fetcher._client is None  # nothing was connected to
