@@ -143,7 +143,8 @@ class JwksFetcher:
             if known or not may_refetch:
                 return entry.keys
         elif not may_refetch and entry.failure is not None:
-            raise entry.failure
+            # A new exception each time: re-raising one instance would grow its traceback.
+            raise InvalidClient(entry.failure.description, detail=entry.failure.detail)
         elif not may_refetch and entry.keys is None:
             raise InvalidClient(FETCH_FAILED, detail="jwks_uri fetched too recently")
         if not fresh:
