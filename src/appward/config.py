@@ -33,6 +33,10 @@ class LifetimeBounds:
     refresh_token_default: int
     refresh_token_absolute_max: int
     refresh_token_absolute_default: int
+    # Not a lifetime, but a server-wide rule for metadata that travels the same way into
+    # the validator: APPWARD_JWKS_URI_ALLOW_LOOPBACK (development only) lets a jwks_uri
+    # be http and name a loopback address.
+    jwks_uri_allow_loopback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -643,6 +647,7 @@ class Settings(BaseSettings):
             refresh_token_default=self.refresh_token_ttl_default,
             refresh_token_absolute_max=self.refresh_token_absolute_ttl_max,
             refresh_token_absolute_default=self.refresh_token_absolute_ttl_default,
+            jwks_uri_allow_loopback=self.jwks_uri_allow_loopback,
         )
 
     @property

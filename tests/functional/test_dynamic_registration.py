@@ -322,7 +322,9 @@ async def test_no_url_from_the_metadata_is_fetched(settings, clock, monkeypatch)
             api,
             {
                 **WEB_CLIENT,
-                "jwks_uri": "https://10.0.0.1/jwks.json",
+                # A name is data here; a literal private address is refused outright
+                # (test_a_literal_private_jwks_uri_is_refused).
+                "jwks_uri": "https://jwks.internal.example/jwks.json",
                 "logo_uri": "https://169.254.169.254/latest/meta-data/",
                 "client_uri": "https://192.168.1.1/",
                 "tos_uri": "https://[fd00::1]/tos",
@@ -331,6 +333,16 @@ async def test_no_url_from_the_metadata_is_fetched(settings, clock, monkeypatch)
         monkeypatch.undo()
         assert response.status_code == 201, response.text
         assert not [a for a in attempts if "127.0.0.1" not in str(a)], attempts
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://10.0.0.1/jwks.json", "https://169.254.169.254/", "http://127.0.0.1/jwks"]
+)
+async def test_a_literal_private_jwks_uri_is_refused(settings, clock, uri):
+    async with server(settings, clock, dcr_modes="open") as api:
+        response = await register(api, {**WEB_CLIENT, "jwks_uri": uri})
+        assert_error(response, 400, "invalid_client_metadata")
+        assert await client_count(api) == 0
 
 
 # --- initial access tokens ---
