@@ -6,15 +6,26 @@ and the assertion audience are accepted, validated by the metadata validator and
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from appward.config import Settings
+from tests.conftest import settings_env
 from tests.factories import SERVICE, metadata
 from tests.functional.conftest import Api
-from tests.functional.test_cli import Cli, _build_the_command_once, _command, cli  # noqa: F401
+from tests.functional.test_cli import Cli
 from tests.keys_helpers import ec_jwk, private_ec_jwk, rsa_jwk
+
+
+@pytest.fixture
+def cli(settings: Settings) -> Cli:
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("APPWARD_")}
+    env.update(settings_env(settings))
+    return Cli(env)
+
 
 # --- the admin API ---
 
