@@ -294,3 +294,86 @@ async def test_an_unknown_client_is_a_404_page(api, method, path):
     )
     assert response.status_code == 404
     assert "No such client" in response.text
+
+
+# --- the create form's credential group ---
+
+
+async def test_the_create_form_offers_each_method_and_its_key_fields(api):
+    await signed_in(api)
+    page = (await api.http.get("/console/clients/new")).text
+    for method in METHODS:
+        assert f'<option value="{method.name}"' in page
+    for name in ("jwks", "jwks_uri", "tls_subject_field", "tls_subject_value"):
+        assert f'name="{name}"' in page
+    form = hidden_fields(page)
+    key = ec_jwk("made-here", alg="ES256")
+    created = await api.http.post(
+        "/console/clients/new",
+        data={
+            **form,
+            "client_name": "Keyed",
+            "token_endpoint_auth_method": "client_secret_basic",
+            "grant_type.client_credentials": "on",
+            "jwks": json.dumps({"keys": [key]}),
+            "tls_client_certificate_bound_access_tokens": "on",
+        },
+    )
+    assert created.status_code == 201, created.text
+    listed = (await api.get("/admin/v1/clients?name=Keyed")).json()["items"]
+    [client_id] = [c["client_id"] for c in listed]
+    record = await stored(api, client_id)
+    assert record["jwks"] == {"keys": [key]}
+    assert record["tls_client_certificate_bound_access_tokens"] is True
+    # A TLS subject for a method that uses no certificate: refused beside its value.
+    refused = await api.http.post(
+        "/console/clients/new",
+        data={
+            **form,
+            "client_name": "Refused",
+            "token_endpoint_auth_method": "client_secret_basic",
+            "grant_type.client_credentials": "on",
+            "tls_subject_field": "tls_client_auth_san_dns",
+            "tls_subject_value": "svc.example.com",
+        },
+    )
+    assert refused.status_code == 400
+    assert "tls_client_auth" in field_error(refused.text, "tls_subject_value")
+    assert (await api.get("/admin/v1/clients?name=Refused")).json()["items"] == []
+
+
+# --- a key change applies at once ---
+
+KEY_CHANGES = [
+    {"jwks": json.dumps({"keys": [ec_jwk("next")]})},
+    {"jwks": "", "jwks_uri": "https://k.example/j"},
+    {"tls_client_certificate_bound_access_tokens": "on"},
+]
+
+
+@pytest.mark.parametrize("changes", KEY_CHANGES)
+async def test_a_key_change_is_announced_to_the_credential_cache(api, changes):
+    """ClientService.update announces the change (as a secret's revocation is), so every
+    process's cache of verified credentials is dropped once the save commits."""
+    created = await api.post("/admin/v1/clients", metadata(SERVICE, jwks={"keys": [rsa_jwk()]}))
+    client_id, secret = created.json()["client_id"], created.json()["client_secret"]
+    cache = api.app.state.appward.credential_cache
+    assert cache is not None
+    token = await api.http.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    )
+    assert token.status_code == 200
+    await signed_in(api)
+    form = {**await keys_form(api, client_id), **changes}
+    before = cache.epoch()
+
+    assert (await api.http.post(tab(client_id), data=form)).status_code == 303
+
+    assert cache.epoch() != before
+    # A refused change announces nothing.
+    after = cache.epoch()
+    refused = {**await keys_form(api, client_id), "jwks": '{"keys": []}'}
+    assert (await api.http.post(tab(client_id), data=refused)).status_code == 400
+    assert cache.epoch() == after
