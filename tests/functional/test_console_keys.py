@@ -377,3 +377,35 @@ async def test_a_key_change_is_announced_to_the_credential_cache(api, changes):
     refused = {**await keys_form(api, client_id), "jwks": '{"keys": []}'}
     assert (await api.http.post(tab(client_id), data=refused)).status_code == 400
     assert cache.epoch() == after
+
+
+async def test_a_token_request_with_the_old_key_fails_right_after_the_change(api, clock):
+    from tests.functional.test_private_key_jwt import claims_for, refused, sign, token
+    from tests.keys import ec_key, rsa_key
+
+    old, new = rsa_key("old-key"), ec_key("new-key")
+    created = await api.post(
+        "/admin/v1/clients",
+        metadata(SERVICE, token_endpoint_auth_method="private_key_jwt", jwks=old.jwks()),
+    )
+    assert created.status_code == 201, created.text
+    client_id = created.json()["client_id"]
+    assert (await token(api, sign(old, claims_for(client_id, clock)))).status_code == 200
+    await signed_in(api)
+    page = (await api.http.get(tab(client_id))).text
+    assert "old-key RSA 2048 any any" in element(page, "keys")
+    assert "never" not in element(page, "keys")  # its use was recorded
+    form = {
+        **await keys_form(api, client_id),
+        "jwks": json.dumps(new.jwks()),
+        "token_endpoint_auth_signing_alg": "ES256",
+    }
+
+    assert (await api.http.post(tab(client_id), data=form)).status_code == 303
+
+    refused(await token(api, sign(old, claims_for(client_id, clock))))
+    assert (await token(api, sign(new, claims_for(client_id, clock)))).status_code == 200
+    assert (await stored(api, client_id))["token_endpoint_auth_signing_alg"] == "ES256"
+    rows = element((await api.http.get(tab(client_id))).text, "keys")
+    assert "old-key" not in rows
+    assert "new-key EC P-256" in rows
