@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import jwt
 from cryptography import x509
+from cryptography.x509.verification import Store
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.clients.auth_methods import JWT_BEARER_ASSERTION, uses_certificate
@@ -137,6 +138,8 @@ class AuthTools:
     assertion_rules: AssertionRules | None = None
     replay: JtiStore | None = None
     remote_keys: RemoteKeySets | None = None
+    # The CAs of APPWARD_MTLS_CA_BUNDLE, loaded once; None: tls_client_auth fails closed.
+    client_ca: Store | None = None
 
 
 NO_TOOLS = AuthTools()

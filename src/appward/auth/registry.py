@@ -14,6 +14,10 @@ from types import MappingProxyType
 from appward.auth.client_secret import authenticate_with_secret
 from appward.auth.credentials import Authenticate
 from appward.auth.none import authenticate_public
+from appward.auth.tls import (
+    authenticate_with_ca_certificate,
+    authenticate_with_self_signed_certificate,
+)
 from appward.clients.auth_methods import AUTH_METHODS
 
 AUTHENTICATORS: Mapping[str, Authenticate] = MappingProxyType(
@@ -21,6 +25,8 @@ AUTHENTICATORS: Mapping[str, Authenticate] = MappingProxyType(
         "client_secret_basic": authenticate_with_secret,
         "client_secret_post": authenticate_with_secret,
         "none": authenticate_public,
+        "tls_client_auth": authenticate_with_ca_certificate,
+        "self_signed_tls_client_auth": authenticate_with_self_signed_certificate,
     }
 )
 

@@ -45,6 +45,15 @@ AUTH_METHODS: Mapping[str, ClientAuthMethod] = MappingProxyType(
             ClientAuthMethod("client_secret_basic", uses_secret=True),
             ClientAuthMethod("client_secret_post", uses_secret=True),
             ClientAuthMethod("none", uses_secret=False, public=True),
+            # RFC 8705 §2.1: a certificate from a trusted CA with the registered subject.
+            ClientAuthMethod("tls_client_auth", uses_secret=False, uses_certificate=True),
+            # RFC 8705 §2.2: a certificate whose key is one of the client's jwks.
+            ClientAuthMethod(
+                "self_signed_tls_client_auth",
+                uses_secret=False,
+                uses_keys=True,
+                uses_certificate=True,
+            ),
         )
     }
 )
@@ -55,8 +64,6 @@ IANA_METHOD_NAMES = frozenset(
         *AUTH_METHODS,
         "client_secret_jwt",
         "private_key_jwt",
-        "tls_client_auth",
-        "self_signed_tls_client_auth",
     }
 )
 

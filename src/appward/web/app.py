@@ -23,6 +23,7 @@ from appward.auth import AuthTools, CredentialCache
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
 from appward.auth.credentials import AssertionRules
 from appward.auth.invalidation import listen_for_changes
+from appward.auth.tls import load_client_ca
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
@@ -56,6 +57,7 @@ from appward.web import (
     registration,
     static,
 )
+from appward.web.client_certificate import CertificateHeader
 from appward.web.openapi import add_api_docs, openapi_document
 from appward.web.page_access import add_page_handlers
 from appward.web.pipeline import Pipeline, RequestHook, redact_access_log
@@ -81,6 +83,7 @@ def auth_tools(settings: Settings) -> AuthTools:
             max_lifetime=settings.assertion_max_lifetime,
             clock_skew=settings.assertion_clock_skew,
         ),
+        client_ca=load_client_ca(settings.mtls_ca_bundle) if settings.mtls_ca_bundle else None,
     )
 
 
@@ -148,6 +151,7 @@ def create_app(
         redis=redis,
         mailer=mailer_for(settings, clock),
         auth_tools=auth_tools(settings),
+        client_certificates=CertificateHeader.from_settings(settings),
     )
 
     @asynccontextmanager
