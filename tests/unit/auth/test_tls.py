@@ -154,7 +154,7 @@ def test_parse_subject_dn_reads_rfc4514(registered: str, expected: list[tuple[st
 
 @pytest.mark.parametrize("registered", ["", "   ", "CN", "XX=1", "CN=a,,O=b", "=x"])
 def test_parse_subject_dn_refuses_what_is_no_dn(registered: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError):  # noqa: PT011 (the parser's own messages vary)
         parse_subject_dn(registered)
 
 
@@ -281,7 +281,7 @@ def test_thumbprint_is_the_base64url_sha256_of_the_der() -> None:
     digest = hashlib.sha256(LEAF.der).digest()
     expected = base64.urlsafe_b64encode(digest).decode().rstrip("=")
     assert certificate_thumbprint(LEAF.certificate) == expected
-    assert len(expected) == 43 and "=" not in expected
+    assert len(expected) == 43
 
 
 def test_a_bound_access_token_carries_cnf() -> None:
@@ -306,5 +306,6 @@ def test_an_unbound_access_token_has_no_cnf() -> None:
 
 def test_a_certificate_is_never_in_the_credentials_repr() -> None:
     text = repr(presented())
-    assert "BEGIN" not in text and "billing" not in text
+    assert "BEGIN" not in text
+    assert "billing" not in text
     assert isinstance(presented().certificate, x509.Certificate)

@@ -73,7 +73,8 @@ def test_the_certificate_is_read_from_a_trusted_proxy(
 )
 def test_each_trusted_proxy_address_is_believed(tmp_path: Path, peer: str) -> None:
     header = source(tmp_path)
-    assert header is not None and header.trusts(peer)
+    assert header is not None
+    assert header.trusts(peer)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +85,8 @@ def test_any_other_peer_is_ignored_even_with_a_well_formed_header(
     tmp_path: Path, peer: str | None
 ) -> None:
     header = source(tmp_path)
-    assert header is not None and not header.trusts(peer)
+    assert header is not None
+    assert not header.trusts(peer)
     headers = {"x-ssl-client-cert": LEAF.nginx_header()}
     assert presented_certificate(header, headers, peer) is None
 

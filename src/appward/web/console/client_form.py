@@ -73,6 +73,11 @@ AUTH_METHOD_OPTIONS = [
     ("client_secret_basic", "client_secret_basic: a secret, sent in the Authorization header"),
     ("client_secret_post", "client_secret_post: a secret, sent in the request body"),
     ("none", "none: a public client (a native or single-page app) with no secret"),
+    ("tls_client_auth", "tls_client_auth: a TLS client certificate from a trusted CA"),
+    (
+        "self_signed_tls_client_auth",
+        "self_signed_tls_client_auth: a TLS client certificate with a registered key",
+    ),
 ]
 assert [value for value, _ in AUTH_METHOD_OPTIONS] == list(AUTH_METHODS), "one per method"
 APPLICATION_TYPE_OPTIONS = [
