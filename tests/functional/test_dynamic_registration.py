@@ -558,7 +558,7 @@ async def test_modes_combine(settings, clock):
     ("variable", "value"),
     [
         ("dcr_auth_methods", "client_secret_basic,private_key_jwt"),
-        ("dcr_auth_methods", "tls_client_auth"),
+        ("dcr_auth_methods", "client_secret_jwt"),
         ("dcr_grant_types", "authorization_code,password"),
     ],
 )
@@ -836,10 +836,7 @@ async def test_a_self_registered_client_gets_exactly_what_its_metadata_allows(se
         assert_error(refresh, 401, "invalid_client")
 
 
-@pytest.mark.parametrize(
-    "method",
-    ["private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
-)
+@pytest.mark.parametrize("method", ["private_key_jwt", "client_secret_jwt"])
 async def test_a_method_the_token_endpoint_cannot_enforce_is_refused_at_registration(
     settings, clock, method
 ):

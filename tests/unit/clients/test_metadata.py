@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from appward.clients.auth_methods import AUTH_METHODS
+from appward.clients.auth_methods import AUTH_METHODS, IANA_METHOD_NAMES, uses_keys
 from appward.clients.metadata import ClientMetadata, parse_client_metadata
 from appward.config import LifetimeBounds, Settings
 from appward.errors import FieldError, InvalidClientMetadata, InvalidRedirectUri
@@ -261,21 +261,40 @@ def test_validating_without_the_server_bounds_is_a_programming_error():
 
 @pytest.mark.parametrize(
     ("method", "uses_secret"),
-    [("client_secret_basic", True), ("client_secret_post", True), ("none", False)],
+    [
+        ("client_secret_basic", True),
+        ("client_secret_post", True),
+        ("none", False),
+        ("tls_client_auth", False),
+        ("self_signed_tls_client_auth", False),
+    ],
 )
 def test_uses_secret_only_for_the_client_secret_methods(method, uses_secret):
-    assert parse(meta(token_endpoint_auth_method=method)).uses_secret is uses_secret
+    needs = {
+        **({"jwks_uri": JWKS_URI} if uses_keys(method) else {}),
+        **METHOD_NEEDS.get(method, {}),
+    }
+    assert parse(meta(token_endpoint_auth_method=method, **needs)).uses_secret is uses_secret
+
+
+# What a method needs registered beside it (RFC 8705 §2.1.2: the certificate's subject).
+METHOD_NEEDS = {"tls_client_auth": {"tls_client_auth_subject_dn": "CN=billing"}}
 
 
 def test_every_method_of_the_registry_can_be_registered():
     for method in AUTH_METHODS:
-        assert parse(meta(token_endpoint_auth_method=method)).token_endpoint_auth_method == method
+        needs = {
+            **({"jwks_uri": JWKS_URI} if uses_keys(method) else {}),
+            **METHOD_NEEDS.get(method, {}),
+        }
+        parsed = parse(meta(token_endpoint_auth_method=method, **needs))
+        assert parsed.token_endpoint_auth_method == method
 
 
-@pytest.mark.parametrize(
-    "method",
-    ["private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
-)
+UNSUPPORTED = sorted(IANA_METHOD_NAMES - set(AUTH_METHODS))
+
+
+@pytest.mark.parametrize("method", UNSUPPORTED)
 def test_iana_methods_this_server_cannot_enforce_are_refused(method):
     """What cannot be enforced is never registered: a private_key_jwt client accepted here
     could never get a token. The message says the method is unsupported and names only
@@ -286,7 +305,7 @@ def test_iana_methods_this_server_cannot_enforce_are_refused(method):
         message="not supported by this server",
     )
     (problem,) = [f for f in exc.fields if f.field == "token_endpoint_auth_method"]
-    for unsupported in ("private_key_jwt", "client_secret_jwt", "tls_client_auth"):
+    for unsupported in UNSUPPORTED:
         assert unsupported not in problem.message.replace(method, "", 1)
     for supported in AUTH_METHODS:
         assert supported in problem.message
