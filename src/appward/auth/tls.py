@@ -136,7 +136,9 @@ def verify_chain(certificate: x509.Certificate, store: Store, context: AuthConte
     try:
         verifier.verify(certificate, [])
     except VerificationError as exc:
-        raise InvalidClient(detail=f"client certificate not trusted: {exc}") from None
+        # The reason, without the certificate cryptography's message goes on to describe.
+        reason = str(exc).split(" (encountered", 1)[0][:200]
+        raise InvalidClient(detail=f"client certificate not trusted: {reason}") from None
 
 
 def _alternative_names(certificate: x509.Certificate) -> x509.SubjectAlternativeName:
