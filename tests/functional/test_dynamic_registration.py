@@ -583,7 +583,8 @@ def test_appward_serve_stops_at_start_on_an_unsupported_dcr_method(settings):
     assert result.exit_code == 2
     assert result.output.strip() == (
         "appward: invalid configuration: APPWARD_DCR_AUTH_METHODS: not supported: private_key_jwt; "
-        "supported: client_secret_basic, client_secret_post, none"
+        "supported: client_secret_basic, client_secret_post, none, tls_client_auth, "
+        "self_signed_tls_client_auth"
     )
 
 
