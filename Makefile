@@ -60,6 +60,10 @@ $(AXE): tests/e2e/package.json tests/e2e/package-lock.json
 .PHONY: browser-deps
 browser-deps: $(AXE) ## install what the browser tests inject (axe-core, pinned in tests/e2e)
 
+.PHONY: test-mtls
+test-mtls: install-dev ## the mutual TLS end-to-end test: nginx (docs/nginx-mtls.conf) before a served app
+	APPWARD_REQUIRE_NGINX=1 $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_mtls_nginx.py $(PYTEST_ARGS)
+
 .PHONY: test
 test: check browser-deps ## lint, type-check, then the whole test suite with branch coverage
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)

@@ -39,7 +39,7 @@ def client_for(method: ClientAuthMethod, **changes: Any) -> dict[str, Any]:
     base = NATIVE_APP if method.public else SERVICE
     fields: dict[str, Any] = {"token_endpoint_auth_method": method.name}
     fields["jwks"] = {"keys": [rsa_jwk(), ec_jwk(alg="ES256", use="sig")]}
-    if method.uses_certificate:
+    if method.names_subject:
         fields["tls_client_auth_san_dns"] = "client.example.com"
     return metadata(base, **{**fields, **changes})
 

@@ -88,8 +88,8 @@ async def test_the_keys_tab_shows_what_each_method_registered(api, method: Clien
     assert ('name="token_endpoint_auth_signing_alg"' in page.text) is bool(method.signing_algs)
     for alg in method.signing_algs:
         assert f'<option value="{alg}"' in page.text
-    assert ('name="tls_subject_field"' in page.text) is method.uses_certificate
-    if method.uses_certificate:
+    assert ('name="tls_subject_field"' in page.text) is method.names_subject
+    if method.names_subject:
         assert "client.example.com" in element(page.text, "tls-subject")
     assert "off" in element(page.text, "bound-tokens")
 

@@ -114,6 +114,8 @@ async def test_metadata_lists_supported_grants_and_client_auth_methods(api):
         "client_secret_post",
         "none",
         "private_key_jwt",
+        "self_signed_tls_client_auth",
+        "tls_client_auth",
     ]
     # RFC 7662 §2.1: public clients cannot introspect, so "none" is not offered there.
     assert "none" not in body["introspection_endpoint_auth_methods_supported"]

@@ -569,8 +569,8 @@ async def test_modes_combine(settings, clock):
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
-        ("dcr_auth_methods", "client_secret_basic,self_signed_tls_client_auth"),
-        ("dcr_auth_methods", "tls_client_auth"),
+        ("dcr_auth_methods", "client_secret_basic,client_secret_magic"),
+        ("dcr_auth_methods", "password"),
         ("dcr_grant_types", "authorization_code,password"),
     ],
 )
@@ -588,15 +588,15 @@ def test_the_server_refuses_to_start_offering_what_it_cannot_do(settings, variab
 
 def test_appward_serve_stops_at_start_on_an_unsupported_dcr_method(settings):
     env = {k: None for k in os.environ if k.startswith("APPWARD_")}
-    bad = {"APPWARD_DCR_MODES": "open", "APPWARD_DCR_AUTH_METHODS": "none,tls_client_auth"}
+    bad = {"APPWARD_DCR_MODES": "open", "APPWARD_DCR_AUTH_METHODS": "none,client_secret_magic"}
     result = CliRunner().invoke(
         cli_app, ["serve", "--port", "0"], env={**env, **settings_env(settings), **bad}
     )
     assert result.exit_code == 2
     assert result.output.strip() == (
-        "appward: invalid configuration: APPWARD_DCR_AUTH_METHODS: not supported: tls_client_auth; "
-        "supported: client_secret_basic, client_secret_post, none, private_key_jwt, "
-        "client_secret_jwt"
+        "appward: invalid configuration: APPWARD_DCR_AUTH_METHODS: not supported: "
+        "client_secret_magic; supported: client_secret_basic, client_secret_post, none, "
+        "private_key_jwt, client_secret_jwt, tls_client_auth, self_signed_tls_client_auth"
     )
 
 
@@ -849,15 +849,13 @@ async def test_a_self_registered_client_gets_exactly_what_its_metadata_allows(se
         assert_error(refresh, 401, "invalid_client")
 
 
-@pytest.mark.parametrize(
-    "method",
-    ["tls_client_auth", "self_signed_tls_client_auth"],
-)
+@pytest.mark.parametrize("method", ["client_secret_magic", "attestation_jwt"])
 async def test_a_method_the_token_endpoint_cannot_enforce_is_refused_at_registration(
     settings, clock, method
 ):
     """The bug: a self-registered private_key_jwt client was created, then could never get
-    a token. Nothing this server cannot enforce may be registered (RFC 7591 §3.2.2)."""
+    a token (before the method was served). Nothing this server cannot enforce may be
+    registered (RFC 7591 §3.2.2)."""
     async with server(settings, clock, dcr_modes="open") as api:
         before = (await api.get("/admin/v1/clients")).json()["items"]
         response = await register(

@@ -60,7 +60,7 @@ async def test_an_owner_sees_the_keys_tab_for_each_method(api, dev, method: Clie
         "token_endpoint_auth_method": method.name,
         "jwks": {"keys": [rsa_jwk(), ec_jwk(alg="ES256")]},
     }
-    if method.uses_certificate:
+    if method.names_subject:
         patch["tls_client_auth_san_dns"] = "app.example.com"
     await change(api, client_id, patch)
 
@@ -71,7 +71,7 @@ async def test_an_owner_sees_the_keys_tab_for_each_method(api, dev, method: Clie
     assert "rsa-1 RSA 2048" in element(page.text, "keys")
     assert "ec-1 EC P-256 ES256" in element(page.text, "keys")
     assert ('name="token_endpoint_auth_signing_alg"' in page.text) is bool(method.signing_algs)
-    assert ('name="tls_subject_field"' in page.text) is method.uses_certificate
+    assert ('name="tls_subject_field"' in page.text) is method.names_subject
     app = (await dev.get(f"/portal/apps/{client_id}")).text
     assert 'id="app-keys"' in app
     assert ('id="app-secrets"' in app) is method.uses_secret

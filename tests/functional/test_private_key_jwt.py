@@ -416,9 +416,13 @@ async def test_introspection_url_refused_in_strict(settings, clock):
 async def test_discovery_advertises_private_key_jwt(api):
     meta = (await api.http.get("/.well-known/oauth-authorization-server")).json()
     assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
+    # private_key_jwt's, then client_secret_jwt's HMACs: what some method accepts.
     assert meta["token_endpoint_auth_signing_alg_values_supported"] == [
         "PS256",
         "ES256",
         "EdDSA",
         "RS256",
+        "HS256",
+        "HS384",
+        "HS512",
     ]

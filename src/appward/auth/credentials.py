@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import jwt
 from cryptography import x509
+from cryptography.x509.verification import Store
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.clients.auth_methods import JWT_BEARER_ASSERTION, uses_certificate
@@ -140,6 +141,8 @@ class AuthTools:
     remote_keys: RemoteKeySets | None = None
     # Decrypts client_secret_jwt clients' secrets (clients/secret_encryption.py).
     secret_cipher: SecretCipher | None = None
+    # The CAs of APPWARD_MTLS_CA_BUNDLE, loaded once; None: tls_client_auth fails closed.
+    client_ca: Store | None = None
 
 
 NO_TOOLS = AuthTools()

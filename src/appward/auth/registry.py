@@ -16,6 +16,10 @@ from appward.auth.client_secret_jwt import authenticate_with_secret_jwt
 from appward.auth.credentials import Authenticate
 from appward.auth.none import authenticate_public
 from appward.auth.private_key_jwt import authenticate_with_private_key_jwt
+from appward.auth.tls import (
+    authenticate_with_ca_certificate,
+    authenticate_with_self_signed_certificate,
+)
 from appward.clients.auth_methods import AUTH_METHODS
 
 AUTHENTICATORS: Mapping[str, Authenticate] = MappingProxyType(
@@ -25,6 +29,8 @@ AUTHENTICATORS: Mapping[str, Authenticate] = MappingProxyType(
         "none": authenticate_public,
         "private_key_jwt": authenticate_with_private_key_jwt,
         "client_secret_jwt": authenticate_with_secret_jwt,
+        "tls_client_auth": authenticate_with_ca_certificate,
+        "self_signed_tls_client_auth": authenticate_with_self_signed_certificate,
     }
 )
 

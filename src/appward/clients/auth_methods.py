@@ -37,6 +37,12 @@ class ClientAuthMethod:
     uses_certificate: bool = False  # proven by the TLS client certificate (RFC 8705)
     signing_algs: tuple[str, ...] = ()  # what its assertions may be signed with
 
+    @property
+    def names_subject(self) -> bool:
+        """Whether the certificate is trusted for the registered subject it names (from a
+        CA: tls_client_auth), not for a registered key (self-signed)."""
+        return self.uses_certificate and not self.uses_keys
+
 
 AUTH_METHODS: Mapping[str, ClientAuthMethod] = MappingProxyType(
     {
@@ -57,18 +63,26 @@ AUTH_METHODS: Mapping[str, ClientAuthMethod] = MappingProxyType(
                 secret_encrypted=True,
                 signing_algs=HMAC_SIGNING_ALGS,
             ),
+            # RFC 8705 §2.1: a certificate from a trusted CA with the registered subject.
+            ClientAuthMethod("tls_client_auth", uses_secret=False, uses_certificate=True),
+            # RFC 8705 §2.2: a certificate whose key is one of the client's jwks.
+            ClientAuthMethod(
+                "self_signed_tls_client_auth",
+                uses_secret=False,
+                uses_keys=True,
+                uses_certificate=True,
+            ),
         )
     }
 )
 
-# Registered by IANA but not (yet) served here: refused with a message that says so.
+# Registered by IANA (RFC 7591 §2, RFC 8705 §2); one not served here would be refused with
+# a message that says so (today every one is served: test_every_iana_method_is_served).
 IANA_METHOD_NAMES = frozenset(
     {
         *AUTH_METHODS,
         "client_secret_jwt",
         "private_key_jwt",
-        "tls_client_auth",
-        "self_signed_tls_client_auth",
     }
 )
 

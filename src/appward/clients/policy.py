@@ -283,6 +283,26 @@ def access_token_lifetime(client: ClientSnapshot) -> int:
     return client.access_token_ttl
 
 
+def token_binding(client: ClientSnapshot, presented_thumbprint: str | None) -> str | None:
+    """Returns the x5t#S256 thumbprint the client's new tokens are bound to (RFC 8705
+    §3): that of the certificate presented, for a client registered with
+    tls_client_certificate_bound_access_tokens; None for any other client (a certificate
+    it presents binds nothing).
+
+    Raises InvalidRequest when such a client presented no certificate: its request lacks
+    what the tokens it asked for need (client authentication itself may have held, as
+    for a private_key_jwt client).
+    """
+    if not client.certificate_bound_tokens:
+        return None
+    if presented_thumbprint is None:
+        raise InvalidRequest(
+            "this client's tokens are bound to its TLS client certificate (RFC 8705 §3), "
+            "and none was presented"
+        )
+    return presented_thumbprint
+
+
 def may_receive_refresh_token(client: ClientSnapshot) -> bool:
     """Returns whether an authorization code exchange also issues a refresh token."""
     return client.issue_refresh_tokens

@@ -26,6 +26,8 @@ class AccessTokenRequest:
     lifetime: int
     audience: str
     grant_id: str | None = None  # the grant a user-delegated token follows from
+    # RFC 8705 §3.1: x5t#S256 of the TLS client certificate the token is bound to.
+    certificate_thumbprint: str | None = None
 
 
 def access_token_claims(
@@ -47,6 +49,9 @@ def access_token_claims(
         claims["scope"] = " ".join(request.scopes)
     if request.grant_id is not None:
         claims["gid"] = request.grant_id
+    if request.certificate_thumbprint is not None:
+        # A resource server accepts the token only over TLS with this certificate.
+        claims["cnf"] = {"x5t#S256": request.certificate_thumbprint}
     return claims
 
 

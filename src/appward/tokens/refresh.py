@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,7 +39,10 @@ async def issue_refresh_token(
     user_id: int,
     scopes: list[str],
     absolute_expires_at: datetime | None = None,
+    certificate_thumbprint: str | None = None,
 ) -> str:
+    """Returns a new refresh token of the grant, stored as its hash; bound to the TLS
+    client certificate of ``certificate_thumbprint`` when given (RFC 8705 §3)."""
     now = clock.now()
     absolute = absolute_expires_at or policy.refresh_family_expiry(client, now)
     token = REFRESH_PREFIX + secrets.token_urlsafe(32)
@@ -52,6 +56,7 @@ async def issue_refresh_token(
             issued_at=now,
             expires_at=policy.refresh_token_expiry(client, now, absolute),
             absolute_expires_at=absolute,
+            certificate_thumbprint=certificate_thumbprint,
         )
     )
     await session.flush()
@@ -72,16 +77,29 @@ async def use_refresh_token(
     *,
     token: str,
     scope: str | None,
+    certificate_thumbprint: str | None = None,
 ) -> RefreshResult:
-    """Returns what the refresh token grants now, rotating it when the client's policy says.
+    """Returns what the refresh token grants now, rotating it when the client's policy
+    says; ``certificate_thumbprint`` is that of the TLS client certificate presented.
 
-    Raises InvalidGrant for an unknown, foreign, expired or revoked token; a token that
-    was already rotated is a replay, and revokes its whole family. Raises InvalidScope
-    when ``scope`` asks for more than was granted (RFC 6749 §6).
+    Raises InvalidGrant for an unknown, foreign, expired or revoked token, and for a
+    token bound to a certificate other than the one presented (RFC 8705 §3); a token
+    that was already rotated is a replay, and revokes its whole family. Raises
+    InvalidScope when ``scope`` asks for more than was granted (RFC 6749 §6).
     """
     record = await find_refresh_token(session, token)
     if record is None or not policy.may_redeem(client, record.client_pk):
         raise InvalidGrant("the refresh token is invalid")
+    bound = record.certificate_thumbprint
+    if bound is not None and not (
+        certificate_thumbprint is not None and hmac.compare_digest(bound, certificate_thumbprint)
+    ):
+        # Checked before the replay rule: without the certificate, a stolen token can
+        # neither be used nor revoke its family by being replayed.
+        raise InvalidGrant(
+            "the refresh token is bound to another TLS client certificate",
+            detail="certificate thumbprint mismatch" if certificate_thumbprint else "none",
+        )
     now = clock.now()
     if record.rotated_at is not None:
         await revoke_grant(session, clock, record.grant_id, "refresh_token_reused")
@@ -119,5 +137,7 @@ async def use_refresh_token(
         # The family keeps the scopes first granted; narrowing applies to this access token.
         scopes=list(record.scopes),
         absolute_expires_at=record.absolute_expires_at,
+        # The successor is bound to the same certificate.
+        certificate_thumbprint=bound,
     )
     return RefreshResult(record.grant_id, record.user_id, user.public_id, scopes, new_token)

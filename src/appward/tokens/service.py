@@ -32,6 +32,7 @@ def access_token_request(
     scopes: list[str],
     grant_id: str | None,
     audience: str,
+    certificate_thumbprint: str | None = None,
 ) -> AccessTokenRequest:
     """Returns what the policy says the client's next access token carries: the one
     recipe for issuing (``bearer_response``) and previewing (tokens/preview.py)."""
@@ -42,6 +43,7 @@ def access_token_request(
         lifetime=policy.access_token_lifetime(client),
         audience=audience,
         grant_id=grant_id,
+        certificate_thumbprint=certificate_thumbprint,
     )
 
 
@@ -55,11 +57,23 @@ class TokenService:
     # --- the token response (RFC 6749 §5.1), for every grant handler ---
 
     def bearer_response(
-        self, client: ClientSnapshot, *, subject: str, scopes: list[str], grant_id: str | None
+        self,
+        client: ClientSnapshot,
+        *,
+        subject: str,
+        scopes: list[str],
+        grant_id: str | None,
+        certificate_thumbprint: str | None = None,
     ) -> dict[str, Any]:
-        """Returns the token response body with a new access token for ``subject``."""
+        """Returns the token response body with a new access token for ``subject``,
+        bound to the certificate of ``certificate_thumbprint`` when given (RFC 8705 §3)."""
         request = access_token_request(
-            client, subject=subject, scopes=scopes, grant_id=grant_id, audience=self.issuer
+            client,
+            subject=subject,
+            scopes=scopes,
+            grant_id=grant_id,
+            audience=self.issuer,
+            certificate_thumbprint=certificate_thumbprint,
         )
         lifetime = request.lifetime
         token = issue_access_token(self.ring, request, issuer=self.issuer, now=self.clock.now())
@@ -93,6 +107,9 @@ class TokenService:
         }
         if "scope" in claims:
             body["scope"] = claims["scope"]
+        if "cnf" in claims:
+            # RFC 8705 §3.2: the resource server learns which certificate must present it.
+            body["cnf"] = claims["cnf"]
         return body
 
     async def active_access_token_claims(self, token: str) -> dict[str, Any] | None:
@@ -152,7 +169,7 @@ class TokenService:
         subject = await subject_of(self.session, record.user_id)
         if subject is None:
             return INACTIVE
-        return {
+        body: dict[str, Any] = {
             "active": True,
             "client_id": issued_to.client_id,
             "sub": subject,
@@ -161,6 +178,9 @@ class TokenService:
             "iat": int(record.issued_at.timestamp()),
             "iss": self.issuer,
         }
+        if record.certificate_thumbprint is not None:
+            body["cnf"] = {"x5t#S256": record.certificate_thumbprint}
+        return body
 
     async def _client_by_pk(self, record: RefreshToken) -> ClientSnapshot | None:
         client = await self.session.get(Client, record.client_pk)

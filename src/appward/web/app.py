@@ -26,6 +26,7 @@ from appward.auth.credentials import AssertionRules, JtiStore, RemoteKeySets
 from appward.auth.invalidation import listen_for_changes
 from appward.auth.jwks import JwksFetcher
 from appward.auth.replay import DatabaseJtiStore, RedisJtiStore
+from appward.auth.tls import load_client_ca
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
@@ -60,6 +61,7 @@ from appward.web import (
     registration,
     static,
 )
+from appward.web.client_certificate import CertificateHeader
 from appward.web.openapi import add_api_docs, openapi_document
 from appward.web.page_access import add_page_handlers
 from appward.web.pipeline import Pipeline, RequestHook, redact_access_log
@@ -110,6 +112,7 @@ def auth_tools(
             settings.key_encryption_key, settings.data_dir, settings.previous_key_encryption_keys
         ),
         remote_keys=remote_keys,
+        client_ca=load_client_ca(settings.mtls_ca_bundle) if settings.mtls_ca_bundle else None,
     )
 
 
@@ -178,6 +181,7 @@ def create_app(
         redis=redis,
         mailer=mailer_for(settings, clock),
         auth_tools=auth_tools(settings, clock, redis, remote_keys),
+        client_certificates=CertificateHeader.from_settings(settings),
     )
 
     @asynccontextmanager

@@ -155,7 +155,7 @@ def patch_of(values: Mapping[str, Any], client: Client) -> dict[str, Any]:
     method = method_of(client)
     if method is not None and method.signing_algs:
         patch[SIGNING_ALG] = str(values[SIGNING_ALG]) or None
-    if method is not None and method.uses_certificate:
+    if method is not None and method.names_subject:
         chosen = str(values[TLS_FIELD])
         text = str(values[TLS_VALUE]).strip()
         # An unknown field name is passed on as itself, for the validator to refuse.
@@ -192,6 +192,7 @@ def tab_context(
         "method_name": client.token_endpoint_auth_method,
         "uses_keys": method is not None and method.uses_keys,
         "uses_certificate": method is not None and method.uses_certificate,
+        "names_subject": method is not None and method.names_subject,
         "alg_options": [("", "Any the method allows"), *((alg, alg) for alg in algs)],
         "tls_options": TLS_FIELD_OPTIONS,
         "tls_subject": (TLS_FIELD_LABELS[subject[0]], subject[1]) if subject else None,

@@ -8,10 +8,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from cryptography import x509
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.auth import METHODS_SUPPORTED, PresentedCredentials, authenticate_client
 from appward.auth.credentials import presented_assertion
+from appward.auth.tls import certificate_thumbprint
 from appward.authorization import (
     PARAMETERS,
     AuthorizationRequest,
@@ -47,6 +49,7 @@ from appward.tokens.codes import CodeRequest, issue_code
 from appward.tokens.grant_types import GRANT_TYPES
 from appward.users.models import User
 from appward.users.service import account_actor
+from appward.web.client_certificate import presented_certificate
 from appward.web.deps import RequestServices, State, source_ip
 from appward.web.fastpath import FormHandler, FormRequest
 from appward.web.forms import form_decode as _form_decode
@@ -69,12 +72,24 @@ router = APIRouter(tags=["oauth"])
 # --- client credentials ---
 
 
-def presented_credentials(headers: Mapping[str, str], form: dict[str, str]) -> PresentedCredentials:
-    """Returns how the client tried to authenticate (RFC 6749 §2.3).
+def presented_credentials(
+    headers: Mapping[str, str],
+    form: dict[str, str],
+    certificate: x509.Certificate | None = None,
+) -> PresentedCredentials:
+    """Returns how the client tried to authenticate (RFC 6749 §2.3), with the TLS client
+    certificate the trusted proxy passed on (web/client_certificate.py), if any.
 
     Raises InvalidRequest when more than one method is used, InvalidClient when none is
     or the Basic header is malformed.
     """
+    presented = _presented_proof(headers, form)
+    if certificate is None:
+        return presented
+    return replace(presented, certificate=certificate)
+
+
+def _presented_proof(headers: Mapping[str, str], form: dict[str, str]) -> PresentedCredentials:
     header = headers.get("authorization")
     if "client_assertion" in form or "client_assertion_type" in form:
         if header is not None or "client_secret" in form:
@@ -113,17 +128,26 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
 
 
 async def _authenticated_client(
-    request: FormRequest, form: dict[str, str], state: AppState, services: Services
+    request: FormRequest,
+    form: dict[str, str],
+    state: AppState,
+    services: Services,
+    certificate: x509.Certificate | None,
 ) -> ClientSnapshot:
     return await authenticate_client(
         services.session,
-        presented_credentials(request.headers, form),
+        presented_credentials(request.headers, form, certificate),
         verifier=state.verifier,
         clock=state.clock,
         cache=state.credential_cache,
         tools=state.auth_tools,
         endpoint_url=state.settings.issuer + request.path,
     )
+
+
+def _certificate(request: FormRequest, state: AppState) -> x509.Certificate | None:
+    # None at once when mutual TLS is off: the hot path pays one attribute read.
+    return presented_certificate(state.client_certificates, request.headers, request.peer)
 
 
 # --- discovery ---
@@ -166,9 +190,26 @@ async def server_metadata(state: State, services: RequestServices) -> JSONRespon
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
             "prompt_values_supported": ["none", "login", "consent"],
+            **_mtls_metadata(state),
         },
         headers={"Cache-Control": "public, max-age=300"},
     )
+
+
+def _mtls_metadata(state: AppState) -> dict[str, Any]:
+    # RFC 8705 §3.3 and §5: only while a proxy passes certificates on (mTLS is on).
+    settings = state.settings
+    if state.client_certificates is None:
+        return {}
+    base = (settings.mtls_endpoint_base or settings.issuer).rstrip("/")
+    return {
+        "tls_client_certificate_bound_access_tokens": True,
+        "mtls_endpoint_aliases": {
+            "token_endpoint": f"{base}/oauth2/token",
+            "introspection_endpoint": f"{base}/oauth2/introspect",
+            "revocation_endpoint": f"{base}/oauth2/revoke",
+        },
+    }
 
 
 def _signing_algs_supported() -> dict[str, list[str]]:
@@ -243,8 +284,11 @@ async def token(request: FormRequest, state: AppState, services: Services) -> Re
             raise InvalidRequest("grant_type is required")
         if grant_type not in GRANT_TYPES:
             raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported")
-        client = await _authenticated_client(request, form, state, services)
-        body = await GRANT_TYPES[grant_type](services.tokens, client, form)
+        certificate = _certificate(request, state)
+        client = await _authenticated_client(request, form, state, services, certificate)
+        # RFC 8705 §3: what a certificate-bound client's tokens are bound to.
+        thumbprint = None if certificate is None else certificate_thumbprint(certificate)
+        body = await GRANT_TYPES[grant_type](services.tokens, client, form, thumbprint)
     except AppwardError as exc:
         # What the domain wrote before refusing stays written: a burnt code, a revoked
         # family after a replay.
@@ -259,7 +303,9 @@ async def introspect(request: FormRequest, state: AppState, services: Services) 
     basic_attempted = "authorization" in request.headers
     try:
         form = parse_form(request.headers.get("content-type", ""), request.body)
-        client = await _authenticated_client(request, form, state, services)
+        client = await _authenticated_client(
+            request, form, state, services, _certificate(request, state)
+        )
         policy.check_may_introspect(client)
         token_value = form.get("token")
         if token_value is None:
@@ -274,7 +320,9 @@ async def revoke(request: FormRequest, state: AppState, services: Services) -> R
     basic_attempted = "authorization" in request.headers
     try:
         form = parse_form(request.headers.get("content-type", ""), request.body)
-        client = await _authenticated_client(request, form, state, services)
+        client = await _authenticated_client(
+            request, form, state, services, _certificate(request, state)
+        )
         token_value = form.get("token")
         if token_value is None:
             raise InvalidRequest("token is required")

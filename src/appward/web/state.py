@@ -18,6 +18,7 @@ from appward.rate_limit import RateLimiter
 from appward.registration.policy import RegistrationPolicy
 from appward.tokens.keys import KeyRing
 from appward.users.throttle import LoginThrottle, ResetRequestThrottle
+from appward.web.client_certificate import CertificateHeader
 
 
 @dataclass
@@ -52,6 +53,8 @@ class AppState:
     ring: KeyRing | None = None
     # What private_key_jwt, client_secret_jwt and mutual TLS need (auth/credentials.py).
     auth_tools: AuthTools = field(default_factory=AuthTools)
+    # Where the TLS-terminating proxy passes the client certificate on; None: mTLS off.
+    client_certificates: CertificateHeader | None = None
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self.sessionmaker is None:

@@ -80,6 +80,8 @@ def test_by_default_every_method_the_token_endpoint_supports_is_allowed():
         "none",
         "private_key_jwt",
         "client_secret_jwt",
+        "tls_client_auth",
+        "self_signed_tls_client_auth",
     )
 
 
@@ -111,8 +113,8 @@ def test_closed_is_no_mode():
 @pytest.mark.parametrize(
     ("variable", "value", "unsupported", "supported"),
     [
-        ("dcr_auth_methods", "tls_client_auth", "tls_client_auth", METHODS_SUPPORTED),
-        ("dcr_auth_methods", "none,tls_client_auth", "tls_client_auth", METHODS_SUPPORTED),
+        ("dcr_auth_methods", "client_secret_magic", "client_secret_magic", METHODS_SUPPORTED),
+        ("dcr_auth_methods", "none,client_secret_magic", "client_secret_magic", METHODS_SUPPORTED),
         ("dcr_grant_types", "authorization_code,password", "password", GRANT_TYPES),
         ("dcr_grant_types", "implicit", "implicit", GRANT_TYPES),
     ],

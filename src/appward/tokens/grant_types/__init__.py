@@ -17,8 +17,10 @@ from appward.clients.snapshot import ClientSnapshot
 from appward.tokens.grant_types import authorization_code, client_credentials, refresh_token
 from appward.tokens.service import TokenService
 
+# (tokens, the authenticated client, the form, the x5t#S256 of the TLS client
+# certificate presented or None) -> the token response.
 GrantHandler = Callable[
-    [TokenService, ClientSnapshot, Mapping[str, str]], Awaitable[dict[str, Any]]
+    [TokenService, ClientSnapshot, Mapping[str, str], str | None], Awaitable[dict[str, Any]]
 ]
 
 GRANT_TYPES: Mapping[str, GrantHandler] = MappingProxyType(

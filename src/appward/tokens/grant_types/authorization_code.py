@@ -16,13 +16,19 @@ GRANT_TYPE = "authorization_code"
 
 
 async def exchange(
-    tokens: TokenService, client: ClientSnapshot, form: Mapping[str, str]
+    tokens: TokenService,
+    client: ClientSnapshot,
+    form: Mapping[str, str],
+    certificate_thumbprint: str | None,
 ) -> dict[str, Any]:
     """Exchanges a code for an access token (and a refresh token when the client's policy
-    says). Raises InvalidRequest, InvalidGrant, UnauthorizedClient, InvalidClient."""
+    says), both bound to the presented certificate for a certificate-bound client.
+    Raises InvalidRequest, InvalidGrant, UnauthorizedClient, InvalidClient."""
     policy.check_client_active(client)
     policy.check_client_approved(client)
     policy.check_grant_type(client, GRANT_TYPE)
+    # Before the code is redeemed: a refused request leaves it unspent.
+    binding = policy.token_binding(client, certificate_thumbprint)
     code = form.get("code")
     if code is None:
         raise InvalidRequest("code is required")
@@ -35,7 +41,11 @@ async def exchange(
         code_verifier=form.get("code_verifier"),
     )
     body = tokens.bearer_response(
-        client, subject=redeemed.subject, scopes=redeemed.scopes, grant_id=redeemed.grant_id
+        client,
+        subject=redeemed.subject,
+        scopes=redeemed.scopes,
+        grant_id=redeemed.grant_id,
+        certificate_thumbprint=binding,
     )
     if policy.may_receive_refresh_token(client):
         body["refresh_token"] = await issue_refresh_token(
@@ -45,5 +55,6 @@ async def exchange(
             grant_id=redeemed.grant_id,
             user_id=redeemed.user_id,
             scopes=redeemed.scopes,
+            certificate_thumbprint=binding,
         )
     return body

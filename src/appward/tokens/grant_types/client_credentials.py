@@ -13,14 +13,26 @@ GRANT_TYPE = "client_credentials"
 
 
 async def exchange(
-    tokens: TokenService, client: ClientSnapshot, form: Mapping[str, str]
+    tokens: TokenService,
+    client: ClientSnapshot,
+    form: Mapping[str, str],
+    certificate_thumbprint: str | None,
 ) -> dict[str, Any]:
-    """Returns the RFC 6749 §4.4.3 token response for an authenticated client.
+    """Returns the RFC 6749 §4.4.3 token response for an authenticated client;
+    ``certificate_thumbprint`` is that of its TLS client certificate, if it presented one.
 
-    Raises UnauthorizedClient, InvalidClient or InvalidScope from the client policy.
+    Raises UnauthorizedClient, InvalidClient, InvalidScope or InvalidRequest (a
+    certificate-bound client without its certificate) from the client policy.
     """
     policy.check_client_active(client)
     policy.check_client_approved(client)
     policy.check_grant_type(client, GRANT_TYPE)
     scopes = policy.resolve_scopes(client, form.get("scope"))
-    return tokens.bearer_response(client, subject=client.client_id, scopes=scopes, grant_id=None)
+    binding = policy.token_binding(client, certificate_thumbprint)
+    return tokens.bearer_response(
+        client,
+        subject=client.client_id,
+        scopes=scopes,
+        grant_id=None,
+        certificate_thumbprint=binding,
+    )

@@ -15,21 +15,35 @@ GRANT_TYPE = "refresh_token"
 
 
 async def exchange(
-    tokens: TokenService, client: ClientSnapshot, form: Mapping[str, str]
+    tokens: TokenService,
+    client: ClientSnapshot,
+    form: Mapping[str, str],
+    certificate_thumbprint: str | None,
 ) -> dict[str, Any]:
-    """Uses a refresh token. Raises InvalidRequest, InvalidGrant, InvalidScope,
+    """Uses a refresh token; one bound to a certificate only with that certificate
+    presented (RFC 8705 §3). Raises InvalidRequest, InvalidGrant, InvalidScope,
     UnauthorizedClient, InvalidClient."""
     policy.check_client_active(client)
     policy.check_client_approved(client)
     policy.check_grant_type(client, GRANT_TYPE)
+    binding = policy.token_binding(client, certificate_thumbprint)
     token = form.get("refresh_token")
     if token is None:
         raise InvalidRequest("refresh_token is required")
     result = await use_refresh_token(
-        tokens.session, tokens.clock, client, token=token, scope=form.get("scope")
+        tokens.session,
+        tokens.clock,
+        client,
+        token=token,
+        scope=form.get("scope"),
+        certificate_thumbprint=certificate_thumbprint,
     )
     body = tokens.bearer_response(
-        client, subject=result.subject, scopes=result.scopes, grant_id=result.grant_id
+        client,
+        subject=result.subject,
+        scopes=result.scopes,
+        grant_id=result.grant_id,
+        certificate_thumbprint=binding,
     )
     if result.new_token is not None:
         body["refresh_token"] = result.new_token
