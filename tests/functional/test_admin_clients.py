@@ -172,8 +172,8 @@ BAD_INPUTS = [
     pytest.param(
         metadata(SERVICE, token_endpoint_auth_method="private_key_jwt"),
         "invalid_client_metadata",
-        "token_endpoint_auth_method",
-        id="private-key-jwt-not-yet-supported",
+        "jwks",
+        id="private-key-jwt-without-keys",
     ),
     pytest.param(
         metadata(SERVICE, token_endpoint_auth_method="client_secret_magic"),

@@ -486,8 +486,8 @@ GOOD = {
         ({"application_type": "desktop"}, "application_type", "'web' or 'native'"),
         (
             {"token_endpoint_auth_method": "private_key_jwt"},
-            "token_endpoint_auth_method",
-            "not supported",
+            "jwks",
+            "public keys: jwks or jwks_uri",
         ),
         ({"jwks_uri": "ftp://keys.example"}, "jwks_uri", "must be an https URL"),
         ({"jwks": "{not json"}, "jwks", "valid dictionary"),

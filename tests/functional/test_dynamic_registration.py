@@ -557,7 +557,7 @@ async def test_modes_combine(settings, clock):
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
-        ("dcr_auth_methods", "client_secret_basic,private_key_jwt"),
+        ("dcr_auth_methods", "client_secret_basic,self_signed_tls_client_auth"),
         ("dcr_auth_methods", "tls_client_auth"),
         ("dcr_grant_types", "authorization_code,password"),
     ],
@@ -576,14 +576,14 @@ def test_the_server_refuses_to_start_offering_what_it_cannot_do(settings, variab
 
 def test_appward_serve_stops_at_start_on_an_unsupported_dcr_method(settings):
     env = {k: None for k in os.environ if k.startswith("APPWARD_")}
-    bad = {"APPWARD_DCR_MODES": "open", "APPWARD_DCR_AUTH_METHODS": "none,private_key_jwt"}
+    bad = {"APPWARD_DCR_MODES": "open", "APPWARD_DCR_AUTH_METHODS": "none,tls_client_auth"}
     result = CliRunner().invoke(
         cli_app, ["serve", "--port", "0"], env={**env, **settings_env(settings), **bad}
     )
     assert result.exit_code == 2
     assert result.output.strip() == (
-        "appward: invalid configuration: APPWARD_DCR_AUTH_METHODS: not supported: private_key_jwt; "
-        "supported: client_secret_basic, client_secret_post, none"
+        "appward: invalid configuration: APPWARD_DCR_AUTH_METHODS: not supported: tls_client_auth; "
+        "supported: client_secret_basic, client_secret_post, none, private_key_jwt"
     )
 
 
@@ -838,7 +838,7 @@ async def test_a_self_registered_client_gets_exactly_what_its_metadata_allows(se
 
 @pytest.mark.parametrize(
     "method",
-    ["private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
+    ["client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
 )
 async def test_a_method_the_token_endpoint_cannot_enforce_is_refused_at_registration(
     settings, clock, method
@@ -861,11 +861,12 @@ async def test_a_method_the_token_endpoint_cannot_enforce_is_refused_at_registra
         assert method not in metadata["token_endpoint_auth_methods_supported"]
 
 
-@pytest.mark.parametrize("auth_methods", [None, "client_secret_basic,none"])
+@pytest.mark.parametrize("auth_methods", ["client_secret_basic,none"])
 async def test_private_key_jwt_is_refused_by_the_dcr_policy(settings, clock, auth_methods):
-    """DCR's allowed methods are the registry's (auth.registry): none that the token
-    endpoint cannot authenticate, by default or configured."""
-    overrides = {} if auth_methods is None else {"dcr_auth_methods": auth_methods}
+    """DCR's allowed methods are the registry's (auth.registry) or fewer: a method the
+    policy leaves out is refused (by default private_key_jwt is allowed:
+    test_private_key_jwt_registration.py)."""
+    overrides = {"dcr_auth_methods": auth_methods}
     async with server(settings, clock, dcr_modes="open", **overrides) as api:
         response = await register(
             api,

@@ -83,6 +83,17 @@ def verify_signature(assertion: str, jwks: Sequence[dict[str, Any]], alg: str) -
 
     Raises InvalidClient when no key verifies it.
     """
+    return verify_signature_with_key(assertion, jwks, alg)[0]
+
+
+def verify_signature_with_key(
+    assertion: str, jwks: Sequence[dict[str, Any]], alg: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns the assertion's claims and the JWK of ``jwks`` that verified its signature
+    (the first that fits ``alg`` and does).
+
+    Raises InvalidClient when no key verifies it.
+    """
     for jwk in jwks:
         if not key_fits(jwk, alg):
             continue
@@ -102,7 +113,7 @@ def verify_signature(assertion: str, jwks: Sequence[dict[str, Any]], alg: str) -
             )
         except (jwt.PyJWTError, ValueError, TypeError):
             continue
-        return claims
+        return claims, jwk
     raise InvalidClient(
         "no registered key of the client verifies the client assertion",
         detail=f"alg {alg}, {len(jwks)} candidate keys",
@@ -209,13 +220,28 @@ async def verify_assertion(
 
     Raises InvalidClient for anything else, the replay included.
     """
+    return (await verify_assertion_with_key(assertion, client, jwks, context))[0]
+
+
+async def verify_assertion_with_key(
+    assertion: str,
+    client: Client,
+    jwks: Sequence[dict[str, Any]],
+    context: AuthContext,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns what :func:`verify_assertion` does, and the JWK that verified the
+    signature (whose use the Keys tab shows).
+
+    Raises InvalidClient as :func:`verify_assertion` does.
+    """
     rules = context.tools.assertion_rules
     replay = context.tools.replay
     if rules is None or replay is None:
         raise InvalidClient(detail="client assertions are not configured in this app")
     alg = assertion_header(assertion, client)["alg"]
-    claims = verify_signature(assertion, jwks, alg)
+    # The signature first: an unsigned or forged assertion never reaches the replay store.
+    claims, jwk = verify_signature_with_key(assertion, jwks, alg)
     remember_until = check_claims(claims, client, context, rules)
     if not await replay.use_once(context.session, client.client_id, claims["jti"], remember_until):
         raise InvalidClient("the client assertion was used already (jti replay)")
-    return claims
+    return claims, jwk

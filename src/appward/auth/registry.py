@@ -14,6 +14,7 @@ from types import MappingProxyType
 from appward.auth.client_secret import authenticate_with_secret
 from appward.auth.credentials import Authenticate
 from appward.auth.none import authenticate_public
+from appward.auth.private_key_jwt import authenticate_with_private_key_jwt
 from appward.clients.auth_methods import AUTH_METHODS
 
 AUTHENTICATORS: Mapping[str, Authenticate] = MappingProxyType(
@@ -21,6 +22,7 @@ AUTHENTICATORS: Mapping[str, Authenticate] = MappingProxyType(
         "client_secret_basic": authenticate_with_secret,
         "client_secret_post": authenticate_with_secret,
         "none": authenticate_public,
+        "private_key_jwt": authenticate_with_private_key_jwt,
     }
 )
 

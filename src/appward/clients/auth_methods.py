@@ -45,6 +45,12 @@ AUTH_METHODS: Mapping[str, ClientAuthMethod] = MappingProxyType(
             ClientAuthMethod("client_secret_basic", uses_secret=True),
             ClientAuthMethod("client_secret_post", uses_secret=True),
             ClientAuthMethod("none", uses_secret=False, public=True),
+            ClientAuthMethod(
+                "private_key_jwt",
+                uses_secret=False,
+                uses_keys=True,
+                signing_algs=ASYMMETRIC_SIGNING_ALGS,
+            ),
         )
     }
 )

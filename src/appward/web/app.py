@@ -10,6 +10,7 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette._utils import get_route_path
@@ -21,8 +22,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appward.auth import AuthTools, CredentialCache
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
-from appward.auth.credentials import AssertionRules
+from appward.auth.credentials import AssertionRules, JtiStore
 from appward.auth.invalidation import listen_for_changes
+from appward.auth.replay import DatabaseJtiStore, RedisJtiStore
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
 from appward.db import create_engine, create_sessionmaker
@@ -71,8 +73,12 @@ log = logging.getLogger("appward.web")
 SESSION_KEY_FILE = "session.key"
 
 
-def auth_tools(settings: Settings) -> AuthTools:
-    """Returns what the methods beyond shared secrets need, from ``settings``."""
+def auth_tools(settings: Settings, clock: Clock, redis: aioredis.Redis | None = None) -> AuthTools:
+    """Returns what the methods beyond shared secrets need, from ``settings``: the jti
+    replay store is Redis when the app has it (every process shares it), else the
+    database."""
+    database_store = DatabaseJtiStore(clock)
+    replay: JtiStore = RedisJtiStore(redis, database_store) if redis is not None else database_store
     return AuthTools(
         assertion_rules=AssertionRules(
             issuer=settings.issuer,
@@ -81,6 +87,7 @@ def auth_tools(settings: Settings) -> AuthTools:
             max_lifetime=settings.assertion_max_lifetime,
             clock_skew=settings.assertion_clock_skew,
         ),
+        replay=replay,
     )
 
 
@@ -147,7 +154,7 @@ def create_app(
         ),
         redis=redis,
         mailer=mailer_for(settings, clock),
-        auth_tools=auth_tools(settings),
+        auth_tools=auth_tools(settings, clock, redis),
     )
 
     @asynccontextmanager

@@ -269,12 +269,15 @@ def test_uses_secret_only_for_the_client_secret_methods(method, uses_secret):
 
 def test_every_method_of_the_registry_can_be_registered():
     for method in AUTH_METHODS:
-        assert parse(meta(token_endpoint_auth_method=method)).token_endpoint_auth_method == method
+        # A key method needs the keys it is proven with.
+        keys = {"jwks_uri": JWKS_URI} if AUTH_METHODS[method].uses_keys else {}
+        parsed = parse(meta(token_endpoint_auth_method=method, **keys))
+        assert parsed.token_endpoint_auth_method == method
 
 
 @pytest.mark.parametrize(
     "method",
-    ["private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
+    ["client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
 )
 def test_iana_methods_this_server_cannot_enforce_are_refused(method):
     """What cannot be enforced is never registered: a private_key_jwt client accepted here
@@ -286,7 +289,7 @@ def test_iana_methods_this_server_cannot_enforce_are_refused(method):
         message="not supported by this server",
     )
     (problem,) = [f for f in exc.fields if f.field == "token_endpoint_auth_method"]
-    for unsupported in ("private_key_jwt", "client_secret_jwt", "tls_client_auth"):
+    for unsupported in ("client_secret_jwt", "tls_client_auth"):
         assert unsupported not in problem.message.replace(method, "", 1)
     for supported in AUTH_METHODS:
         assert supported in problem.message

@@ -74,8 +74,12 @@ def policy(**overrides: Any) -> RegistrationPolicy:
 def test_by_default_every_method_the_token_endpoint_supports_is_allowed():
     built = registration_policy(Settings())
     assert built.auth_methods == tuple(METHODS_SUPPORTED)
-    assert built.auth_methods == ("client_secret_basic", "client_secret_post", "none")
-    assert "private_key_jwt" not in built.auth_methods
+    assert built.auth_methods == (
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+        "private_key_jwt",
+    )
 
 
 def test_the_settings_narrow_the_policy():
@@ -106,7 +110,7 @@ def test_closed_is_no_mode():
 @pytest.mark.parametrize(
     ("variable", "value", "unsupported", "supported"),
     [
-        ("dcr_auth_methods", "private_key_jwt", "private_key_jwt", METHODS_SUPPORTED),
+        ("dcr_auth_methods", "tls_client_auth", "tls_client_auth", METHODS_SUPPORTED),
         ("dcr_auth_methods", "none,client_secret_jwt", "client_secret_jwt", METHODS_SUPPORTED),
         ("dcr_grant_types", "authorization_code,password", "password", GRANT_TYPES),
         ("dcr_grant_types", "implicit", "implicit", GRANT_TYPES),

@@ -73,6 +73,7 @@ AUTH_METHOD_OPTIONS = [
     ("client_secret_basic", "client_secret_basic: a secret, sent in the Authorization header"),
     ("client_secret_post", "client_secret_post: a secret, sent in the request body"),
     ("none", "none: a public client (a native or single-page app) with no secret"),
+    ("private_key_jwt", "private_key_jwt: a JWT signed with one of the client's keys"),
 ]
 assert [value for value, _ in AUTH_METHOD_OPTIONS] == list(AUTH_METHODS), "one per method"
 APPLICATION_TYPE_OPTIONS = [

@@ -1,0 +1,124 @@
+"""Where the jti of every accepted client assertion is remembered until it would have
+expired, so each assertion is accepted once (RFC 7523 §3 item 7): the database in the
+embedded default, Redis when configured, so every process and host shares it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import datetime
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appward.auth.models import UsedJti
+from appward.clock import Clock
+
+log = logging.getLogger("appward.auth.replay")
+
+# About one insert in PRUNE_ONE_IN also deletes up to PRUNE_BATCH expired rows: the table
+# stays small without a scheduler, and no request pays for a large delete.
+PRUNE_ONE_IN = 100
+PRUNE_BATCH = 500
+REDIS_PREFIX = "appward:jti"
+
+
+def jti_hash(jti: str) -> str:
+    """Returns the stored form of a jti: its SHA-256, a fixed width whatever the client
+    chose (and no client-chosen text in a key or a row)."""
+    return hashlib.sha256(jti.encode()).hexdigest()
+
+
+class DatabaseJtiStore:
+    """The used jtis as ``used_jtis`` rows on the request's own session: the primary key
+    (client_id, sha256 of the jti) makes "insert if absent" atomic on SQLite and
+    PostgreSQL alike, inside a SAVEPOINT so a replay rolls back only its own insert."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def use_once(
+        self, session: AsyncSession, client_id: str, jti: str, expires_at: datetime
+    ) -> bool:
+        """Records ``jti`` for ``client_id`` until ``expires_at``; returns False when it
+        is recorded already and has not expired (a replay)."""
+        now = self._clock.now()
+        digest = jti_hash(jti)
+        try:
+            async with session.begin_nested():
+                # An expired row for the same jti no longer blocks (its assertion could not
+                # be accepted anyway, so this one is a new one that happens to share it).
+                await session.execute(
+                    delete(UsedJti).where(
+                        UsedJti.client_id == client_id,
+                        UsedJti.jti_hash == digest,
+                        UsedJti.expires_at <= now,
+                    )
+                )
+                session.add(UsedJti(client_id=client_id, jti_hash=digest, expires_at=expires_at))
+                await session.flush()
+        except IntegrityError:
+            return False
+        if secrets.randbelow(PRUNE_ONE_IN) == 0:
+            await prune_expired(session, now)
+        return True
+
+
+async def prune_expired(session: AsyncSession, now: datetime, limit: int = PRUNE_BATCH) -> int:
+    """Deletes up to ``limit`` rows that expired before ``now``; returns how many."""
+    expired = (
+        await session.execute(
+            select(UsedJti.client_id, UsedJti.jti_hash)
+            .where(UsedJti.expires_at < now)
+            .order_by(UsedJti.expires_at)
+            .limit(limit)
+        )
+    ).all()
+    if not expired:
+        return 0
+    await session.execute(
+        delete(UsedJti).where(
+            tuple_(UsedJti.client_id, UsedJti.jti_hash).in_([tuple(row) for row in expired]),
+            UsedJti.expires_at < now,
+        )
+    )
+    return len(expired)
+
+
+class RedisJtiStore:
+    """The used jtis as Redis keys ``appward:jti:<client_id>:<sha256>`` set with NX and
+    an absolute expiry, shared by every process. When Redis cannot answer, the check falls
+    back to the database (logged): never accepted unchecked."""
+
+    def __init__(
+        self, redis: aioredis.Redis, fallback: DatabaseJtiStore, *, prefix: str = REDIS_PREFIX
+    ) -> None:
+        self._redis = redis
+        self._fallback = fallback
+        self._prefix = prefix
+
+    def key(self, client_id: str, jti: str) -> str:
+        """Returns the Redis key that holds ``jti`` of ``client_id``."""
+        return f"{self._prefix}:{client_id}:{jti_hash(jti)}"
+
+    async def use_once(
+        self, session: AsyncSession, client_id: str, jti: str, expires_at: datetime
+    ) -> bool:
+        """Records ``jti`` for ``client_id`` until ``expires_at``; returns False when it
+        is recorded already (a replay)."""
+        expires_ms = int(expires_at.timestamp() * 1000)
+        try:
+            created = await self._redis.set(
+                self.key(client_id, jti), b"1", nx=True, pxat=expires_ms
+            )
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "Redis unavailable for the jti replay check (%s); using the database",
+                type(exc).__name__,
+            )
+            return await self._fallback.use_once(session, client_id, jti, expires_at)
+        return bool(created)
