@@ -336,6 +336,10 @@ def main() -> None:
             for round_no in range(opts.rounds):
                 for side in (other, target, target, other):
                     rows.append((round_no, side.name, load(pool, work, pem, side, opts)))
+            if any(r["errors"] or not r["rps"] for _, _, r in rows):
+                for log in ("appward.log", "peer.log"):  # what went wrong, before it goes
+                    tail = (work / log).read_text(errors="replace").splitlines()[-15:]
+                    print(f"# last lines of {log}:", *tail, sep="\n# ", file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,13 +23,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from appward.config import Settings
-from tests.conftest import settings_env
+from appward.migrations import upgrade
+from tests.conftest import POSTGRES_URL, settings_env
+from tests.conftest import _pg_execute as pg_execute
 from tests.e2e.conftest import (
     APPWARD,
     HOST,
     appward,
     environment,
     free_port,
+    module_settings,
     stop,
     wait_until_serving,
 )
@@ -58,13 +62,43 @@ def node() -> str:
     return found
 
 
-@contextlib.contextmanager
-def served(settings: Settings, workdir: Path, **extra: str) -> Iterator[tuple[str, str]]:
-    """Serves the app (two workers) with its issuer identifier at its own loopback port, as
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def issuer_and_admin(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[tuple[str, str]]:
+    """One served app per database for the module (as conftest's module_server, each test
+    with clients of its own), at an issuer identifier that is its own URL, as
     openid-client's discovery requires. Yields the issuer and an admin access token."""
+    root = tmp_path_factory.mktemp("openid-client")
+    workdir = root / "work"
+    workdir.mkdir()
+    if request.param == "sqlite":
+        path = root / "appward.db"
+        shutil.copy(sqlite_template, path)
+        with served(module_settings(f"sqlite+aiosqlite:///{path}", None, root), workdir) as s:
+            yield s
+        return
+    request.getfixturevalue("postgres_schema")  # skips or fails as the database fixture does
+    assert POSTGRES_URL
+    schema = f"appward_openid_{os.getpid()}_{secrets.token_hex(3)}"
+    pg_execute(f"CREATE SCHEMA {schema}")
+    try:
+        upgrade(POSTGRES_URL, schema)
+        with served(module_settings(POSTGRES_URL, schema, root), workdir) as s:
+            yield s
+    finally:
+        pg_execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextlib.contextmanager
+def served(settings: Settings, workdir: Path) -> Iterator[tuple[str, str]]:
+    """Serves the app (two workers) with its issuer identifier at its own loopback port.
+    Yields the issuer and an admin access token."""
     port = free_port()
     issuer = f"http://{HOST}:{port}"
-    env = environment({**settings_env(settings), "APPWARD_ISSUER": issuer, **extra})
+    env = environment({**settings_env(settings), "APPWARD_ISSUER": issuer})
     appward(workdir, env, "db", "upgrade")
     admin = json.loads(appward(workdir, env, "admin", "create-client", "boot", "--json"))
     appward(workdir, env, "scopes", "create", "orders", "Orders")
@@ -142,21 +176,22 @@ def openid_client(issuer: str, client_id: str, private_jwk: dict[str, Any]) -> d
     [("ES256", "compat"), ("RS256", "compat"), ("ES256", "strict"), ("PS256", "strict")],
 )
 def test_openid_client_private_key_jwt_client_credentials(
-    settings: Settings, workdir: Path, alg: str, audience_mode: str
+    issuer_and_admin: tuple[str, str], alg: str, audience_mode: str
 ) -> None:
     """RFC 7523 §2.2 through openid-client: a token, its introspection (active, this
     client's) and its revocation (then inactive), each call with a new assertion; the
-    server's audience mode is ``audience_mode``."""
+    client's audience mode is ``audience_mode``."""
     node()
+    issuer, bearer = issuer_and_admin
     private, public = key_pair(alg)
-    with served(settings, workdir, APPWARD_ASSERTION_AUDIENCE=audience_mode) as (issuer, bearer):
-        client_id = register(
-            issuer,
-            bearer,
-            token_endpoint_auth_method="private_key_jwt",
-            jwks={"keys": [public]},
-        )
-        result = openid_client(issuer, client_id, private)
+    client_id = register(
+        issuer,
+        bearer,
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": [public]},
+        assertion_audience=audience_mode,
+    )
+    result = openid_client(issuer, client_id, private)
     assert "error" not in result, result
     assert result["token"]["token_type"].lower() == "bearer"
     assert result["token"]["scope"] == "orders"
@@ -168,19 +203,20 @@ def test_openid_client_private_key_jwt_client_credentials(
 
 
 def test_openid_client_with_an_unregistered_key_gets_invalid_client(
-    settings: Settings, workdir: Path
+    issuer_and_admin: tuple[str, str],
 ) -> None:
-    """The same library signing with a key the client did not register: refused, 401."""
+    """The same library signing with a key the client did not register (the same kid):
+    refused, 401."""
     node()
+    issuer, bearer = issuer_and_admin
     _, registered = key_pair("ES256")
     other, _ = key_pair("ES256")
-    with served(settings, workdir) as (issuer, bearer):
-        client_id = register(
-            issuer,
-            bearer,
-            token_endpoint_auth_method="private_key_jwt",
-            jwks={"keys": [registered]},
-        )
-        result = openid_client(issuer, client_id, other)
+    client_id = register(
+        issuer,
+        bearer,
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": [registered]},
+    )
+    result = openid_client(issuer, client_id, other)
     assert result["error"] == "invalid_client", result
     assert result["status"] == 401
