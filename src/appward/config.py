@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from email.headerregistry import Address, HeaderRegistry
 from pathlib import Path
@@ -32,6 +33,10 @@ class LifetimeBounds:
     refresh_token_default: int
     refresh_token_absolute_max: int
     refresh_token_absolute_default: int
+    # Not a lifetime, but a server-wide rule for metadata that travels the same way into
+    # the validator: APPWARD_JWKS_URI_ALLOW_LOOPBACK (development only) lets a jwks_uri
+    # be http and name a loopback address.
+    jwks_uri_allow_loopback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +159,16 @@ class Settings(BaseSettings):
         description=(
             "Fernet key (32 url-safe base64 bytes) that encrypts signing keys at rest. "
             "Unset: a key file is generated in data_dir with mode 0600 (development only)."
+        ),
+    )
+    previous_key_encryption_keys: str | None = Field(
+        None,
+        repr=False,
+        description=(
+            "Comma-separated Fernet keys that were APPWARD_KEY_ENCRYPTION_KEY before a "
+            "rotation: encrypted client secrets (client_secret_jwt) made under them still "
+            "decrypt until `appward keys reencrypt-secrets` rewrites them under the "
+            "current key."
         ),
     )
 
@@ -497,6 +512,19 @@ class Settings(BaseSettings):
         "the registry that is not admin-only.",
     )
 
+    @field_validator("previous_key_encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: str | None) -> str | None:
+        for key in (value or "").split(","):
+            try:
+                ok = len(base64.urlsafe_b64decode(key.strip().encode())) == 32
+            except ValueError:
+                ok = False
+            if key.strip() and not ok:
+                # Never the value: it is key material.
+                raise ValueError("each must be a Fernet key (32 url-safe base64-encoded bytes)")
+        return value
+
     @field_validator("dcr_modes")
     @classmethod
     def _known_dcr_modes(cls, modes: tuple[str, ...]) -> tuple[str, ...]:
@@ -619,6 +647,7 @@ class Settings(BaseSettings):
             refresh_token_default=self.refresh_token_ttl_default,
             refresh_token_absolute_max=self.refresh_token_absolute_ttl_max,
             refresh_token_absolute_default=self.refresh_token_absolute_ttl_default,
+            jwks_uri_allow_loopback=self.jwks_uri_allow_loopback,
         )
 
     @property

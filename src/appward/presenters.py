@@ -9,10 +9,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from appward.audit import AuditEvent
+from appward.clients.auth_methods import uses_secret
 from appward.clients.models import Client, ClientSecret
 from appward.clients.names import client_name_warning
 from appward.clients.ownership import CoOwner
 from appward.clients.scopes import Scope
+from appward.clients.secret_encryption import secret_storage
 from appward.clients.service import ClientChange, metadata_of
 from appward.pagination import Page
 from appward.registration.initial_access_tokens import (
@@ -63,6 +65,13 @@ def present_client(client: Client) -> Presented:
         "rejection_reason": client.rejection_reason,
         "verified": client.verified,
         "may_introspect_others": client.may_introspect_others,
+        # How its secrets are kept: argon2id hashes, or AES-256-GCM ciphertexts for a
+        # method that needs the plaintext (client_secret_jwt); None: it has no secrets.
+        "secret_storage": (
+            secret_storage(client.token_endpoint_auth_method)
+            if uses_secret(client.token_endpoint_auth_method)
+            else None
+        ),
         "name_warning": client_name_warning(client.client_name, client.client_name_localized),
         "tokens_not_before": client.tokens_not_before,
         "created_at": client.created_at,

@@ -31,7 +31,7 @@ from appward.registration.policy import RegistrationPolicy, registration_policy
 from appward.registration.rfc7591 import RegistrationService
 from appward.registration.rfc7592 import RegistrationManagementService
 from appward.tokens.consent import ConsentService
-from appward.tokens.keys import KeyRing, load_key_encryption
+from appward.tokens.keys import KeyRing, load_key_encryption, load_secret_cipher
 from appward.tokens.preview import TokenPreviewService
 from appward.tokens.service import TokenService
 from appward.users.account_security import AccountSecurityService
@@ -132,6 +132,11 @@ class Services:
             settings.lifetime_bounds,
             settings.secret_policy,
             self.audit,
+            load_secret_cipher(
+                settings.key_encryption_key,
+                settings.data_dir,
+                settings.previous_key_encryption_keys,
+            ),
         )
 
     @cached_property

@@ -159,6 +159,17 @@ def test_an_admin_creates_a_client_rotates_and_safely_revokes_its_secret(
     check_page(browser, "console-clients")
 
 
+def _public_jwk(kid: str | None) -> dict[str, Any]:
+    import json
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    jwk: dict[str, Any] = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(public))
+    return {**jwk, "kid": kid} if kid else jwk
+
+
 def test_every_console_page_passes_axe(browser: Any, site: shared.Site) -> None:
     """axe-core on each GET page of the console, with content in it (a client with a
     secret and its activity, an account, a scope, an initial access token, audit events),
@@ -179,11 +190,22 @@ def test_every_console_page_passes_axe(browser: Any, site: shared.Site) -> None:
         },
     )
     site.admin("/admin/v1/initial-access-tokens", {"label": "axe partner"})
+    # A client with keys, for the Keys tab's table (one key with a kid, one without).
+    keyed = site.admin(
+        "/admin/v1/clients",
+        {
+            "client_name": "Axe Keyed",
+            "grant_types": ["client_credentials"],
+            "jwks": {"keys": [_public_jwk("axe-1"), _public_jwk(None)]},
+        },
+    )
     client_page = f"/console/clients/{client['client_id']}"
     pages = {
         "console-client-new": "/console/clients/new",
         "console-client-settings": client_page,
         "console-client-policy": f"{client_page}/policy",
+        "console-client-keys": f"/console/clients/{keyed['client_id']}/keys",
+        "console-client-keys-empty": f"{client_page}/keys",
         "console-client-preview": f"{client_page}/preview",
         "console-client-activity": f"{client_page}/activity",
         "console-client-delete": f"{client_page}/delete",
@@ -211,3 +233,12 @@ def test_every_console_page_passes_axe(browser: Any, site: shared.Site) -> None:
         assert heading, f"{path} has no heading"
         assert "<b>Widget</b>" not in browser.page_source, f"{path} does not escape"
         check_page(browser, name)
+    # The Keys tab's refusal: the message beside the JWK Set, and the summary.
+    browser.get(f"{site.base_url}/console/clients/{keyed['client_id']}/keys")
+    jwks = wait_for(browser, "jwks")
+    jwks.clear()
+    jwks.send_keys('{"keys": [ not json')
+    wait_for(browser, "save-keys").click()
+    wait_for(browser, "error-summary")
+    assert "not valid JSON" in wait_for(browser, "jwks-error").text
+    check_page(browser, "console-client-keys-error")

@@ -110,8 +110,10 @@ async def test_metadata_lists_supported_grants_and_client_auth_methods(api):
     ]
     assert sorted(body["token_endpoint_auth_methods_supported"]) == [
         "client_secret_basic",
+        "client_secret_jwt",
         "client_secret_post",
         "none",
+        "private_key_jwt",
     ]
     # RFC 7662 §2.1: public clients cannot introspect, so "none" is not offered there.
     assert "none" not in body["introspection_endpoint_auth_methods_supported"]

@@ -250,7 +250,7 @@ async def test_auth_methods_outside_policy_are_refused(settings, clock):
         ({**WEB_CLIENT, "grant_types": ["password"]}, "invalid_client_metadata"),
         ({**WEB_CLIENT, "response_types": ["token"]}, "invalid_client_metadata"),
         (
-            {**WEB_CLIENT, "token_endpoint_auth_method": "client_secret_jwt"},
+            {**WEB_CLIENT, "token_endpoint_auth_method": "tls_client_auth"},
             "invalid_client_metadata",
         ),
         (
@@ -322,7 +322,9 @@ async def test_no_url_from_the_metadata_is_fetched(settings, clock, monkeypatch)
             api,
             {
                 **WEB_CLIENT,
-                "jwks_uri": "https://10.0.0.1/jwks.json",
+                # A name is data here; a literal private address is refused outright
+                # (test_a_literal_private_jwks_uri_is_refused).
+                "jwks_uri": "https://jwks.internal.example/jwks.json",
                 "logo_uri": "https://169.254.169.254/latest/meta-data/",
                 "client_uri": "https://192.168.1.1/",
                 "tos_uri": "https://[fd00::1]/tos",
@@ -331,6 +333,16 @@ async def test_no_url_from_the_metadata_is_fetched(settings, clock, monkeypatch)
         monkeypatch.undo()
         assert response.status_code == 201, response.text
         assert not [a for a in attempts if "127.0.0.1" not in str(a)], attempts
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://10.0.0.1/jwks.json", "https://169.254.169.254/", "http://127.0.0.1/jwks"]
+)
+async def test_a_literal_private_jwks_uri_is_refused(settings, clock, uri):
+    async with server(settings, clock, dcr_modes="open") as api:
+        response = await register(api, {**WEB_CLIENT, "jwks_uri": uri})
+        assert_error(response, 400, "invalid_client_metadata")
+        assert await client_count(api) == 0
 
 
 # --- initial access tokens ---
@@ -583,7 +595,8 @@ def test_appward_serve_stops_at_start_on_an_unsupported_dcr_method(settings):
     assert result.exit_code == 2
     assert result.output.strip() == (
         "appward: invalid configuration: APPWARD_DCR_AUTH_METHODS: not supported: tls_client_auth; "
-        "supported: client_secret_basic, client_secret_post, none, private_key_jwt"
+        "supported: client_secret_basic, client_secret_post, none, private_key_jwt, "
+        "client_secret_jwt"
     )
 
 
@@ -838,7 +851,7 @@ async def test_a_self_registered_client_gets_exactly_what_its_metadata_allows(se
 
 @pytest.mark.parametrize(
     "method",
-    ["client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
+    ["tls_client_auth", "self_signed_tls_client_auth"],
 )
 async def test_a_method_the_token_endpoint_cannot_enforce_is_refused_at_registration(
     settings, clock, method

@@ -107,7 +107,8 @@ async def _authenticate(
     now = clock.now()
     if record is not None and use_is_due(record, now, verifier.policy.last_used_resolution):
         await note_secret_use(session, record.id, now)
-    if cache is not None and record is not None:
+    if cache is not None and record is not None and _cacheable(presented):
+        # Never for an assertion: it is single-use, and its secret is not what was sent.
         cache.remember(
             snapshot,
             presented.secret or "",

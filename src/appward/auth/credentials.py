@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.clients.auth_methods import JWT_BEARER_ASSERTION, uses_certificate
 from appward.clients.models import Client, ClientSecret
+from appward.clients.secret_encryption import SecretCipher
 from appward.clock import Clock
 from appward.errors import InvalidClient, InvalidRequest
 from appward.hashing import SecretVerifier
@@ -137,6 +138,8 @@ class AuthTools:
     assertion_rules: AssertionRules | None = None
     replay: JtiStore | None = None
     remote_keys: RemoteKeySets | None = None
+    # Decrypts client_secret_jwt clients' secrets (clients/secret_encryption.py).
+    secret_cipher: SecretCipher | None = None
 
 
 NO_TOOLS = AuthTools()

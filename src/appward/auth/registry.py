@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from appward.auth.client_secret import authenticate_with_secret
+from appward.auth.client_secret_jwt import authenticate_with_secret_jwt
 from appward.auth.credentials import Authenticate
 from appward.auth.none import authenticate_public
 from appward.auth.private_key_jwt import authenticate_with_private_key_jwt
@@ -23,6 +24,7 @@ AUTHENTICATORS: Mapping[str, Authenticate] = MappingProxyType(
         "client_secret_post": authenticate_with_secret,
         "none": authenticate_public,
         "private_key_jwt": authenticate_with_private_key_jwt,
+        "client_secret_jwt": authenticate_with_secret_jwt,
     }
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -23,6 +24,75 @@ from appward.pagination import Page
 from appward.presenters import present_client, present_page
 from appward.services import Services
 
+# The key and certificate fields, on `create` and `update`: each one a metadata field the
+# validator checks (clients/metadata.py); an option left out changes nothing.
+JwksOption = Annotated[
+    str | None, typer.Option("--jwks", help="The client's public keys: a JWK Set as JSON.")
+]
+JwksFileOption = Annotated[
+    str | None, typer.Option("--jwks-file", help="The JWK Set from a JSON file (- for stdin).")
+]
+JwksUriOption = Annotated[
+    str | None, typer.Option("--jwks-uri", help="Where the client publishes its JWK Set.")
+]
+SigningAlgOption = Annotated[
+    str | None,
+    typer.Option("--token-endpoint-auth-signing-alg", help="The only alg its assertions may use."),
+]
+TLS_OPTIONS = {
+    "tls_subject_dn": "tls_client_auth_subject_dn",
+    "tls_san_dns": "tls_client_auth_san_dns",
+    "tls_san_uri": "tls_client_auth_san_uri",
+    "tls_san_ip": "tls_client_auth_san_ip",
+    "tls_san_email": "tls_client_auth_san_email",
+}
+TlsOption = Annotated[
+    str | None, typer.Option(help="The TLS certificate subject tls_client_auth checks.")
+]
+BoundTokensOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--bound-tokens/--no-bound-tokens",
+        help="tls_client_certificate_bound_access_tokens (RFC 8705 §3).",
+    ),
+]
+AssertionAudienceOption = Annotated[
+    str | None,
+    typer.Option(help="compat or strict: which aud its assertions may name."),
+]
+
+
+def _key_fields(
+    jwks: str | None,
+    jwks_file: str | None,
+    jwks_uri: str | None,
+    signing_alg: str | None,
+    tls: dict[str, str | None],
+    bound_tokens: bool | None,
+    assertion_audience: str | None,
+) -> dict[str, object]:
+    """Returns the metadata fields the key options name (those given only)."""
+    if jwks is not None and jwks_file is not None:
+        fail("give --jwks or --jwks-file, not both")
+    keys: object = None
+    if jwks_file is not None:
+        keys = read_json_file(jwks_file)
+    elif jwks is not None:
+        try:
+            keys = json.loads(jwks)
+        except ValueError as exc:
+            fail(f"--jwks is not JSON: {exc}")
+    fields: dict[str, object] = {
+        "jwks": keys,
+        "jwks_uri": jwks_uri,
+        "token_endpoint_auth_signing_alg": signing_alg,
+        "tls_client_certificate_bound_access_tokens": bound_tokens,
+        "assertion_audience": assertion_audience,
+        **{TLS_OPTIONS[name]: value for name, value in tls.items()},
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 app = typer.Typer(help="Register and manage clients.", no_args_is_help=True)
 app.add_typer(owners.app, name="owners")
 
@@ -41,6 +111,17 @@ def clients_create(
         str | None, typer.Option("--auth-method", help="token_endpoint_auth_method")
     ] = None,
     owner: Annotated[str | None, typer.Option(help="Who owns the client.")] = None,
+    jwks: JwksOption = None,
+    jwks_file: JwksFileOption = None,
+    jwks_uri: JwksUriOption = None,
+    signing_alg: SigningAlgOption = None,
+    tls_subject_dn: TlsOption = None,
+    tls_san_dns: TlsOption = None,
+    tls_san_uri: TlsOption = None,
+    tls_san_ip: TlsOption = None,
+    tls_san_email: TlsOption = None,
+    bound_tokens: BoundTokensOption = None,
+    assertion_audience: AssertionAudienceOption = None,
     set_: SetOption = None,
     metadata: Annotated[
         str | None, typer.Option(help="RFC 7591 metadata as a JSON file, or - for stdin.")
@@ -60,6 +141,23 @@ def clients_create(
         "owner": owner,
     }
     data.update({k: v for k, v in overrides.items() if v is not None})
+    data.update(
+        _key_fields(
+            jwks,
+            jwks_file,
+            jwks_uri,
+            signing_alg,
+            {
+                "tls_subject_dn": tls_subject_dn,
+                "tls_san_dns": tls_san_dns,
+                "tls_san_uri": tls_san_uri,
+                "tls_san_ip": tls_san_ip,
+                "tls_san_email": tls_san_email,
+            },
+            bound_tokens,
+            assertion_audience,
+        )
+    )
 
     async def work(services: Services) -> ClientChange:
         return await services.clients.create(data, registration_source="admin")
@@ -143,6 +241,17 @@ def clients_show(client_id: str, as_json: JsonFlag = False) -> None:
 @app.command("update")
 def clients_update(
     client_id: str,
+    jwks: JwksOption = None,
+    jwks_file: JwksFileOption = None,
+    jwks_uri: JwksUriOption = None,
+    signing_alg: SigningAlgOption = None,
+    tls_subject_dn: TlsOption = None,
+    tls_san_dns: TlsOption = None,
+    tls_san_uri: TlsOption = None,
+    tls_san_ip: TlsOption = None,
+    tls_san_email: TlsOption = None,
+    bound_tokens: BoundTokensOption = None,
+    assertion_audience: AssertionAudienceOption = None,
     set_: SetOption = None,
     metadata: Annotated[
         str | None, typer.Option(help="A JSON merge patch file, or - for stdin.")
@@ -152,9 +261,27 @@ def clients_update(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change metadata fields (a JSON merge patch: null resets a field)."""
+    """Change metadata fields (a JSON merge patch: null resets a field; --set jwks=null
+    removes the keys). The key options override --set and --metadata."""
     patch = read_json_file(metadata) if metadata else {}
     patch.update(parse_assignments(set_ or []))
+    patch.update(
+        _key_fields(
+            jwks,
+            jwks_file,
+            jwks_uri,
+            signing_alg,
+            {
+                "tls_subject_dn": tls_subject_dn,
+                "tls_san_dns": tls_san_dns,
+                "tls_san_uri": tls_san_uri,
+                "tls_san_ip": tls_san_ip,
+                "tls_san_email": tls_san_email,
+            },
+            bound_tokens,
+            assertion_audience,
+        )
+    )
     if not patch:
         fail("nothing to change: give --set field=value or --metadata FILE")
 

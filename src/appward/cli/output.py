@@ -11,11 +11,16 @@ from typing import Any
 import typer
 from pydantic_core import to_jsonable_python
 
+from appward.clients.auth_methods import secret_is_encrypted, uses_secret
 from appward.clients.models import Client
+from appward.clients.secret_encryption import secret_storage
 from appward.clients.service import ClientChange, metadata_of
 from appward.presenters import present_client_change
 
 SHOWN_ONCE = "  (shown once: store it now; only its hash is kept)"
+# client_secret_jwt: the server keeps the secret encrypted (it needs it for the HMAC), but
+# never shows it again.
+SHOWN_ONCE_ENCRYPTED = "  (shown once: store it now; it is kept encrypted, never shown again)"
 
 
 def print_json(value: Any) -> None:
@@ -59,7 +64,8 @@ def print_change(change: ClientChange, as_json: bool) -> None:
     print_client(change.client)
     if secret is not None:
         typer.echo(f"client_secret: {secret.plaintext}")
-        typer.echo(SHOWN_ONCE)
+        encrypted = secret_is_encrypted(change.client.token_endpoint_auth_method)
+        typer.echo(SHOWN_ONCE_ENCRYPTED if encrypted else SHOWN_ONCE)
 
 
 def print_client(client: Client) -> None:
@@ -75,5 +81,7 @@ def print_client(client: Client) -> None:
         "revision",
     ):
         typer.echo(f"{key}: {cell(getattr(client, key))}")
+    method = client.token_endpoint_auth_method
+    typer.echo(f"secret_storage: {secret_storage(method) if uses_secret(method) else '-'}")
     for key, value in metadata_of(client).items():
         typer.echo(f"{key}: {cell(value) if not isinstance(value, dict) else json.dumps(value)}")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from appward.cli.arguments import JsonFlag
-from appward.cli.output import SHOWN_ONCE, print_json, print_table
+from appward.cli.output import SHOWN_ONCE, SHOWN_ONCE_ENCRYPTED, print_json, print_table
 from appward.cli.run import run
 from appward.errors import ConfirmationRequired, FieldError, InvalidInput
 from appward.presenters import present_new_secret, present_secret
@@ -53,22 +53,24 @@ def secrets_add(
 ) -> None:
     """Add a secret; the existing ones keep working (rotation without downtime)."""
 
-    async def work(services: Services) -> tuple[dict[str, Any], str]:
+    async def work(services: Services) -> tuple[dict[str, Any], str, bool]:
         issued = await services.clients.add_secret(
             client_id,
             label=label,
             expire_others_in=expire_others_in,
             expires_at=_expiry(expires_at),
         )
-        return present_new_secret(issued.record, services.clients.clock.now()), issued.plaintext
+        now = services.clients.clock.now()
+        encrypted = issued.record.secret_encrypted is not None
+        return present_new_secret(issued.record, now), issued.plaintext, encrypted
 
-    record, plaintext = run(work)
+    record, plaintext, encrypted = run(work)
     if as_json:
         print_json({**record, "client_secret": plaintext})
         return
     typer.echo(f"secret id: {record['id']}")
     typer.echo(f"client_secret: {plaintext}")
-    typer.echo(SHOWN_ONCE)
+    typer.echo(SHOWN_ONCE_ENCRYPTED if encrypted else SHOWN_ONCE)
 
 
 @app.command("list")

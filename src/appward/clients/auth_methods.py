@@ -51,6 +51,12 @@ AUTH_METHODS: Mapping[str, ClientAuthMethod] = MappingProxyType(
                 uses_keys=True,
                 signing_algs=ASYMMETRIC_SIGNING_ALGS,
             ),
+            ClientAuthMethod(
+                "client_secret_jwt",
+                uses_secret=True,
+                secret_encrypted=True,
+                signing_algs=HMAC_SIGNING_ALGS,
+            ),
         )
     }
 )

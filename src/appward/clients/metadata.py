@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from appward import addresses
 from appward.clients import auth_methods
 from appward.clients.auth_methods import (
     ASYMMETRIC_SIGNING_ALGS,
@@ -109,6 +110,26 @@ def check_web_uri(uri: str) -> str:
     if parts.scheme == "http" and _is_loopback_literal(parts.hostname):
         return uri
     raise ValueError("must be an https URL (http only for 127.0.0.1 or [::1])")
+
+
+def check_jwks_uri(uri: str, info: ValidationInfo) -> str:
+    """A jwks_uri: https, no userinfo, and not a literal private, loopback or otherwise
+    non-public address; http and loopback only with APPWARD_JWKS_URI_ALLOW_LOOPBACK
+    (development). A first line only: the fetch checks every address the name resolves
+    to (auth/jwks.py), which is the check that matters."""
+    bounds = (info.context or {}).get("bounds")
+    allow_loopback = isinstance(bounds, LifetimeBounds) and bounds.jwks_uri_allow_loopback
+    parts = _check_uri_shape(uri)
+    schemes = ("https", "http") if allow_loopback else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError("must be an https URL")
+    host = parts.hostname.lower().rstrip(".")
+    literal = addresses.literal_address(host)
+    if literal is not None and addresses.refusal(literal, allow_loopback=allow_loopback):
+        raise ValueError("must not name a private, loopback or otherwise non-public address")
+    if not allow_loopback and (host == "localhost" or host.endswith(".localhost")):
+        raise ValueError("must not name a loopback host")
+    return uri
 
 
 def check_redirect_uri(uri: str, application_type: str) -> None:
@@ -201,7 +222,12 @@ def _public_members(key: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _check_jwks(value: dict[str, Any]) -> dict[str, Any]:
+def check_jwks(value: dict[str, Any]) -> dict[str, Any]:
+    """Returns the JWK Set ``value`` with only its public members kept: registered ones
+    and fetched ones (auth/jwks.py) pass the same check.
+
+    Raises ValueError unless it is a non-empty set of usable public keys with unique kids.
+    """
     keys = value.get("keys")
     if not isinstance(keys, list) or not keys:
         raise ValueError("must be a JWK Set with a non-empty 'keys' array (RFC 7517 §5)")
@@ -294,8 +320,8 @@ class ClientMetadata(BaseModel):
     contacts: list[Annotated[EmailStr, Field(max_length=320)]] = Field(
         default_factory=list, max_length=20
     )
-    jwks_uri: WebUri | None = None
-    jwks: Annotated[dict[str, Any], AfterValidator(_check_jwks)] | None = None
+    jwks_uri: Annotated[str, AfterValidator(check_jwks_uri)] | None = None
+    jwks: Annotated[dict[str, Any], AfterValidator(check_jwks)] | None = None
     software_id: Text | None = None
     software_version: Text | None = None
     tls_client_auth_subject_dn: (

@@ -25,11 +25,12 @@ from appward.clients.approval import (
     initial_approval,
     needs_approval,
 )
-from appward.clients.auth_methods import is_public_method, uses_secret
+from appward.clients.auth_methods import is_public_method, secret_is_encrypted, uses_secret
 from appward.clients.credential_changes import mark_credentials_changed
 from appward.clients.metadata import ClientMetadata, GrantType, parse_client_metadata
 from appward.clients.models import Client, ClientScope, ClientSecret
 from appward.clients.scopes import ADMIN_SCOPE, ScopeService
+from appward.clients.secret_encryption import SecretCipher, SecretDecryptionError
 from appward.clients.secrets import (
     check_safe_to_revoke,
     check_secret_expiry,
@@ -101,6 +102,16 @@ class ClientChange:
 
 
 @dataclass(frozen=True, slots=True)
+class ReencryptionResult:
+    """What ``appward keys reencrypt-secrets`` did: secrets rewritten under the current
+    key, already under it, and the ids of those no configured key decrypts."""
+
+    rewritten: int
+    current: int
+    undecryptable: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class ClientFilter:
     name: str | None = None
     status: str | None = None
@@ -141,6 +152,9 @@ class ClientService:
     bounds: LifetimeBounds
     secret_policy: SecretPolicy
     audit: AuditLog
+    # Encrypts the secrets of methods that need the plaintext (client_secret_jwt);
+    # None where the caller never issues one (such a secret is then refused).
+    secret_cipher: SecretCipher | None = None
 
     # --- reading ---
 
@@ -327,6 +341,7 @@ class ClientService:
             # A reviewed client that asks for a new sensitive scope is reviewed again.
             changed["approval"] = changed_value(client.approval, PENDING)
             client.approval = PENDING
+        method_before = client.token_endpoint_auth_method
         _apply(client, metadata)
         client.updated_at = self.clock.now()
         await self._flush_versioned()
@@ -334,7 +349,9 @@ class ClientService:
         mark_credentials_changed(self.session, client_id)
         secret = None
         if "token_endpoint_auth_method" in changed:
-            secret = await self._settle_credentials_after_method_change(client, metadata)
+            secret = await self._settle_credentials_after_method_change(
+                client, metadata, method_before
+            )
         return ClientChange(client, secret)
 
     async def set_status(self, client_id: str, status: str) -> Client:
@@ -597,6 +614,42 @@ class ClientService:
             mark_credentials_changed(self.session, client_id)
         return secret
 
+    async def reencrypt_secrets(self) -> ReencryptionResult:
+        """Rewrites every encrypted client secret (revoked and expired ones too) under the
+        current key-encryption key, so the previous keys can be retired
+        (APPWARD_PREVIOUS_KEY_ENCRYPTION_KEYS). Hashed secrets are untouched.
+
+        Returns how many were rewritten, were current already, or cannot be decrypted
+        under any configured key (left as they are, by id). Raises RuntimeError without
+        a secret cipher.
+        """
+        if self.secret_cipher is None:
+            raise RuntimeError("re-encrypting client secrets needs a secret cipher")
+        rows = await self.session.execute(
+            select(ClientSecret, Client.client_id)
+            .join(Client, Client.pk == ClientSecret.client_pk)
+            .where(ClientSecret.secret_encrypted.is_not(None))
+            .order_by(ClientSecret.id)
+            .with_for_update(of=ClientSecret)
+        )
+        rewritten = current = 0
+        undecryptable: list[str] = []
+        for record, client_id in rows.tuples():
+            assert record.secret_encrypted is not None
+            if self.secret_cipher.is_current(record.secret_encrypted):
+                current += 1
+                continue
+            try:
+                record.secret_encrypted = self.secret_cipher.reencrypt(
+                    record.secret_encrypted, client_id=client_id, secret_id=record.id
+                )
+            except SecretDecryptionError:
+                undecryptable.append(record.id)
+                continue
+            rewritten += 1
+        await self.session.flush()
+        return ReencryptionResult(rewritten, current, undecryptable)
+
     # --- internals ---
 
     async def _issue_secret(
@@ -607,8 +660,18 @@ class ClientService:
     ) -> IssuedSecret:
         secret_id = new_secret_id()
         plaintext = generate_secret(secret_id)
-        # argon2 is deliberately slow: hash in a worker thread, off the event loop.
-        hashed = await anyio.to_thread.run_sync(self.hasher.hash, plaintext)
+        hashed: str | None = None
+        encrypted: bytes | None = None
+        if secret_is_encrypted(client.token_endpoint_auth_method):
+            # The method needs the plaintext back (an HMAC key): encrypted, never hashed.
+            if self.secret_cipher is None:
+                raise RuntimeError("issuing an encrypted client secret needs a secret cipher")
+            encrypted = self.secret_cipher.encrypt(
+                plaintext, client_id=client.client_id, secret_id=secret_id
+            )
+        else:
+            # argon2 is deliberately slow: hash in a worker thread, off the event loop.
+            hashed = await anyio.to_thread.run_sync(self.hasher.hash, plaintext)
         now = self.clock.now()
         if expires_at == "default":
             lifetime = self.secret_policy.default_lifetime
@@ -618,6 +681,7 @@ class ClientService:
             client_pk=client.pk,
             label=label,
             secret_hash=hashed,
+            secret_encrypted=encrypted,
             created_at=now,
             expires_at=expires_at,
         )
@@ -653,12 +717,21 @@ class ClientService:
             )
 
     async def _settle_credentials_after_method_change(
-        self, client: Client, metadata: ClientMetadata
+        self, client: Client, metadata: ClientMetadata, method_before: str
     ) -> IssuedSecret | None:
         if not metadata.uses_secret:
             # A secret that can no longer be used is a liability: revoke it.
             await self._revoke_all_secrets(client, self.clock.now())
             return None
+        if secret_is_encrypted(method_before) != secret_is_encrypted(
+            client.token_endpoint_auth_method
+        ):
+            # Between a hashed and an encrypted storage no secret converts (a hash cannot
+            # be decrypted, and a plaintext is never kept to hash): the old secrets are
+            # revoked and one new secret, stored the new way, is issued in the response.
+            await self._revoke_all_secrets(client, self.clock.now())
+            mark_credentials_changed(self.session, client.client_id)
+            return await self._issue_secret(client, "initial")
         if await self._usable_secrets(client):
             return None
         return await self._issue_secret(client, "initial")

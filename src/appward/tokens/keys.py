@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import JSON, LargeBinary, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from appward.clients.secret_encryption import SecretCipher, fernet_key_bytes
 from appward.clock import Clock
 from appward.db import Base, UTCDateTime
 
@@ -51,15 +53,41 @@ class KeyRing:
     jwks: dict[str, Any]
 
 
-def load_key_encryption(configured: str | None, data_dir: Path) -> Fernet:
-    """Returns the cipher for private keys at rest.
+def load_key_encryption_key(configured: str | None, data_dir: Path) -> bytes:
+    """Returns the key-encryption key, a Fernet key (url-safe base64): the configured
+    one, or a key file in ``data_dir`` created with mode 0600 on first use (the embedded
+    default; production requires a configured key). Both the Fernet cipher for private
+    keys and the client-secret cipher come from this one key.
 
-    Uses the configured key, or a key file in ``data_dir`` created with mode 0600 on
-    first use (the embedded default; production requires a configured key).
+    Raises ValueError for a malformed key (the message never contains it).
     """
     if configured:
-        return Fernet(configured.encode())
-    return Fernet(generated_key_file(data_dir / KEY_FILE_NAME, Fernet.generate_key))
+        key = configured.encode()
+    else:
+        key = generated_key_file(data_dir / KEY_FILE_NAME, Fernet.generate_key)
+    Fernet(key)  # validates it: Fernet's message names the rule, never the key
+    return key
+
+
+def load_key_encryption(configured: str | None, data_dir: Path) -> Fernet:
+    """Returns the cipher for private keys at rest (load_key_encryption_key's key)."""
+    return Fernet(load_key_encryption_key(configured, data_dir))
+
+
+@lru_cache(maxsize=8)
+def load_secret_cipher(
+    configured: str | None, data_dir: Path, previous: str | None = None
+) -> SecretCipher:
+    """Returns the cipher for encrypted client secrets: AES-256-GCM under a key derived
+    from the key-encryption key (load_key_encryption_key), decrypting too under each of
+    the comma-separated ``previous`` keys (APPWARD_PREVIOUS_KEY_ENCRYPTION_KEYS). Cached:
+    every unit of work asks for it, and the settings never change in a process.
+
+    Raises ValueError for a malformed key.
+    """
+    current = fernet_key_bytes(load_key_encryption_key(configured, data_dir))
+    olds = [fernet_key_bytes(k) for k in (previous or "").split(",") if k.strip()]
+    return SecretCipher(current, olds)
 
 
 def generated_key_file(path: Path, generate: Callable[[], bytes]) -> bytes:

@@ -22,8 +22,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appward.auth import AuthTools, CredentialCache
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
-from appward.auth.credentials import AssertionRules, JtiStore
+from appward.auth.credentials import AssertionRules, JtiStore, RemoteKeySets
 from appward.auth.invalidation import listen_for_changes
+from appward.auth.jwks import JwksFetcher
 from appward.auth.replay import DatabaseJtiStore, RedisJtiStore
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
@@ -39,6 +40,7 @@ from appward.tokens.keys import (
     generated_key_file,
     load_key_encryption,
     load_key_ring,
+    load_secret_cipher,
 )
 from appward.users.throttle import (
     RESET_REQUEST_WINDOW,
@@ -73,10 +75,26 @@ log = logging.getLogger("appward.web")
 SESSION_KEY_FILE = "session.key"
 
 
-def auth_tools(settings: Settings, clock: Clock, redis: aioredis.Redis | None = None) -> AuthTools:
+def jwks_fetcher(settings: Settings) -> JwksFetcher:
+    """Returns the app's one fetcher of clients' jwks_uri (closed in the lifespan)."""
+    return JwksFetcher(
+        cache_ttl=settings.jwks_uri_cache_ttl,
+        refetch_interval=settings.jwks_uri_refetch_interval,
+        timeout=settings.jwks_uri_timeout,
+        max_bytes=settings.jwks_uri_max_bytes,
+        allow_loopback=settings.jwks_uri_allow_loopback,
+    )
+
+
+def auth_tools(
+    settings: Settings,
+    clock: Clock,
+    redis: aioredis.Redis | None = None,
+    remote_keys: RemoteKeySets | None = None,
+) -> AuthTools:
     """Returns what the methods beyond shared secrets need, from ``settings``: the jti
     replay store is Redis when the app has it (every process shares it), else the
-    database."""
+    database; ``remote_keys`` fetches clients' jwks_uri (jwks_fetcher)."""
     database_store = DatabaseJtiStore(clock)
     replay: JtiStore = RedisJtiStore(redis, database_store) if redis is not None else database_store
     return AuthTools(
@@ -88,6 +106,10 @@ def auth_tools(settings: Settings, clock: Clock, redis: aioredis.Redis | None = 
             clock_skew=settings.assertion_clock_skew,
         ),
         replay=replay,
+        secret_cipher=load_secret_cipher(
+            settings.key_encryption_key, settings.data_dir, settings.previous_key_encryption_keys
+        ),
+        remote_keys=remote_keys,
     )
 
 
@@ -104,6 +126,7 @@ def create_app(
     epoch = EpochFile(settings.data_dir / EPOCH_FILE)
     redis = redis_client(settings.redis_url)  # connects on first use
     clock = clock or SystemClock()
+    remote_keys = jwks_fetcher(settings)
     state = AppState(
         settings=settings,
         clock=clock,
@@ -154,7 +177,7 @@ def create_app(
         ),
         redis=redis,
         mailer=mailer_for(settings, clock),
-        auth_tools=auth_tools(settings, clock, redis),
+        auth_tools=auth_tools(settings, clock, redis, remote_keys),
     )
 
     @asynccontextmanager
@@ -176,6 +199,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await state.engine.dispose()
+            await remote_keys.aclose()
             await state.registration_limiter.close()
             await state.login_throttle.close()
             await state.reset_throttle.close()

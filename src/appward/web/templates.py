@@ -19,6 +19,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from appward.clients.auth_methods import uses_secret
 from appward.config import Settings
 from appward.errors import AppwardError
 from appward.web.static import static_url
@@ -31,6 +32,9 @@ _env = Environment(
     undefined=StrictUndefined,
 )
 _env.globals["static_url"] = static_url
+# Which tabs a client's page offers follows its method's descriptor (a Keys tab always,
+# the secrets tab only for a method with secrets).
+_env.globals["method_uses_secret"] = uses_secret
 
 CSP_SOURCE = re.compile(r"[a-z][a-z0-9+.-]*:(//[A-Za-z0-9.\-\[\]:]+)?")
 

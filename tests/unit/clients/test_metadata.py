@@ -6,6 +6,7 @@ wrong, InvalidClientMetadata otherwise), its RFC 7591 §3.2.2 error code, and th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from types import MappingProxyType
@@ -277,7 +278,7 @@ def test_every_method_of_the_registry_can_be_registered():
 
 @pytest.mark.parametrize(
     "method",
-    ["client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
+    ["tls_client_auth", "self_signed_tls_client_auth"],
 )
 def test_iana_methods_this_server_cannot_enforce_are_refused(method):
     """What cannot be enforced is never registered: a private_key_jwt client accepted here
@@ -289,7 +290,7 @@ def test_iana_methods_this_server_cannot_enforce_are_refused(method):
         message="not supported by this server",
     )
     (problem,) = [f for f in exc.fields if f.field == "token_endpoint_auth_method"]
-    for unsupported in ("client_secret_jwt", "tls_client_auth"):
+    for unsupported in ("tls_client_auth",):
         assert unsupported not in problem.message.replace(method, "", 1)
     for supported in AUTH_METHODS:
         assert supported in problem.message
@@ -947,20 +948,71 @@ def test_scope_with_a_trailing_newline_is_refused():
 # --- informational and key URIs ---
 
 WEB_URI_FIELDS = ["client_uri", "logo_uri", "policy_uri", "tos_uri", "jwks_uri"]
+INFO_URI_FIELDS = [f for f in WEB_URI_FIELDS if f != "jwks_uri"]
 
 
 @pytest.mark.parametrize("field", WEB_URI_FIELDS)
 @pytest.mark.parametrize(
+    "uri", ["https://app.example.com/page", "https://app.example.com:8443/page?lang=en"]
+)
+def test_https_web_uris_are_accepted(field, uri):
+    assert parse(meta(**{field: uri})).to_wire()[field] == uri
+
+
+@pytest.mark.parametrize("field", INFO_URI_FIELDS)
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:8000/page", "http://[::1]/page"])
+def test_loopback_http_informational_uris_are_accepted(field, uri):
+    assert parse(meta(**{field: uri})).to_wire()[field] == uri
+
+
+# The server fetches a jwks_uri (auth/jwks.py checks every resolved address at fetch
+# time); registration refuses what is plainly not a public https URL.
+DEV_BOUNDS = dataclasses.replace(BOUNDS, jwks_uri_allow_loopback=True)
+
+
+@pytest.mark.parametrize(
     "uri",
     [
-        "https://app.example.com/page",
-        "https://app.example.com:8443/page?lang=en",
-        "http://127.0.0.1:8000/page",
-        "http://[::1]/page",
+        "http://127.0.0.1:8000/jwks",
+        "http://[::1]/jwks",
+        "https://127.0.0.1/jwks",
+        "https://localhost/jwks",
+        "https://keys.localhost/jwks",
+        "https://10.0.0.1/jwks.json",
+        "https://192.168.1.1/jwks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://100.64.0.1/jwks",
+        "https://0.0.0.0/jwks",
+        "https://[::ffff:10.0.0.1]/jwks",
+        "https://[fd00::1]/jwks",
+        "https://[fe80::1]/jwks",
+        "https://user:pw@keys.example.com/jwks",
+        "http://keys.example.com/jwks",
     ],
 )
-def test_https_or_loopback_http_web_uris_are_accepted(field, uri):
-    assert parse(meta(**{field: uri})).to_wire()[field] == uri
+def test_a_jwks_uri_must_be_public_https(uri):
+    assert_invalid(meta(jwks_uri=uri), "jwks_uri")
+
+
+@pytest.mark.parametrize(
+    ("uri", "ok"),
+    [
+        ("http://127.0.0.1:8000/jwks", True),
+        ("http://localhost:8000/jwks", True),
+        ("https://[::1]/jwks", True),
+        ("https://10.0.0.1/jwks", False),  # the flag is about loopback only
+        ("https://user@127.0.0.1/jwks", False),
+        ("ftp://127.0.0.1/jwks", False),
+    ],
+)
+def test_the_development_flag_allows_loopback_jwks_uris(uri, ok):
+    data = meta(jwks_uri=uri)
+    if ok:
+        assert parse_client_metadata(data, DEV_BOUNDS).jwks_uri == uri
+    else:
+        with pytest.raises(InvalidClientMetadata) as caught:
+            parse_client_metadata(data, DEV_BOUNDS)
+        assert [f.field for f in caught.value.fields] == ["jwks_uri"]
 
 
 @pytest.mark.parametrize("field", WEB_URI_FIELDS)

@@ -79,6 +79,7 @@ def test_by_default_every_method_the_token_endpoint_supports_is_allowed():
         "client_secret_post",
         "none",
         "private_key_jwt",
+        "client_secret_jwt",
     )
 
 
@@ -111,7 +112,7 @@ def test_closed_is_no_mode():
     ("variable", "value", "unsupported", "supported"),
     [
         ("dcr_auth_methods", "tls_client_auth", "tls_client_auth", METHODS_SUPPORTED),
-        ("dcr_auth_methods", "none,client_secret_jwt", "client_secret_jwt", METHODS_SUPPORTED),
+        ("dcr_auth_methods", "none,tls_client_auth", "tls_client_auth", METHODS_SUPPORTED),
         ("dcr_grant_types", "authorization_code,password", "password", GRANT_TYPES),
         ("dcr_grant_types", "implicit", "implicit", GRANT_TYPES),
     ],

@@ -34,6 +34,7 @@ def test_a_create_form_leaves_empty_inputs_out() -> None:
         "require_pkce": True,
         "rotate_refresh_tokens": False,
         "skip_consent": False,
+        "tls_client_certificate_bound_access_tokens": False,
     }
 
 
@@ -69,3 +70,15 @@ def test_the_create_form_starts_from_the_validators_defaults() -> None:
     assert values["token_endpoint_auth_method"] == "client_secret_basic"
     assert values["require_pkce"] is True
     assert values["skip_consent"] is False
+
+
+def test_the_tls_subject_is_one_field_of_five() -> None:
+    form = {"tls_subject_field": "tls_client_auth_san_dns", "tls_subject_value": " a.example "}
+    data = metadata_from(posted_values(form, SETTINGS_FIELDS), patch=True)
+    assert data["tls_client_auth_san_dns"] == "a.example"
+    for other in ("subject_dn", "san_uri", "san_ip", "san_email"):
+        assert data[f"tls_client_auth_{other}"] is None
+    assert "tls_subject_field" not in data
+    assert "tls_subject_value" not in data
+    created = metadata_from(posted_values({"tls_subject_value": ""}, CREATE_FIELDS), patch=False)
+    assert not any(name.startswith("tls_client_auth_") for name in created)

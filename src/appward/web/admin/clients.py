@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,6 +62,11 @@ class ClientOut(BaseModel):
         description="The introspection permission: the client (a resource server) may "
         "introspect other clients' tokens, not only its own; a client holding appward:admin "
         "may without it"
+    )
+    secret_storage: Literal["argon2id", "aes-256-gcm"] | None = Field(
+        description="How the client's secrets are kept: argon2id hashes, or AES-256-GCM "
+        "ciphertexts under the key-encryption key for client_secret_jwt, whose HMAC needs "
+        "the secret itself; null for a method without secrets"
     )
     name_warning: str | None = Field(
         description="Set when a name mixes scripts to look like another (Unicode TR39)"

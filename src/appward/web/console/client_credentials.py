@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request, Response
 
 from appward.clients.auth_methods import is_public_method, uses_secret
 from appward.clients.models import Client, ClientSecret
+from appward.clients.secret_encryption import ENCRYPTED_STORAGE, secret_storage
 from appward.clients.secrets import (
     EXPIRY_PRESET_DAYS,
     MAX_GRACE_DAYS,
@@ -88,6 +89,9 @@ async def _page(
         **client_tab(client, "credentials", caller),
         "uses_secret": uses_secret(method),
         "public_client": is_public_method(method),
+        # argon2id or aes-256-gcm (clients/secret_encryption.py): shown beside the list.
+        "secret_storage": secret_storage(method),
+        "secret_encrypted": secret_storage(method) == ENCRYPTED_STORAGE,
         "rows": _rows(await services.clients.list_secrets(client.client_id), now),
         "now": now,
         "values": values or {"expiry": DEFAULT_EXPIRY, "others": OTHERS_KEEP},

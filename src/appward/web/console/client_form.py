@@ -18,8 +18,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from appward.clients.auth_methods import AUTH_METHODS
-from appward.clients.metadata import ClientMetadata
+from appward.clients.auth_methods import AUTH_METHODS, signing_algs_supported
+from appward.clients.metadata import TLS_FIELDS, ClientMetadata
 from appward.clients.models import Client
 from appward.clients.service import GRANT_TYPES, metadata_of
 from appward.web.forms import parse_json
@@ -39,9 +39,19 @@ IDENTITY = (
     "software_version",
 )
 REDIRECTS = ("application_type", "redirect_uris")
-# The tls_client_auth_* fields are left out: they only go with tls_client_auth, which
-# this server does not offer (clients/auth_methods.py), so no value could be saved.
-CREDENTIALS = ("token_endpoint_auth_method", "jwks_uri", "jwks")
+# The TLS subject is one select (which tls_client_auth_* field) and one value, so exactly
+# one of the five is set (RFC 8705 §2.1.2); metadata_from spreads it over the five.
+TLS_FIELD = "tls_subject_field"
+TLS_VALUE = "tls_subject_value"
+CREDENTIALS = (
+    "token_endpoint_auth_method",
+    "jwks_uri",
+    "jwks",
+    "token_endpoint_auth_signing_alg",
+    TLS_FIELD,
+    TLS_VALUE,
+    "tls_client_certificate_bound_access_tokens",
+)
 POLICY = (
     "grant_types",
     "scope",
@@ -59,7 +69,14 @@ CREATE_FIELDS = (*SETTINGS_FIELDS, *POLICY)
 
 LINES = frozenset({"redirect_uris", "contacts"})
 INTEGERS = frozenset({"access_token_ttl", "refresh_token_ttl", "refresh_token_absolute_ttl"})
-CHECKBOXES = frozenset({"rotate_refresh_tokens", "require_pkce", "skip_consent"})
+CHECKBOXES = frozenset(
+    {
+        "rotate_refresh_tokens",
+        "require_pkce",
+        "skip_consent",
+        "tls_client_certificate_bound_access_tokens",
+    }
+)
 # Yes, no, or "" for the default the validator derives (refresh tokens follow the
 # refresh_token grant type).
 YES_NO_DEFAULT = frozenset({"issue_refresh_tokens"})
@@ -69,13 +86,32 @@ LOCALIZED = frozenset({"client_name_localized"})
 GRANT_TYPE_FIELD = "grant_type."
 WHOLE_NUMBER = re.compile(r"-?[0-9]{1,15}")
 
+AUTH_METHOD_TEXTS = {
+    "client_secret_basic": "a secret, sent in the Authorization header",
+    "client_secret_post": "a secret, sent in the request body",
+    "client_secret_jwt": "a JWT signed with the secret (HMAC); the secret is kept encrypted",
+    "private_key_jwt": "a JWT signed with one of the client's keys (JWK Set or its URL)",
+    "tls_client_auth": "a TLS client certificate from a trusted CA, naming the subject below",
+    "self_signed_tls_client_auth": "a self-signed TLS client certificate of the JWK Set",
+    "none": "a public client (a native or single-page app) with no secret",
+}
+# Exactly the registered methods: one the server cannot check is never offered.
 AUTH_METHOD_OPTIONS = [
-    ("client_secret_basic", "client_secret_basic: a secret, sent in the Authorization header"),
-    ("client_secret_post", "client_secret_post: a secret, sent in the request body"),
-    ("none", "none: a public client (a native or single-page app) with no secret"),
-    ("private_key_jwt", "private_key_jwt: a JWT signed with one of the client's keys"),
+    (name, f"{name}: {AUTH_METHOD_TEXTS[name]}" if name in AUTH_METHOD_TEXTS else name)
+    for name in AUTH_METHODS
 ]
-assert [value for value, _ in AUTH_METHOD_OPTIONS] == list(AUTH_METHODS), "one per method"
+SIGNING_ALG_OPTIONS = [
+    ("", "Any the method allows"),
+    *((alg, alg) for alg in signing_algs_supported()),
+]
+TLS_FIELD_OPTIONS = [
+    ("tls_client_auth_subject_dn", "Subject distinguished name (RFC 4514)"),
+    ("tls_client_auth_san_dns", "Subject alternative name: DNS name"),
+    ("tls_client_auth_san_uri", "Subject alternative name: URI"),
+    ("tls_client_auth_san_ip", "Subject alternative name: IP address"),
+    ("tls_client_auth_san_email", "Subject alternative name: email address"),
+]
+assert [name for name, _ in TLS_FIELD_OPTIONS] == list(TLS_FIELDS), "one per TLS field"
 APPLICATION_TYPE_OPTIONS = [
     ("web", "Web: a server-side application"),
     ("native", "Native: a desktop or mobile application"),
@@ -106,6 +142,8 @@ def _defaults() -> FormValues:
         "rotate_refresh_tokens": fields["rotate_refresh_tokens"].default,
         "require_pkce": fields["require_pkce"].default,
         "skip_consent": fields["skip_consent"].default,
+        "tls_client_certificate_bound_access_tokens": False,
+        TLS_FIELD: TLS_FIELDS[0],
     }
 
 
@@ -120,6 +158,9 @@ def client_values(client: Client) -> FormValues:
     for name in SETTINGS_FIELDS:
         value = client.owner if name == "owner" else current.get(name)
         values[name] = _shown(name, value)
+    subject = next(((f, current[f]) for f in TLS_FIELDS if current.get(f) is not None), None)
+    values[TLS_FIELD] = subject[0] if subject else TLS_FIELDS[0]
+    values[TLS_VALUE] = str(subject[1]) if subject else ""
     return values
 
 
@@ -149,6 +190,8 @@ def posted_values(form: Mapping[str, str], fields: tuple[str, ...]) -> FormValue
             values[name] = name in form
         elif name == "grant_types":
             values[name] = [g for g in GRANT_TYPES if f"{GRANT_TYPE_FIELD}{g}" in form]
+        elif name == TLS_FIELD:
+            values[name] = form.get(name, TLS_FIELDS[0])
         else:
             values[name] = form.get(name, "")
     return values
@@ -158,6 +201,14 @@ def metadata_from(values: FormValues, *, patch: bool) -> dict[str, Any]:
     """Returns the metadata (plus ``owner``) the values stand for. An empty input is an
     omitted field when creating, and a reset to its default (null) in a ``patch``."""
     data: dict[str, Any] = {}
+    values = dict(values)
+    if TLS_FIELD in values:
+        chosen, text = str(values.pop(TLS_FIELD)), str(values.pop(TLS_VALUE, "")).strip()
+        if patch:
+            data.update(dict.fromkeys(TLS_FIELDS))
+        if text:
+            # An unknown field name goes on as itself, for the validator to refuse.
+            data[chosen if chosen in TLS_FIELDS else TLS_FIELD] = text
     for name, value in values.items():
         converted = _converted(name, value)
         if converted is not None:

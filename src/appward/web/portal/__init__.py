@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from appward.web.portal import app_credentials, apps, co_owners, signup
+from appward.web.portal import app_credentials, app_keys, apps, co_owners, signup
 
 router = APIRouter(prefix="/portal", include_in_schema=False)  # PREFIX
 router.add_api_route("", signup.portal_home, methods=["GET"])
 
 PREFIX = "/portal"
-PARTS = (signup, apps, app_credentials, co_owners)
+PARTS = (signup, apps, app_credentials, app_keys, co_owners)
 
 for part in PARTS:
     router.include_router(part.router)
