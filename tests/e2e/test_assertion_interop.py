@@ -45,7 +45,7 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
     from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT
     from authlib.oauth2.rfc7523.assertion import client_secret_jwt_sign, private_key_jwt_sign
-    from joserfc.jwk import ECKey, RSAKey
+    from joserfc.jwk import ECKey, OctKey, RSAKey
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -81,7 +81,7 @@ class ShortLivedSecret(ClientSecretJWT):  # type: ignore[misc]
     def sign(self, auth: Any, token_endpoint: str) -> str:
         return str(
             client_secret_jwt_sign(
-                auth.client_secret,
+                OctKey.import_key(auth.client_secret),  # as ClientSecretJWT.sign does
                 client_id=auth.client_id,
                 token_endpoint=token_endpoint,
                 header=self.headers,
