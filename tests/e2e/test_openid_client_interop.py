@@ -94,7 +94,9 @@ def issuer_and_admin(
 
 @contextlib.contextmanager
 def served(settings: Settings, workdir: Path) -> Iterator[tuple[str, str]]:
-    """Serves the app (two workers) with its issuer identifier at its own loopback port.
+    """Serves the app with its issuer identifier at its own loopback port: one worker,
+    which uvicorn runs without the supervisor whose start-up health check can kill a slow
+    worker on a loaded machine (replay across processes is tested elsewhere).
     Yields the issuer and an admin access token."""
     port = free_port()
     issuer = f"http://{HOST}:{port}"
@@ -105,7 +107,7 @@ def served(settings: Settings, workdir: Path) -> Iterator[tuple[str, str]]:
     log = workdir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(APPWARD), "serve", "--host", HOST, "--port", str(port), "--workers", "2"],
+            [str(APPWARD), "serve", "--host", HOST, "--port", str(port), "--workers", "1"],
             cwd=workdir,
             env=env,
             stdout=out,
