@@ -65,24 +65,21 @@ def key_label(jwk: dict[str, Any]) -> str:
 
 async def note_key_use(session: AsyncSession, client_pk: int, kid: str, now: datetime) -> None:
     """Records that key ``kid`` authenticated the client at ``now``, at most once a
-    minute per key (a busy client writes no row per request)."""
-    due = now - KEY_USE_RESOLUTION
-    result = await session.execute(
-        update(ClientKeyUse)
-        .where(
-            ClientKeyUse.client_pk == client_pk,
-            ClientKeyUse.kid == kid,
-            ClientKeyUse.last_used_at <= due,
+    minute per key: a read first, so a busy client's requests stay reads (an UPDATE on
+    each one made every assertion a write transaction, and SQLite queues those)."""
+    last = await session.scalar(
+        select(ClientKeyUse.last_used_at).where(
+            ClientKeyUse.client_pk == client_pk, ClientKeyUse.kid == kid
         )
-        .values(last_used_at=now)
     )
-    if getattr(result, "rowcount", 0):
+    if last is not None:
+        if now - last >= KEY_USE_RESOLUTION:
+            await session.execute(
+                update(ClientKeyUse)
+                .where(ClientKeyUse.client_pk == client_pk, ClientKeyUse.kid == kid)
+                .values(last_used_at=now)
+            )
         return
-    known = await session.scalar(
-        select(ClientKeyUse.kid).where(ClientKeyUse.client_pk == client_pk, ClientKeyUse.kid == kid)
-    )
-    if known is not None:
-        return  # written less than a minute ago
     try:
         async with session.begin_nested():
             session.add(ClientKeyUse(client_pk=client_pk, kid=kid, last_used_at=now))
