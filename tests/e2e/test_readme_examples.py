@@ -140,8 +140,10 @@ def test_every_shell_block_runs_or_says_why_not() -> None:
 def test_readme_and_docs_examples_work_as_pasted(tmp_path: Path) -> None:
     blocks = all_blocks()
     workdir = tmp_path / "checkout"
-    (workdir / ".venv").mkdir(parents=True)
-    (workdir / ".venv" / "bin").symlink_to(Path(sys.executable).parent, target_is_directory=True)
+    workdir.mkdir(parents=True)
+    # The whole venv, not only its bin/: .venv/bin/python finds its packages through the
+    # pyvenv.cfg beside bin/ (the README's examples run Python with PyJWT).
+    (workdir / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     appward = str(workdir / ".venv" / "bin" / "appward")
     port = free_port()
     base_url = f"http://{HOST}:{port}"
