@@ -28,6 +28,7 @@ KEY_TYPES: dict[str, tuple[str, frozenset[str] | None]] = {
     "HS512": ("oct", None),
 }
 MAX_JTI = 200
+LATEST_NUMERIC_DATE = 32503680000  # 3000-01-01: anything later is not a real instant
 
 
 def allowed_algorithms(client: Client) -> tuple[str, ...]:
@@ -189,11 +190,20 @@ def check_claims(
             "seconds after iat"
         )
     jti = claims.get("jti")
-    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI:
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI or not _is_utf8(jti):
         raise InvalidClient(f"the client assertion needs a jti of 1-{MAX_JTI} characters")
-    # Remembered as long as it could be accepted: until exp (with the skew), and never
-    # longer than the longest lifetime allowed from now.
-    return min(exp + skew, now + longest + skew)
+    # Remembered exactly as long as it could be accepted: until exp with the skew (the
+    # lifetime check above bounds exp). Any shorter, and a client whose clock runs ahead
+    # could have its assertion replayed after its jti was forgotten.
+    return exp + skew
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape
+        return False
+    return True
 
 
 def _instant(claims: dict[str, Any], name: str, *, required: bool) -> datetime | None:
@@ -202,6 +212,9 @@ def _instant(claims: dict[str, Any], name: str, *, required: bool) -> datetime |
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidClient(f"the client assertion needs {name} as a NumericDate")
+    if not 0 <= value <= LATEST_NUMERIC_DATE:
+        # Also keeps the skew arithmetic away from datetime's limits (no OverflowError).
+        raise InvalidClient(f"the client assertion's {name} is out of range")
     try:
         return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):

@@ -221,10 +221,9 @@ class JwksFetcher:
             assert ip is not None
             why = addresses.refusal(ip, allow_loopback=self.allow_loopback)
             if why is not None:
-                raise InvalidClient(
-                    "the client's jwks_uri resolves to an address this server does not fetch",
-                    detail=f"jwks_uri resolves to {why}",
-                )
+                # The same description as a name that does not resolve: the registrant of
+                # a jwks_uri must not learn which internal names exist (a DNS oracle).
+                raise InvalidClient(FETCH_FAILED, detail=f"jwks_uri resolves to {why}")
         target = ips[0]
         assert target is not None
         request = self._http.build_request(

@@ -41,6 +41,9 @@ class DatabaseJtiStore:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
+    def now(self) -> datetime:
+        return self._clock.now()
+
     async def use_once(
         self, session: AsyncSession, client_id: str, jti: str, expires_at: datetime
     ) -> bool:
@@ -100,6 +103,10 @@ class RedisJtiStore:
         self._redis = redis
         self._fallback = fallback
         self._prefix = prefix
+        # Until when jtis recorded in the database during an outage could still be
+        # presented: meanwhile the database is asked too, so an assertion used while
+        # Redis was down is not accepted again once Redis answers.
+        self._database_too_until: datetime | None = None
 
     def key(self, client_id: str, jti: str) -> str:
         """Returns the Redis key that holds ``jti`` of ``client_id``."""
@@ -120,5 +127,15 @@ class RedisJtiStore:
                 "Redis unavailable for the jti replay check (%s); using the database",
                 type(exc).__name__,
             )
+            until = self._database_too_until
+            if until is None or expires_at > until:
+                self._database_too_until = expires_at
             return await self._fallback.use_once(session, client_id, jti, expires_at)
-        return bool(created)
+        if not created:
+            return False
+        until = self._database_too_until
+        if until is not None:
+            if self._fallback.now() < until:
+                return await self._fallback.use_once(session, client_id, jti, expires_at)
+            self._database_too_until = None
+        return True

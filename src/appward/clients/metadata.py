@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -248,10 +249,25 @@ def check_jwks(value: dict[str, Any]) -> dict[str, Any]:
     for index, key in enumerate(value["keys"]):
         # One by one: PyJWKSet would silently drop a key it cannot use.
         try:
-            jwt.PyJWK.from_dict(key)
+            parsed = jwt.PyJWK.from_dict(key)
         except (jwt.exceptions.PyJWKError, jwt.exceptions.InvalidKeyError, ValueError) as exc:
             raise ValueError(f"key {index} is not a usable public JWK: {exc}") from None
+        if isinstance(parsed.key, rsa.RSAPublicKey):
+            _check_rsa_size(index, parsed.key)
     return value
+
+
+# RSA keys a verifier can afford: a huge modulus or public exponent makes every signature
+# check cost tens of milliseconds, and an assertion is checked before anyone is proven.
+RSA_BITS = (2048, 8192)
+MAX_RSA_EXPONENT = 2**32 + 1
+
+
+def _check_rsa_size(index: int, key: rsa.RSAPublicKey) -> None:
+    if not RSA_BITS[0] <= key.key_size <= RSA_BITS[1]:
+        raise ValueError(f"key {index}: an RSA key must have {RSA_BITS[0]}-{RSA_BITS[1]} bits")
+    if key.public_numbers().e > MAX_RSA_EXPONENT:
+        raise ValueError(f"key {index}: the RSA public exponent is too large (65537 is usual)")
 
 
 # A BCP 47 language tag as RFC 7591 §2.2 uses them, in the simple shapes real ones take

@@ -134,3 +134,45 @@ async def test_redis_down_falls_back_to_the_database(session, caplog):
     assert await rows(session) == 1
     assert "Redis unavailable for the jti replay check" in caplog.text
     assert "j1" not in caplog.text
+
+
+class _Switchable:
+    """A Redis client that is down until ``up`` is set: one store living through an
+    outage and its end, as one server process does."""
+
+    def __init__(self, down: aioredis.Redis, up: aioredis.Redis) -> None:
+        self.down, self.up, self.is_up = down, up, False
+
+    async def set(self, *args: object, **kwargs: object) -> object:
+        return await (self.up if self.is_up else self.down).set(*args, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_jti_used_during_a_redis_outage_stays_used_once_redis_is_back(
+    session, redis_client
+):
+    """Security review F3: while Redis was down the jti went to the database only; once
+    Redis answers again the database is still asked, for as long as such an assertion
+    could be presented, so it is not accepted a second time."""
+    down = aioredis.Redis.from_url("redis://127.0.0.1:1/3", socket_connect_timeout=0.5)
+    clock = FrozenClock(datetime.now(UTC))
+    switch = _Switchable(down, redis_client)
+    store = RedisJtiStore(switch, DatabaseJtiStore(clock))  # type: ignore[arg-type]
+    client_id = f"client-{uuid.uuid4().hex[:8]}"
+    until = clock.now() + timedelta(minutes=5)
+    try:
+        assert await store.use_once(session, client_id, "during", until) is True
+        switch.is_up = True
+        assert await store.use_once(session, client_id, "during", until) is False
+        # A new jti right after the outage is recorded in both, and accepted once.
+        assert await store.use_once(session, client_id, "after", until) is True
+        assert await store.use_once(session, client_id, "after", until) is False
+        # Once every assertion of the outage has expired, Redis alone answers again.
+        clock.advance(301)
+        before = await rows(session)
+        assert await store.use_once(session, client_id, "later", until + timedelta(minutes=6))
+        assert await rows(session) == before
+    finally:
+        await down.aclose()
+        await redis_client.delete(
+            *(store.key(client_id, jti) for jti in ("during", "after", "later"))
+        )
