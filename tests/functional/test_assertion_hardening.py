@@ -100,3 +100,29 @@ async def test_rsa_keys_too_weak_or_too_costly_to_verify_are_refused(
     )
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["field"] == "jwks"
+
+
+async def test_before_the_proof_holds_nothing_tells_the_registered_method(
+    orders: Api, clock
+) -> None:
+    """A wrong key, an unknown kid or a disallowed alg gets the same answer as an
+    assertion naming a client of another method: the description tells an unproven
+    caller nothing about the client's keys, algorithms or method."""
+    from tests.factories import SERVICE, metadata
+    from tests.keys import ec_key
+
+    keyed = await register(orders, rsa_key(), token_endpoint_auth_signing_alg="PS256")
+    secret = (await orders.post("/admin/v1/clients", metadata(SERVICE))).json()
+    answers = []
+    for client_id, assertion in (
+        (secret["client_id"], None),
+        (keyed["client_id"], None),
+        (keyed["client_id"], "rs256"),
+    ):
+        claims = claims_for(client_id, clock)
+        signed = sign(rsa_key(), claims, "RS256") if assertion else sign(ec_key("nobody"), claims)
+        response = await token(orders, signed)
+        refused(response)
+        answers.append(response.json()["error_description"])
+    assert len(set(answers)) == 1, answers
+    assert "PS256" not in answers[0]

@@ -54,10 +54,9 @@ def assertion_header(assertion: str, client: Client) -> dict[str, Any]:
     alg = header.get("alg")
     allowed = allowed_algorithms(client)
     if not isinstance(alg, str) or alg not in allowed:
-        raise InvalidClient(
-            "the client assertion's alg is not one this client may use: " + ", ".join(allowed),
-            detail=f"alg {alg!r}",
-        )
+        # Before the proof holds the answer is the generic one: which algorithms (and so
+        # which method) a client registered is not told to whoever names it.
+        raise InvalidClient(detail=f"assertion alg {alg!r}, allowed {', '.join(allowed)}")
     return header
 
 
@@ -115,10 +114,7 @@ def verify_signature_with_key(
         except (jwt.PyJWTError, ValueError, TypeError):
             continue
         return claims, jwk
-    raise InvalidClient(
-        "no registered key of the client verifies the client assertion",
-        detail=f"alg {alg}, {len(jwks)} candidate keys",
-    )
+    raise InvalidClient(detail=f"no key verifies the assertion: alg {alg}, {len(jwks)} keys")
 
 
 def accepted_audiences(rules: AssertionRules, client: Client, endpoint_url: str) -> set[str]:

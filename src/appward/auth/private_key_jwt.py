@@ -33,10 +33,8 @@ async def authenticate_with_private_key_jwt(
         raise InvalidClient("the client assertion's kid must be a string")
     keys = await client_keys(client, context, kid)
     if not keys:
-        raise InvalidClient(
-            "no registered key of the client matches the client assertion's kid",
-            detail=f"kid {kid!r}",
-        )
+        # The generic answer, as for a client of another method: nothing about its keys.
+        raise InvalidClient(detail=f"no registered key has kid {kid!r}")
     _, jwk = await verify_assertion_with_key(assertion, client, keys, context)
     await note_key_use(context.session, client.pk, key_label(jwk), context.clock.now())
     return None
