@@ -485,3 +485,33 @@ async def test_with_mtls_off_a_certificate_header_is_never_read(api: Any) -> Non
     )
     assert_invalid_client(response)
     assert response.json()["error_description"] != "the client certificate is malformed"
+
+
+async def test_a_bound_admin_token_works_at_the_admin_api_only_with_its_certificate(
+    mtls: Mtls,
+) -> None:
+    """RFC 8705 §3.1, the security review's F7: Appward's own API is a resource server
+    too. A bound admin token was accepted from anywhere without its certificate."""
+    client = await mtls.create(
+        SERVICE, scope="appward:admin", tls_client_certificate_bound_access_tokens=True
+    )
+    credentials = basic(client["client_id"], client["client_secret"])
+    own, other = make_leaf(None, now=mtls.now), make_leaf(None, now=mtls.now)
+    access = (await mtls.token(client["client_id"], own, headers=credentials)).json()
+    bearer = {"Authorization": f"Bearer {access['access_token']}"}
+
+    def with_certificate(issued: Issued) -> dict[str, str]:
+        return {**bearer, HEADER: issued.nginx_header()}
+
+    ok = await mtls.http.get("/admin/v1/clients", headers=with_certificate(own))
+    assert ok.status_code == 200, ok.text
+    for via, headers in (
+        (mtls.http, bearer),  # no certificate
+        (mtls.http, with_certificate(other)),  # another one
+        (mtls.stranger, with_certificate(own)),  # the header from a peer that is no proxy
+    ):
+        refused = await via.get("/admin/v1/clients", headers=headers)
+        assert refused.status_code == 401, refused.text
+        assert "bound to a TLS client certificate" in refused.text
+    # An unbound admin token is unaffected by mTLS being on.
+    assert (await mtls.http.get("/admin/v1/clients", headers=mtls.admin)).status_code == 200

@@ -21,6 +21,7 @@ from appward.errors import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
+    InvalidToken,
     UnauthorizedClient,
 )
 
@@ -301,6 +302,28 @@ def token_binding(client: ClientSnapshot, presented_thumbprint: str | None) -> s
             "and none was presented"
         )
     return presented_thumbprint
+
+
+def check_token_binding(claims: Mapping[str, object], presented_thumbprint: str | None) -> None:
+    """Checks that a bound access token (one with cnf x5t#S256) comes with the
+    certificate it is bound to, as a resource server must (RFC 8705 §3.1).
+
+    Raises InvalidToken when it is bound and the request presented no certificate, or
+    another one.
+    """
+    cnf = claims.get("cnf")
+    if not isinstance(cnf, Mapping):
+        return
+    bound = cnf.get("x5t#S256")
+    if not isinstance(bound, str):
+        return
+    if presented_thumbprint is None or not hmac.compare_digest(
+        bound.encode(), presented_thumbprint.encode()
+    ):
+        raise InvalidToken(
+            "the access token is bound to a TLS client certificate this request did not "
+            "present (RFC 8705 §3)"
+        )
 
 
 def may_receive_refresh_token(client: ClientSnapshot) -> bool:

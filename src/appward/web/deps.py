@@ -10,15 +10,17 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from appward.audit import Actor, AuditLog
+from appward.auth.tls import certificate_thumbprint
 from appward.clients import policy
 from appward.clients.scopes import ScopeService
 from appward.clients.service import ClientService
-from appward.errors import InvalidToken
+from appward.errors import InvalidClient, InvalidToken
 from appward.registration.initial_access_tokens import InitialAccessTokenService
 from appward.services import Services, unit_of_work
 from appward.tokens.access import verify_access_token
 from appward.tokens.preview import TokenPreviewService
 from appward.users.service import UserService
+from appward.web.client_certificate import presented_certificate
 from appward.web.state import AppState
 
 # Dependencies are async on purpose: FastAPI runs a plain ``def`` dependency in a worker
@@ -95,8 +97,20 @@ async def current_admin(request: Request, state: State, services: RequestService
     if active is None:
         raise InvalidToken("the token was revoked, or its client is disabled or deleted")
     claims, client = active
+    policy.check_token_binding(claims, _presented_thumbprint(request, state))
     policy.check_admin(claims, client)
     return Actor(f"client:{client.client_id}", await source_ip(request, state))
+
+
+def _presented_thumbprint(request: Request, state: AppState) -> str | None:
+    # The certificate the trusted proxy passed on, if any (web/client_certificate.py's
+    # rule, as at the token endpoint); an unreadable one counts as none.
+    peer = request.client.host if request.client else None
+    try:
+        certificate = presented_certificate(state.client_certificates, request.headers, peer)
+    except InvalidClient:
+        return None
+    return certificate_thumbprint(certificate) if certificate is not None else None
 
 
 Admin = Annotated[Actor, Depends(current_admin)]
