@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
+from sqlalchemy.util.concurrency import in_greenlet
 
 from appward.errors import InvalidRequest
 from appward.text import storable
@@ -84,6 +88,10 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         event.listen(engine.sync_engine, "begin", _defer_sqlite_begin)
         event.listen(engine.sync_engine, "before_cursor_execute", _begin_sqlite_write)
+        event.listen(engine.sync_engine, "commit", _commit_sqlite_write)
+        event.listen(engine.sync_engine, "rollback", _roll_back_sqlite_write)
+        event.listen(engine.sync_engine.pool, "checkin", _release_on_checkin)
+        event.listen(engine.sync_engine.pool, "invalidate", _release_on_invalidate)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable_text)
     return engine
 
@@ -135,16 +143,97 @@ def _defer_sqlite_begin(conn: Any) -> None:
     conn.info[_WRITE_PENDING] = True
 
 
+#
+# Writers of one process queue for that lock in asyncio first (_WriteLocks): left to
+# SQLite, a waiting writer polls in its busy handler, sleeping 1, 2, 5 ... 100 ms between
+# tries, and under a burst of writes (a jti per client assertion) some waited seconds.
+# The process's lock is held from BEGIN IMMEDIATE until the COMMIT or ROLLBACK is done;
+# other processes on the host still meet at SQLite's lock.
+_HOLDS_WRITE_LOCK = "appward_sqlite_write_lock"
+WRITE_LOCK_TIMEOUT = 30.0  # seconds, as busy_timeout
+
+
+class _WriteLocks:
+    """One asyncio lock per event loop (an engine may outlive a loop, as in tests)."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def current(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+
+_write_locks: weakref.WeakKeyDictionary[Any, _WriteLocks] = weakref.WeakKeyDictionary()
+
+
 def _begin_sqlite_write(
     conn: Any, cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool
 ) -> None:
-    if not conn.info.get(_WRITE_PENDING) or not _writes_or_locks(statement, context):
+    if not conn.info.get(_WRITE_PENDING) or not writes_or_locks(statement, context):
         return
     conn.info[_WRITE_PENDING] = False
-    cursor.execute("BEGIN IMMEDIATE")
+    lock = _acquire_write_lock(conn.engine) if in_greenlet() else None
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    if lock is not None:
+        conn.info[_HOLDS_WRITE_LOCK] = lock
 
 
-def _writes_or_locks(statement: str, context: Any) -> bool:
+def _acquire_write_lock(engine: Any) -> asyncio.Lock:
+    locks = _write_locks.get(engine)
+    if locks is None:
+        locks = _write_locks[engine] = _WriteLocks()
+    lock = locks.current()
+    try:
+        await_only(asyncio.wait_for(lock.acquire(), WRITE_LOCK_TIMEOUT))
+    except TimeoutError:
+        # What SQLite says after busy_timeout: a writer held the lock for 30 s.
+        raise TimeoutError("the SQLite database is locked by another writer") from None
+    return lock
+
+
+def _commit_sqlite_write(conn: Any) -> None:
+    # SQLAlchemy commits after this event; committing here first lets the next writer in
+    # only once the COMMIT is done (the second commit finds no transaction: a no-op).
+    _end_write(conn, lambda dbapi: dbapi.commit())
+
+
+def _roll_back_sqlite_write(conn: Any) -> None:
+    _end_write(conn, lambda dbapi: dbapi.rollback())
+
+
+def _end_write(conn: Any, finish: Any) -> None:
+    lock = conn.info.pop(_HOLDS_WRITE_LOCK, None)
+    if lock is None:
+        return
+    try:
+        finish(conn.connection.dbapi_connection)
+    finally:
+        lock.release()
+
+
+def _release_on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    # A connection back in the pool holds no transaction: never keep its lock.
+    lock = record.info.pop(_HOLDS_WRITE_LOCK, None) if record is not None else None
+    if lock is not None:
+        lock.release()
+
+
+def _release_on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+    _release_on_checkin(_dbapi_connection, record)
+
+
+def writes_or_locks(statement: str, context: Any) -> bool:
     if statement.lstrip()[:6].upper() not in ("SELECT", "PRAGMA"):
         return True  # INSERT, UPDATE, DELETE, DDL, SAVEPOINT, WITH ...: all of them write
     compiled = getattr(context, "compiled", None)

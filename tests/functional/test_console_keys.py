@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from appward.auth.client_keys import note_key_use
+from appward.auth.client_keys import record_key_use
 from appward.clients.auth_methods import ClientAuthMethod
 from appward.clients.models import Client
 from appward.services import unit_of_work
@@ -100,7 +100,7 @@ async def test_a_keys_last_use_and_a_kidless_keys_thumbprint_are_shown(api, cloc
     async with unit_of_work(api.app.state.appward, SETUP_ACTOR) as services:
         pk = await services.session.scalar(select(Client.pk).where(Client.client_id == client_id))
         assert pk is not None
-        await note_key_use(services.session, pk, "ec-1", clock.now() - timedelta(hours=1))
+        await record_key_use(services.session, pk, "ec-1", clock.now() - timedelta(hours=1))
     await signed_in(api)
 
     rows = element((await api.http.get(tab(client_id))).text, "keys")

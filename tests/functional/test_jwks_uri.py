@@ -17,6 +17,7 @@ from appward.auth.client_keys import client_keys
 from appward.auth.credentials import AuthContext
 from appward.auth.jwks import JwksFetcher
 from appward.clients.models import Client
+from appward.clients.snapshot import ClientSnapshot
 from appward.config import Settings
 from appward.errors import InvalidClient
 from appward.services import unit_of_work
@@ -49,7 +50,7 @@ async def keys_of(api: Api, client_id: str, kid: str | None = None) -> list[dict
         client = await services.session.scalar(select(Client).where(Client.client_id == client_id))
         assert client is not None
         context = AuthContext(services.session, state.verifier, state.clock, tools=state.auth_tools)
-        return await client_keys(client, context, kid)
+        return await client_keys(ClientSnapshot.of(client), context, kid)
 
 
 async def test_the_app_fetches_a_registered_jwks_uri(dev_settings, clock, keys_server):

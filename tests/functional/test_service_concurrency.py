@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, select
 
 from appward.clients.models import ClientSecret
-from appward.db import is_sqlite
+from appward.db import is_sqlite, writes_or_locks
 from appward.errors import NotFound, PreconditionFailed
 from appward.services import standalone_resources, unit_of_work
 from tests.factories import SERVICE
@@ -46,18 +46,18 @@ async def test_concurrent_updates_lose_nothing(settings, clock):
 
 async def _event_when_locking_or_writing(session, engine, settings) -> asyncio.Event:
     """Returns an event set as the session's transaction starts to take a lock or write,
-    before it can block: SQLite's BEGIN (seen by the driver's trace callback), or the
-    SELECT ... FOR UPDATE sent to PostgreSQL."""
+    before it can block: on SQLite, before it queues for the process's write lock and
+    BEGIN IMMEDIATE (appward.db); on PostgreSQL, as its SELECT ... FOR UPDATE is sent."""
     reached = asyncio.Event()
-    loop = asyncio.get_running_loop()
+    connection = await session.connection()
     if is_sqlite(settings.database_url):
-        raw = await (await session.connection()).get_raw_connection()
 
-        def trace(sql: str) -> None:  # called in aiosqlite's thread
-            if sql.lstrip().upper().startswith(("BEGIN", "INSERT")):
-                loop.call_soon_threadsafe(reached.set)
+        def note_sqlite(conn, _cursor, statement, _params, context, _many) -> None:
+            if conn.info is connection.sync_connection.info and writes_or_locks(statement, context):
+                reached.set()
 
-        await raw.driver_connection.set_trace_callback(trace)
+        # First in line, so it runs before the engine's own hook queues for the lock.
+        event.listen(engine.sync_engine, "before_cursor_execute", note_sqlite, insert=True)
     else:
 
         def note(_conn, _cursor, statement, *_args) -> None:

@@ -51,9 +51,9 @@ async def authenticate_client(
     """
     if not _plausible_client_id(presented.client_id):
         raise InvalidClient(detail="client_id is not of a shape this server issues")
-    context = AuthContext(session, verifier, clock, tools, endpoint_url)
+    context = AuthContext(session, verifier, clock, tools, endpoint_url, cache)
     if cache is None or not _cacheable(presented):
-        return await _authenticate(presented, context, cache)
+        return await _authenticate(presented, context)
     secret = presented.secret or ""
     now = clock.now()
     hit = cache.lookup(presented.client_id, secret, now)
@@ -67,7 +67,7 @@ async def authenticate_client(
         return await cache.once(
             presented.client_id,
             f"{presented.method}\x00{secret}",
-            lambda: _authenticate(presented, context, cache),
+            lambda: _authenticate(presented, context),
         )
     except InvalidClient:
         cache.remember_failure(presented.client_id, secret, now)
@@ -79,16 +79,15 @@ def _cacheable(presented: PresentedCredentials) -> bool:
     return uses_secret(presented.method) and presented.assertion is None
 
 
-async def _authenticate(
-    presented: PresentedCredentials, context: AuthContext, cache: CredentialCache | None
-) -> ClientSnapshot:
-    session, verifier, clock = context.session, context.verifier, context.clock
-    epoch = cache.epoch() if cache is not None else (0, 0)
-    client = await session.scalar(
-        select(Client).where(Client.client_id == presented.client_id, Client.deleted_at.is_(None))
+async def _authenticate(presented: PresentedCredentials, context: AuthContext) -> ClientSnapshot:
+    session, verifier, clock, cache = (
+        context.session,
+        context.verifier,
+        context.clock,
+        context.cache,
     )
-    if client is None:
-        raise InvalidClient(detail=f"unknown client {presented.client_id!r}")
+    epoch = cache.epoch() if cache is not None else (0, 0)
+    client = await _client_record(presented, context, epoch)
     if not presented.could_be(client.token_endpoint_auth_method):
         # The same answer as any other failure: the registered method is not told to
         # someone who has not proven to be the client.
@@ -101,23 +100,45 @@ async def _authenticate(
         # A method stored before this server stopped offering it: no proof can hold.
         raise InvalidClient(detail=f"{method} is not supported by this server")
     record = await authenticate(client, presented, context)
-    snapshot = ClientSnapshot.of(client)
     # Checked after the proof so a disabled client's status is told only to itself.
-    policy.check_client_active(snapshot)
+    policy.check_client_active(client)
     now = clock.now()
     if record is not None and use_is_due(record, now, verifier.policy.last_used_resolution):
         await note_secret_use(session, record.id, now)
     if cache is not None and record is not None and _cacheable(presented):
         # Never for an assertion: it is single-use, and its secret is not what was sent.
         cache.remember(
-            snapshot,
+            client,
             presented.secret or "",
             secret_id=record.id,
             secret_expires_at=record.expires_at,
             epoch=epoch,
             now=now,
         )
-    return snapshot
+    return client
+
+
+async def _client_record(
+    presented: PresentedCredentials, context: AuthContext, epoch: tuple[int, int]
+) -> ClientSnapshot:
+    """Returns the record of the client ``presented`` names: remembered by the cache for
+    a proof checked anew on every request (an assertion, a certificate, no proof), read
+    from the database otherwise. Raises InvalidClient for an unknown or deleted client."""
+    cache, now = context.cache, context.clock.now()
+    remembers = cache is not None and not _cacheable(presented)
+    if remembers and cache is not None:
+        remembered = cache.client(presented.client_id, now)
+        if remembered is not None:
+            return remembered
+    record = await context.session.scalar(
+        select(Client).where(Client.client_id == presented.client_id, Client.deleted_at.is_(None))
+    )
+    if record is None:
+        raise InvalidClient(detail=f"unknown client {presented.client_id!r}")
+    client = ClientSnapshot.of(record)
+    if remembers and cache is not None:
+        cache.remember_client(client, epoch=epoch, now=now)
+    return client
 
 
 def _plausible_client_id(client_id: str) -> bool:

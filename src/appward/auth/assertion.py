@@ -13,7 +13,7 @@ import jwt
 
 from appward.auth.credentials import AssertionRules, AuthContext
 from appward.clients.auth_methods import signing_algs
-from appward.clients.models import Client
+from appward.clients.snapshot import ClientSnapshot
 from appward.errors import InvalidClient
 
 # The key type (and curves) each allowed algorithm takes (RFC 7518 §3.1, RFC 8037 §3.1):
@@ -31,7 +31,7 @@ MAX_JTI = 200
 LATEST_NUMERIC_DATE = 32503680000  # 3000-01-01: anything later is not a real instant
 
 
-def allowed_algorithms(client: Client) -> tuple[str, ...]:
+def allowed_algorithms(client: ClientSnapshot) -> tuple[str, ...]:
     """Returns what this client's assertions may be signed with: its registered
     token_endpoint_auth_signing_alg alone, or any its method allows."""
     allowed = signing_algs(client.token_endpoint_auth_method)
@@ -41,7 +41,7 @@ def allowed_algorithms(client: Client) -> tuple[str, ...]:
     return allowed
 
 
-def assertion_header(assertion: str, client: Client) -> dict[str, Any]:
+def assertion_header(assertion: str, client: ClientSnapshot) -> dict[str, Any]:
     """Returns the assertion's JOSE header once its alg is one this client may use.
 
     Raises InvalidClient for any other alg (none, an HMAC for a key-signed method, one the
@@ -117,7 +117,9 @@ def verify_signature_with_key(
     raise InvalidClient(detail=f"no key verifies the assertion: alg {alg}, {len(jwks)} keys")
 
 
-def accepted_audiences(rules: AssertionRules, client: Client, endpoint_url: str) -> set[str]:
+def accepted_audiences(
+    rules: AssertionRules, client: ClientSnapshot, endpoint_url: str
+) -> set[str]:
     """Returns the aud values this client's assertion may name. The issuer always; the
     token endpoint URL and the URL called only in 'compat' mode (CVE-2025-27370/27371:
     an assertion naming an endpoint URL can be replayed by a server that pretends to
@@ -130,7 +132,9 @@ def accepted_audiences(rules: AssertionRules, client: Client, endpoint_url: str)
     return audiences
 
 
-def check_audience(aud: object, rules: AssertionRules, client: Client, endpoint_url: str) -> None:
+def check_audience(
+    aud: object, rules: AssertionRules, client: ClientSnapshot, endpoint_url: str
+) -> None:
     """Raises InvalidClient unless ``aud`` names this server as the mode allows: in
     'strict' mode exactly the issuer, as a single string (draft-ietf-oauth-rfc7523bis)."""
     strict = (client.assertion_audience or rules.audience) == "strict"
@@ -156,7 +160,7 @@ def check_audience(aud: object, rules: AssertionRules, client: Client, endpoint_
 
 
 def check_claims(
-    claims: dict[str, Any], client: Client, context: AuthContext, rules: AssertionRules
+    claims: dict[str, Any], client: ClientSnapshot, context: AuthContext, rules: AssertionRules
 ) -> datetime:
     """Checks who issued the assertion, for whom and when (RFC 7523 §3); returns until
     when its jti must be remembered.
@@ -219,7 +223,7 @@ def _instant(claims: dict[str, Any], name: str, *, required: bool) -> datetime |
 
 async def verify_assertion(
     assertion: str,
-    client: Client,
+    client: ClientSnapshot,
     jwks: Sequence[dict[str, Any]],
     context: AuthContext,
 ) -> dict[str, Any]:
@@ -234,7 +238,7 @@ async def verify_assertion(
 
 async def verify_assertion_with_key(
     assertion: str,
-    client: Client,
+    client: ClientSnapshot,
     jwks: Sequence[dict[str, Any]],
     context: AuthContext,
 ) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.auth.credentials import AuthContext
 from appward.auth.models import ClientKeyUse
-from appward.clients.models import Client
+from appward.clients.snapshot import ClientSnapshot
 from appward.errors import InvalidClient
 
 # A key's use is written at most this often, as a secret's is.
@@ -28,7 +28,7 @@ THUMBPRINT_MEMBERS = {
 
 
 async def client_keys(
-    client: Client, context: AuthContext, kid: str | None = None
+    client: ClientSnapshot, context: AuthContext, kid: str | None = None
 ) -> list[dict[str, Any]]:
     """Returns the client's public JWKs that may match ``kid`` (all of them when the
     header names none): from its registered jwks, or its jwks_uri, fetched again once
@@ -63,10 +63,19 @@ def key_label(jwk: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-async def note_key_use(session: AsyncSession, client_pk: int, kid: str, now: datetime) -> None:
-    """Records that key ``kid`` authenticated the client at ``now``, at most once a
-    minute per key: a read first, so a busy client's requests stay reads (an UPDATE on
-    each one made every assertion a write transaction, and SQLite queues those)."""
+async def note_key_use(context: AuthContext, client_pk: int, kid: str) -> None:
+    """Records that key ``kid`` authenticated the client now, at most once a minute per
+    key: not even a read when this process wrote it within the minute, else a read
+    first, so a busy client's requests stay reads (an UPDATE on each one made every
+    assertion a write transaction, and SQLite queues those)."""
+    now = context.clock.now()
+    if context.cache is not None and not context.cache.use_is_due(("key", client_pk, kid), now):
+        return
+    await record_key_use(context.session, client_pk, kid, now)
+
+
+async def record_key_use(session: AsyncSession, client_pk: int, kid: str, now: datetime) -> None:
+    """Writes ``now`` as key ``kid``'s last use unless a use within the minute is stored."""
     last = await session.scalar(
         select(ClientKeyUse.last_used_at).where(
             ClientKeyUse.client_pk == client_pk, ClientKeyUse.kid == kid

@@ -8,8 +8,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.auth.credentials import AuthContext, PresentedCredentials
-from appward.clients.models import Client, ClientSecret
+from appward.clients.models import ClientSecret
 from appward.clients.secrets import secret_id_of
+from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
 from appward.errors import InvalidClient
 from appward.hashing import SecretVerifier
@@ -17,12 +18,12 @@ from appward.hashing import SecretVerifier
 
 async def verify_client_secret(
     session: AsyncSession,
-    client: Client,
+    client_pk: int,
     presented: str,
     verifier: SecretVerifier,
     clock: Clock,
 ) -> ClientSecret:
-    """Returns the client's secret record that ``presented`` matches.
+    """Returns the secret record of client ``client_pk`` that ``presented`` matches.
 
     Raises InvalidClient when it matches no usable (unexpired, unrevoked) secret.
     """
@@ -31,7 +32,7 @@ async def verify_client_secret(
         raise InvalidClient(detail="presented secret is not of this server's shape")
     record = await session.scalar(
         select(ClientSecret).where(
-            ClientSecret.id == secret_id, ClientSecret.client_pk == client.pk
+            ClientSecret.id == secret_id, ClientSecret.client_pk == client_pk
         )
     )
     now = clock.now()
@@ -46,12 +47,12 @@ async def verify_client_secret(
 
 
 async def authenticate_with_secret(
-    client: Client, presented: PresentedCredentials, context: AuthContext
+    client: ClientSnapshot, presented: PresentedCredentials, context: AuthContext
 ) -> ClientSecret | None:
     """client_secret_basic and client_secret_post differ only in where the secret travels
     (the adapter reads it); here both are one argon2id check. Raises InvalidClient."""
     return await verify_client_secret(
-        context.session, client, presented.secret or "", context.verifier, context.clock
+        context.session, client.pk, presented.secret or "", context.verifier, context.clock
     )
 
 

@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from appward.auth.assertion import verify_assertion
 from appward.auth.credentials import AuthContext, PresentedCredentials
-from appward.clients.models import Client, ClientSecret
+from appward.clients.models import ClientSecret
 from appward.clients.secret_encryption import SecretDecryptionError
+from appward.clients.snapshot import ClientSnapshot
 from appward.errors import InvalidClient
 
 log = logging.getLogger("appward.auth")
@@ -30,7 +31,7 @@ def secret_jwk(secret_id: str, plaintext: str) -> dict[str, Any]:
 
 
 async def authenticate_with_secret_jwt(
-    client: Client, presented: PresentedCredentials, context: AuthContext
+    client: ClientSnapshot, presented: PresentedCredentials, context: AuthContext
 ) -> ClientSecret | None:
     """Returns the secret record whose key verified the client's HMAC assertion, once the
     assertion holds (auth/assertion.verify_assertion: alg, signature, claims, jti).

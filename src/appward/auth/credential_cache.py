@@ -6,6 +6,11 @@ for ``ttl`` seconds under keyed BLAKE2b(process key, client_id, secret): the key
 per process and never leaves memory, so the cache holds nothing a stolen database or a
 memory-less attacker could use, and argon2id stays the only format at rest.
 
+Clients whose proof is no reusable secret (an assertion, a certificate, a public client)
+have their proof checked on every request, but the record it is checked against is
+remembered the same way, under the client_id alone, so such a request reads nothing to
+find the client's keys and rules.
+
 Any change to a client's credentials (rotation, revocation, disable, delete, new policy)
 drops the cache at once: in this process directly, in other processes on the host through
 an epoch file, mapped into memory, whose change every lookup notices, and across hosts through
@@ -21,7 +26,7 @@ import os
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,6 +51,11 @@ class CacheHit:
     client: ClientSnapshot
     secret_id: str
     note_use: bool  # whether last_used_at is due for a write
+
+
+# Told of every drop, with the client_ids it concerns (empty: every client), so caches of
+# other things derived from clients (fetched JWK Sets) drop theirs too.
+ChangeListener = Callable[[Collection[str]], None]
 
 
 class EpochFile:
@@ -116,6 +126,9 @@ class CredentialCache:
         self._lock = threading.Lock()
         self._failures: OrderedDict[bytes, datetime] = OrderedDict()
         self._inflight: dict[bytes, asyncio.Future[ClientSnapshot]] = {}
+        self._clients: OrderedDict[str, tuple[ClientSnapshot, datetime]] = OrderedDict()
+        self._uses_noted: OrderedDict[object, datetime] = OrderedDict()
+        self._listeners: list[ChangeListener] = []
 
     @property
     def enabled(self) -> bool:
@@ -135,9 +148,23 @@ class CredentialCache:
             if seen != self._file_epoch:
                 with self._lock:
                     self._file_epoch = seen
-                    self._entries.clear()
-                    self._failures.clear()
+                    self._drop_all()
+                self._tell_listeners(())
         return self._local_epoch, self._file_epoch
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Calls ``listener`` whenever this cache drops entries because credentials
+        changed, with the client_ids concerned (empty when not known: all of them)."""
+        self._listeners.append(listener)
+
+    def _drop_all(self) -> None:
+        self._entries.clear()
+        self._failures.clear()
+        self._clients.clear()
+
+    def _tell_listeners(self, client_ids: Collection[str]) -> None:
+        for listener in self._listeners:
+            listener(client_ids)
 
     def lookup(self, client_id: str, secret: str, now: datetime) -> CacheHit | None:
         """Returns the remembered verification of exactly this (client_id, secret), if any
@@ -188,13 +215,58 @@ class CredentialCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
+    def client(self, client_id: str, now: datetime) -> ClientSnapshot | None:
+        """Returns the remembered record of a client whose proof is checked anew on each
+        request (remember_client), if it is still fresh."""
+        if not self.enabled:
+            return None
+        self.epoch()
+        remembered = self._clients.get(client_id)
+        if remembered is None:
+            return None
+        client, cached_until = remembered
+        if now >= cached_until:
+            self._clients.pop(client_id, None)
+            return None
+        return client
+
+    def remember_client(
+        self, client: ClientSnapshot, *, epoch: tuple[int, int], now: datetime
+    ) -> None:
+        """Remembers a client's record read at ``epoch`` (nothing if credentials changed
+        meanwhile). Only for proofs checked on every request: the record says which keys,
+        certificate subject or method may prove the client, never that a proof held."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if epoch != (self._local_epoch, self._file_epoch):
+                return
+            self._clients[client.client_id] = (client, now + self.ttl)
+            self._clients.move_to_end(client.client_id)
+            while len(self._clients) > self.max_entries:
+                self._clients.popitem(last=False)
+
+    def use_is_due(self, key: object, now: datetime) -> bool:
+        """Returns whether a use of ``key`` (a client's key, say) should be written now:
+        True at most once per last-used resolution per key in this process, so a busy
+        client's requests do not even read whether a write is due."""
+        noted = self._uses_noted.get(key)
+        if noted is not None and now - noted < self._last_used_resolution:
+            return False
+        self._uses_noted[key] = now
+        self._uses_noted.move_to_end(key)
+        while len(self._uses_noted) > self.max_entries:
+            self._uses_noted.popitem(last=False)
+        return True
+
     def invalidate(self, client_ids: Iterable[str] = ()) -> None:
-        """Forgets every remembered verification (of any client: cheap, and always safe)."""
-        del client_ids  # a change is rare; dropping all is simpler than indexing by client
+        """Forgets every remembered verification and record (of any client: cheap, and
+        always safe); listeners hear which clients changed."""
+        ids = tuple(client_ids)
         with self._lock:
             self._local_epoch += 1
-            self._entries.clear()
-            self._failures.clear()
+            self._drop_all()
+        self._tell_listeners(ids)
 
     def failed_recently(self, client_id: str, secret: str, now: datetime) -> bool:
         """Returns whether exactly this (client_id, secret) failed within ``ttl``: a client

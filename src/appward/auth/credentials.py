@@ -12,9 +12,11 @@ from cryptography import x509
 from cryptography.x509.verification import Store
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from appward.auth.credential_cache import CredentialCache
 from appward.clients.auth_methods import JWT_BEARER_ASSERTION, uses_certificate
-from appward.clients.models import Client, ClientSecret
+from appward.clients.models import ClientSecret
 from appward.clients.secret_encryption import SecretCipher
+from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
 from appward.errors import InvalidClient, InvalidRequest
 from appward.hashing import SecretVerifier
@@ -158,6 +160,8 @@ class AuthContext:
     clock: Clock
     tools: AuthTools = NO_TOOLS
     endpoint_url: str = ""
+    # The process's credential cache: clients' records and when uses were last written.
+    cache: CredentialCache | None = None
 
 
 class Authenticate(Protocol):
@@ -170,5 +174,5 @@ class Authenticate(Protocol):
     """
 
     async def __call__(
-        self, client: Client, presented: PresentedCredentials, context: AuthContext
+        self, client: ClientSnapshot, presented: PresentedCredentials, context: AuthContext
     ) -> ClientSecret | None: ...

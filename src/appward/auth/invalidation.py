@@ -59,10 +59,22 @@ async def listen_for_changes(redis: aioredis.Redis, cache: CredentialCache) -> N
                 cache.invalidate()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        cache.invalidate()
+                        cache.invalidate(announced_ids(message.get("data")))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 (keep listening through Redis outages)
             log.warning("credential cache listener lost Redis (%s); retrying", type(exc).__name__)
             cache.invalidate()
             await asyncio.sleep(1)
+
+
+def announced_ids(data: object) -> list[str]:
+    """Returns the client_ids an announcement names; none (everything changed, as far as
+    a listener can tell) when it is not the JSON list announce_change publishes."""
+    try:
+        ids = json.loads(data) if isinstance(data, str | bytes) else None
+    except ValueError:
+        return []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return []
+    return ids

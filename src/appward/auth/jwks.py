@@ -18,7 +18,7 @@ import socket
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,9 +109,18 @@ class JwksFetcher:
             await self._client.aclose()
             self._client = None
 
-    def forget(self, client_id: str) -> None:
-        """Drops every cached set of ``client_id`` (its keys or jwks_uri changed)."""
-        for key in [key for key in self._entries if key[0] == client_id]:
+    def forget(self, client_ids: Collection[str]) -> None:
+        """Drops the cached sets of ``client_ids``, whose registrations changed (the
+        credential cache calls it: CredentialCache.on_change); a fetch under way finishes.
+
+        A change that names no client (another process's, seen through the epoch file)
+        drops nothing: dropping every set would let any client that can update its own
+        registration make the server refetch every other client's jwks_uri at once. A
+        changed jwks_uri is a new cache entry anyway, and the keys at an unchanged one
+        are those the URI serves.
+        """
+        wanted = {client_ids} if isinstance(client_ids, str) else set(client_ids)
+        for key in [key for key in self._entries if key[0] in wanted]:
             entry = self._entries[key]
             if entry.running is None:
                 del self._entries[key]

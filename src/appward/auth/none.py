@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from appward.auth.credentials import AuthContext, PresentedCredentials
-from appward.clients.models import Client, ClientSecret
+from appward.clients.models import ClientSecret
+from appward.clients.snapshot import ClientSnapshot
 
 
 async def authenticate_public(
-    client: Client, presented: PresentedCredentials, context: AuthContext
+    client: ClientSnapshot, presented: PresentedCredentials, context: AuthContext
 ) -> ClientSecret | None:
     """Returns None: the client_id alone identifies a public client, which therefore may
     only do what its policy lets a public client do (PKCE, no introspection, no admin)."""

@@ -9,12 +9,13 @@ import jwt
 from appward.auth.assertion import verify_assertion_with_key
 from appward.auth.client_keys import client_keys, key_label, note_key_use
 from appward.auth.credentials import AuthContext, PresentedCredentials
-from appward.clients.models import Client, ClientSecret
+from appward.clients.models import ClientSecret
+from appward.clients.snapshot import ClientSnapshot
 from appward.errors import InvalidClient
 
 
 async def authenticate_with_private_key_jwt(
-    client: Client, presented: PresentedCredentials, context: AuthContext
+    client: ClientSnapshot, presented: PresentedCredentials, context: AuthContext
 ) -> ClientSecret | None:
     """Checks the presented assertion against the client's public keys (those the
     header's kid names, or all of them without one) and records which key proved it.
@@ -36,5 +37,5 @@ async def authenticate_with_private_key_jwt(
         # The generic answer, as for a client of another method: nothing about its keys.
         raise InvalidClient(detail=f"no registered key has kid {kid!r}")
     _, jwk = await verify_assertion_with_key(assertion, client, keys, context)
-    await note_key_use(context.session, client.pk, key_label(jwk), context.clock.now())
+    await note_key_use(context, client.pk, key_label(jwk))
     return None

@@ -8,11 +8,12 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime
+from types import ModuleType
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
-from sqlalchemy import delete, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Executable, bindparam, delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.auth.models import UsedJti
@@ -34,9 +35,12 @@ def jti_hash(jti: str) -> str:
 
 
 class DatabaseJtiStore:
-    """The used jtis as ``used_jtis`` rows on the request's own session: the primary key
-    (client_id, sha256 of the jti) makes "insert if absent" atomic on SQLite and
-    PostgreSQL alike, inside a SAVEPOINT so a replay rolls back only its own insert."""
+    """The used jtis as ``used_jtis`` rows on the request's own session. One statement
+    records a jti: an insert that, on the primary key (client_id, sha256 of the jti),
+    takes over only an expired row, and returns a row only when it recorded the jti. It
+    is atomic on SQLite and PostgreSQL alike (a concurrent insert of the same jti waits
+    for the first, then finds its row unexpired), needs no SAVEPOINT, and a replay
+    changes nothing."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -50,25 +54,44 @@ class DatabaseJtiStore:
         """Records ``jti`` for ``client_id`` until ``expires_at``; returns False when it
         is recorded already and has not expired (a replay)."""
         now = self._clock.now()
-        digest = jti_hash(jti)
-        try:
-            async with session.begin_nested():
-                # An expired row for the same jti no longer blocks (its assertion could not
-                # be accepted anyway, so this one is a new one that happens to share it).
-                await session.execute(
-                    delete(UsedJti).where(
-                        UsedJti.client_id == client_id,
-                        UsedJti.jti_hash == digest,
-                        UsedJti.expires_at <= now,
-                    )
-                )
-                session.add(UsedJti(client_id=client_id, jti_hash=digest, expires_at=expires_at))
-                await session.flush()
-        except IntegrityError:
+        connection = await session.connection()  # Core: the ORM would take the dict for a row
+        recorded = await connection.scalar(
+            _RECORDING[connection.dialect.name],
+            {
+                "client_id": client_id,
+                "jti_hash": jti_hash(jti),
+                "expires_at": expires_at,
+                "now": now,
+            },
+        )
+        if recorded is None:
             return False
         if secrets.randbelow(PRUNE_ONE_IN) == 0:
             await prune_expired(session, now)
         return True
+
+
+def _recording_statement(dialect: ModuleType) -> Executable:
+    # An expired row for the same jti no longer blocks (its assertion could not be
+    # accepted anyway, so this one is a new one that happens to share it).
+    statement = dialect.insert(UsedJti).values(
+        client_id=bindparam("client_id"),
+        jti_hash=bindparam("jti_hash"),
+        expires_at=bindparam("expires_at"),
+    )
+    recording: Executable = statement.on_conflict_do_update(
+        index_elements=[UsedJti.client_id, UsedJti.jti_hash],
+        set_={"expires_at": statement.excluded.expires_at},
+        where=UsedJti.expires_at <= bindparam("now"),
+    ).returning(UsedJti.client_id)
+    return recording
+
+
+# Built once: SQLAlchemy compiles each of them once per engine and caches it.
+_RECORDING = {
+    "postgresql": _recording_statement(postgresql),
+    "sqlite": _recording_statement(sqlite),
+}
 
 
 async def prune_expired(session: AsyncSession, now: datetime, limit: int = PRUNE_BATCH) -> int:

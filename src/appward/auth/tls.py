@@ -30,7 +30,8 @@ from cryptography.x509.verification import (
 
 from appward.auth.client_keys import client_keys, key_label, note_key_use
 from appward.auth.credentials import AuthContext, PresentedCredentials
-from appward.clients.models import Client, ClientSecret
+from appward.clients.models import ClientSecret
+from appward.clients.snapshot import ClientSnapshot
 from appward.errors import InvalidClient
 
 # RFC 4514 §3's short names, and a few more that client certificates carry, by the
@@ -148,7 +149,7 @@ def _alternative_names(certificate: x509.Certificate) -> x509.SubjectAlternative
         return x509.SubjectAlternativeName([])
 
 
-def _subject_matches(client: Client, certificate: x509.Certificate) -> bool:
+def _subject_matches(client: ClientSnapshot, certificate: x509.Certificate) -> bool:
     # RFC 8705 §2.1.2: exactly one of these is registered (clients/metadata.py).
     if client.tls_client_auth_subject_dn is not None:
         try:
@@ -183,7 +184,7 @@ def _email_key(address: str) -> tuple[str, str]:
 
 
 async def authenticate_with_ca_certificate(
-    client: Client, presented: PresentedCredentials, context: AuthContext
+    client: ClientSnapshot, presented: PresentedCredentials, context: AuthContext
 ) -> ClientSecret | None:
     """tls_client_auth (RFC 8705 §2.1): the certificate chains to a configured CA and its
     subject is the one the client registered. Returns None (no secret is involved).
@@ -219,7 +220,7 @@ def key_matches(certificate: x509.Certificate, jwk: dict[str, Any]) -> bool:
 
 
 async def authenticate_with_self_signed_certificate(
-    client: Client, presented: PresentedCredentials, context: AuthContext
+    client: ClientSnapshot, presented: PresentedCredentials, context: AuthContext
 ) -> ClientSecret | None:
     """self_signed_tls_client_auth (RFC 8705 §2.2): the certificate's public key is one
     of the client's registered keys (jwks or jwks_uri); no chain is checked, the key is
@@ -233,6 +234,6 @@ async def authenticate_with_self_signed_certificate(
         raise InvalidClient(detail="self_signed_tls_client_auth without a client certificate")
     for jwk in await client_keys(client, context):
         if key_matches(certificate, jwk):
-            await note_key_use(context.session, client.pk, key_label(jwk), context.clock.now())
+            await note_key_use(context, client.pk, key_label(jwk))
             return None
     raise InvalidClient(detail="the certificate's key is none of the client's registered keys")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from appward.clients.auth_methods import is_public_method
 from appward.clients.models import Client
@@ -36,6 +37,17 @@ class ClientSnapshot:
     may_introspect_others: bool = False
     # RFC 8705 §3: tokens carry cnf x5t#S256 of the client's certificate.
     certificate_bound_tokens: bool = False
+    # What proves the client's identity besides a secret (auth/ reads these, so an
+    # assertion or a certificate needs no database read once the snapshot is cached).
+    token_endpoint_auth_signing_alg: str | None = None
+    assertion_audience: str | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
+    tls_client_auth_subject_dn: str | None = None
+    tls_client_auth_san_dns: str | None = None
+    tls_client_auth_san_uri: str | None = None
+    tls_client_auth_san_ip: str | None = None
+    tls_client_auth_san_email: str | None = None
 
     @property
     def is_public(self) -> bool:
@@ -62,4 +74,13 @@ class ClientSnapshot:
             tokens_not_before=client.tokens_not_before,
             may_introspect_others=client.may_introspect_others,
             certificate_bound_tokens=client.tls_client_certificate_bound_access_tokens,
+            token_endpoint_auth_signing_alg=client.token_endpoint_auth_signing_alg,
+            assertion_audience=client.assertion_audience,
+            jwks=client.jwks,
+            jwks_uri=client.jwks_uri,
+            tls_client_auth_subject_dn=client.tls_client_auth_subject_dn,
+            tls_client_auth_san_dns=client.tls_client_auth_san_dns,
+            tls_client_auth_san_uri=client.tls_client_auth_san_uri,
+            tls_client_auth_san_ip=client.tls_client_auth_san_ip,
+            tls_client_auth_san_email=client.tls_client_auth_san_email,
         )

@@ -219,6 +219,8 @@ class RegistrationManagementService:
         if not isinstance(presented, str):
             raise problem
         try:
-            await verify_client_secret(self.session, client, presented, self.verifier, self.clock)
+            await verify_client_secret(
+                self.session, client.pk, presented, self.verifier, self.clock
+            )
         except InvalidClient:
             raise problem from None

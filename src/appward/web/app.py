@@ -183,6 +183,7 @@ def create_app(
         auth_tools=auth_tools(settings, clock, redis, remote_keys),
         client_certificates=CertificateHeader.from_settings(settings),
     )
+    state.credential_cache.on_change(remote_keys.forget)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -196,7 +196,7 @@ async def test_a_new_uri_takes_effect_at_once(server: JwksServer) -> None:
         await remote.key_set("c1", server.url("/ok"))
         keys = await remote.key_set("c1", server.url("/other"))
         assert [k["kid"] for k in keys] == ["other"]
-        remote.forget("c1")
+        remote.forget(["c1"])
         await remote.key_set("c1", server.url("/other"))
         assert server.hits["/other"] == 2
     finally:
