@@ -64,6 +64,10 @@ browser-deps: $(AXE) ## install what the browser tests inject (axe-core, pinned 
 test-mtls: install-dev ## the mutual TLS end-to-end test: nginx (docs/nginx-mtls.conf) before a served app
 	APPWARD_REQUIRE_NGINX=1 $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_mtls_nginx.py $(PYTEST_ARGS)
 
+# One pytest worker per core (pytest-xdist); tests/README.md says what keeps a test safe
+# beside another worker. TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= 2
+
 .PHONY: test
 test: check browser-deps ## lint, type-check, then the whole test suite with branch coverage
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=term $(PYTEST_ARGS)

@@ -26,12 +26,21 @@ from appward.migrations import upgrade
 from tests.conftest import FAST_ARGON2, POSTGRES_URL, settings_env
 from tests.conftest import _pg_execute as pg_execute
 
+HERE = Path(__file__).parent
 APPWARD = Path(sys.executable).with_name("appward")
 HOST = "127.0.0.1"
 # Generous: on a loaded machine uvicorn's 5 s worker health check can kill and respawn a
 # worker still importing the app a few times before both serve.
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (--dist loadgroup), each e2e module runs on one worker: its
+    module-scoped servers and browsers start once, not once a worker."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 def environment(extra: dict[str, str]) -> dict[str, str]:

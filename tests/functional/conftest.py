@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -168,7 +169,23 @@ async def audit_trail(api: Api) -> list[int]:
     return [event["id"] for event in events]
 
 
-REDIS_URL = os.environ.get("APPWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+def worker_redis_url(base: str, worker: str | None) -> str:
+    """The test Redis database of this pytest process: ``base``'s own in a serial run;
+    under pytest-xdist, worker gwN takes database base+N, so that workers never see each
+    other's keys (CI's /0 gives /0 and /1). Pub/sub channels span databases: a test must
+    not assume it alone publishes."""
+    if not worker:
+        return base
+    parts = urlsplit(base)
+    first = int(parts.path.strip("/") or 0)
+    database = first + int(worker.removeprefix("gw"))
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+REDIS_URL = worker_redis_url(
+    os.environ.get("APPWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    os.environ.get("PYTEST_XDIST_WORKER"),
+)
 
 
 @pytest.fixture
