@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from appward.audit import Actor, AuditLog
 from appward.auth.credential_cache import EPOCH_FILE, CredentialCache, EpochFile
-from appward.auth.invalidation import announce_change
+from appward.auth.invalidation import announce_change, announce_key_change
 from appward.clients.credential_changes import changed_credentials
 from appward.clients.ownership import OwnershipService
 from appward.clients.scopes import ScopeService
@@ -31,7 +31,13 @@ from appward.registration.policy import RegistrationPolicy, registration_policy
 from appward.registration.rfc7591 import RegistrationService
 from appward.registration.rfc7592 import RegistrationManagementService
 from appward.tokens.consent import ConsentService
-from appward.tokens.keys import KeyRing, load_key_encryption, load_secret_cipher
+from appward.tokens.keys import (
+    KEYS_EPOCH_FILE,
+    KeyRing,
+    load_key_encryption,
+    load_secret_cipher,
+    signing_keys_changed,
+)
 from appward.tokens.preview import TokenPreviewService
 from appward.tokens.service import TokenService
 from appward.users.account_security import AccountSecurityService
@@ -291,6 +297,9 @@ async def unit_of_work(resources: Resources, actor: Actor | None) -> AsyncIterat
         redis=resources.redis,
         local=resources.credential_cache,
     )
+    if signing_keys_changed(session):
+        keys_epoch = EpochFile(resources.settings.data_dir / KEYS_EPOCH_FILE)
+        await announce_key_change(epoch=keys_epoch, redis=resources.redis)
 
 
 @dataclass(frozen=True, slots=True)

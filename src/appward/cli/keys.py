@@ -15,8 +15,10 @@ app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 
 @app.command("rotate")
 def keys_rotate() -> None:
-    """Add a new signing key. Servers sign with it from their next key reload
-    (APPWARD_KEY_RELOAD_INTERVAL); old keys stay published until their tokens expire."""
+    """Add a new signing key. Every server publishes and signs with it within a second
+    (this host's through a file in the data dir, other hosts' through Redis when
+    APPWARD_REDIS_URL is set, else at their next APPWARD_KEY_RELOAD_INTERVAL); old keys
+    stay published until their tokens expire."""
     config = settings()
     cipher = key_cipher(config)
 

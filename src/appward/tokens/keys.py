@@ -104,6 +104,12 @@ def generated_key_file(path: Path, generate: Callable[[], bytes]) -> bytes:
     return path.read_bytes().strip()
 
 
+# Set in a session's info by a change of the signing keys; unit_of_work announces it.
+SIGNING_KEYS_CHANGED = "appward.signing_keys_changed"
+# Bumped on every change of the signing keys, for the other processes of the host.
+KEYS_EPOCH_FILE = "signing-keys.epoch"
+
+
 async def ensure_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock) -> None:
     """Creates a signing key unless an active one exists."""
     active = await session.scalar(select(SigningKey.kid).where(SigningKey.retired_at.is_(None)))
@@ -113,11 +119,19 @@ async def ensure_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock
 
 async def rotate_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock) -> SigningKey:
     """Returns a new signing key; the old ones stop signing but stay published until every
-    token they signed has expired. Workers pick the new key up at their next reload."""
+    token they signed has expired. Once the unit of work commits, every server is told
+    (auth/invalidation.py) and reloads its key ring within a second."""
     now = clock.now()
     for old in await session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
         old.retired_at = now
+    session.info[SIGNING_KEYS_CHANGED] = True
     return await add_signing_key(session, cipher, clock)
+
+
+def signing_keys_changed(session: object) -> bool:
+    """Returns (and forgets) whether this unit of work changed the signing keys."""
+    info = getattr(session, "info", None)
+    return isinstance(info, dict) and bool(info.pop(SIGNING_KEYS_CHANGED, False))
 
 
 async def add_signing_key(session: AsyncSession, cipher: Fernet, clock: Clock) -> SigningKey:

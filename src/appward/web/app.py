@@ -37,6 +37,7 @@ from appward.rate_limit import rate_limiter
 from appward.registration.policy import registration_policy
 from appward.services import redis_client, unit_of_work
 from appward.tokens.keys import (
+    KEYS_EPOCH_FILE,
     ensure_signing_key,
     generated_key_file,
     load_key_encryption,
@@ -75,6 +76,8 @@ from appward.web.state import AppState
 
 log = logging.getLogger("appward.web")
 SESSION_KEY_FILE = "session.key"
+# Seconds between two looks at the signing keys' epoch file (a memory read each).
+KEY_EPOCH_POLL = 0.2
 
 
 def jwks_fetcher(settings: Settings) -> JwksFetcher:
@@ -130,6 +133,7 @@ def create_app(
     redis = redis_client(settings.redis_url)  # connects on first use
     clock = clock or SystemClock()
     remote_keys = jwks_fetcher(settings)
+    keys_epoch = EpochFile(settings.data_dir / KEYS_EPOCH_FILE)
     state = AppState(
         settings=settings,
         clock=clock,
@@ -192,9 +196,15 @@ def create_app(
         async with unit_of_work(state, None) as services:
             await ensure_signing_key(services.session, state.cipher, state.clock)
         await reload_keys(state)
-        tasks = [asyncio.create_task(keep_keys_fresh(state))]
+        tasks = [asyncio.create_task(keep_keys_fresh(state, keys_epoch))]
         if redis is not None:
-            tasks.append(asyncio.create_task(listen_for_changes(redis, state.credential_cache)))
+            tasks.append(
+                asyncio.create_task(
+                    listen_for_changes(
+                        redis, state.credential_cache, lambda: reload_keys_or_keep(state)
+                    )
+                )
+            )
         _settle_garbage_collector()
         try:
             yield
@@ -324,13 +334,27 @@ async def reload_keys(state: AppState) -> None:
         )
 
 
-async def keep_keys_fresh(state: AppState) -> None:
+async def keep_keys_fresh(state: AppState, epoch: EpochFile) -> None:
+    """Reloads the key ring as soon as a process of this host announces a change of the
+    signing keys (the epoch file, looked at KEY_EPOCH_POLL times a second), and every
+    APPWARD_KEY_RELOAD_INTERVAL anyway; other hosts' changes arrive through Redis."""
+    seen = epoch.read()
+    since_reload = 0.0
     while True:
-        await asyncio.sleep(state.settings.key_reload_interval)
-        try:
-            await reload_keys(state)
-        except Exception:
-            log.exception("reloading the signing keys failed; keeping the current ones")
+        await asyncio.sleep(KEY_EPOCH_POLL)
+        since_reload += KEY_EPOCH_POLL
+        current = epoch.read()
+        if current == seen and since_reload < state.settings.key_reload_interval:
+            continue
+        seen, since_reload = current, 0.0
+        await reload_keys_or_keep(state)
+
+
+async def reload_keys_or_keep(state: AppState) -> None:
+    try:
+        await reload_keys(state)
+    except Exception:
+        log.exception("reloading the signing keys failed; keeping the current ones")
 
 
 def app_from_environment() -> FastAPI:
