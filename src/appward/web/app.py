@@ -54,6 +54,7 @@ from appward.web import (
     account_security,
     admin,
     console,
+    health,
     oauth,
     pages,
     password_reset,
@@ -127,7 +128,7 @@ def create_app(
     ``hooks`` see every request (web/pipeline.py)."""
     hasher = hasher or Argon2Hasher(settings.argon2)
     epoch = EpochFile(settings.data_dir / EPOCH_FILE)
-    redis = redis_client(settings.redis_url)  # connects on first use
+    redis = redis_client(settings.redis_url, timeout=settings.redis_timeout)  # on first use
     clock = clock or SystemClock()
     remote_keys = jwks_fetcher(settings)
     state = AppState(
@@ -140,6 +141,7 @@ def create_app(
             ttl=settings.credential_cache_ttl,
             max_entries=settings.credential_cache_size,
             epoch=epoch,
+            fallback_ttl=settings.credential_cache_fallback_ttl,
         ),
         login_throttle=LoginThrottle(
             by_address=rate_limiter(
@@ -186,7 +188,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state.engine = create_engine(settings.database_url, schema=settings.database_schema)
+        state.engine = create_engine(
+            settings.database_url,
+            schema=settings.database_schema,
+            timeout=settings.database_timeout,
+        )
         state.sessionmaker = create_sessionmaker(state.engine)
         async with unit_of_work(state, None) as services:
             await ensure_signing_key(services.session, state.cipher, state.clock)
@@ -226,6 +232,7 @@ def create_app(
     app.router.default = _redirect_slashes(app.router)
     app.state.appward = state
     app.add_middleware(SessionCookieMiddleware)
+    app.include_router(health.router)
     app.include_router(oauth.router)
     app.include_router(pages.router)
     app.include_router(account_security.router)
