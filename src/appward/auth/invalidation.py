@@ -46,7 +46,9 @@ async def announce_change(
         await redis.publish(CHANNEL, json.dumps(ids))
     except (aioredis.RedisError, OSError) as exc:
         # The change is committed: failing now would report a done change as failed.
-        # Other hosts keep their cached verifications until APPWARD_CREDENTIAL_CACHE_TTL.
+        # Other hosts keep their cached verifications until they expire: within
+        # APPWARD_CREDENTIAL_CACHE_FALLBACK_TTL if they lost Redis too (listen_for_changes),
+        # else APPWARD_CREDENTIAL_CACHE_TTL.
         log.warning(
             "credential change not announced on Redis (%s): other hosts' caches keep "
             "their entries until they expire",

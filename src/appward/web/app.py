@@ -29,7 +29,7 @@ from appward.auth.replay import DatabaseJtiStore, RedisJtiStore
 from appward.auth.tls import load_client_ca
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
-from appward.db import create_engine, create_sessionmaker
+from appward.db import DatabaseUnavailable, create_engine, create_sessionmaker
 from appward.errors import AppwardError
 from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
 from appward.mail import mailer_for
@@ -335,6 +335,8 @@ async def keep_keys_fresh(state: AppState) -> None:
         await asyncio.sleep(state.settings.key_reload_interval)
         try:
             await reload_keys(state)
+        except DatabaseUnavailable as exc:  # an outage: /readyz tells; no traceback
+            log.warning("reloading the signing keys failed (%s); keeping the current ones", exc)
         except Exception:
             log.exception("reloading the signing keys failed; keeping the current ones")
 
