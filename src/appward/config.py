@@ -149,6 +149,21 @@ class Settings(BaseSettings):
         description="PostgreSQL only: the schema Appward's tables live in (search_path).",
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
     )
+    database_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="PostgreSQL: seconds the server waits for a connection, for each "
+        "statement and for a free pooled connection; past that the request gets 503 "
+        "(temporarily_unavailable). The CLI waits as long as the work takes.",
+    )
+    readiness_timeout: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Seconds /readyz waits for the database and for Redis before it "
+        "reports the check failed (503).",
+    )
     data_dir: Path = Field(
         Path("./var"),
         description="Where the embedded default keeps its database and generated key file.",
@@ -308,6 +323,15 @@ class Settings(BaseSettings):
             "hosts instead of one per worker."
         ),
     )
+    redis_timeout: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Seconds to wait for Redis (connecting, each command); past that the "
+        "use falls back as docs/deployment.md describes (the jti check to the database, "
+        "rate limits to this process's own counts, the credential cache to its short "
+        "lifetime).",
+    )
     key_reload_interval: int = Field(
         30,
         ge=1,
@@ -320,6 +344,15 @@ class Settings(BaseSettings):
         ge=0,
         le=3600,
         description="Seconds a verified client secret is remembered in memory; 0 disables.",
+    )
+    credential_cache_fallback_ttl: int = Field(
+        5,
+        ge=0,
+        le=3600,
+        description="With APPWARD_REDIS_URL set: seconds a verified client secret is "
+        "remembered while this process is not hearing Redis's change announcements (Redis "
+        "down, or not yet subscribed); a change made on another host then reaches this "
+        "one within that long. At most credential_cache_ttl.",
     )
     credential_cache_size: int = Field(
         10000, ge=1, description="Most verified client credentials remembered per process."

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 from sqlalchemy.util.concurrency import in_greenlet
@@ -69,21 +71,49 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached, or did not answer within the timeout: refused,
+    dropped or hung connections, and no pooled connection free in time. Raised by the
+    engine in place of the driver's error (the cause is chained), so that whoever serves
+    a request answers 503 rather than 500 (web/pipeline.py). Its text names the cause's
+    type and first line, never a statement or a bound value."""
+
+    def __init__(self, cause: BaseException) -> None:
+        first = str(cause).strip().splitlines()
+        super().__init__(f"{type(cause).__name__}: {first[0]}" if first else type(cause).__name__)
+
+
+def create_engine(
+    url: str, *, schema: str | None = None, echo: bool = False, timeout: float | None = None
+) -> AsyncEngine:
     """Returns an engine for the URL: SQLite with WAL and foreign keys, or PostgreSQL.
 
     ``schema`` puts PostgreSQL's search_path on one schema (tests and shared clusters).
+    ``timeout`` (PostgreSQL; seconds) bounds each wait on the database: a connection,
+    each statement, a free connection in the pool. Unset, the driver's defaults hold
+    (a migration or a bulk import may run for long). A connection that failed or timed
+    out is dropped with every other of the pool (they are as likely dead); the next use
+    connects afresh, which is how a server recovers when the database returns.
     """
     connect_args: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             _create_private_database_file(Path(database))
         connect_args["timeout"] = 30
-    elif schema:
-        connect_args["server_settings"] = {"search_path": schema}
+    else:
+        if schema:
+            connect_args["server_settings"] = {"search_path": schema}
+        options["poolclass"] = _TimelyPool
+        if timeout is not None:
+            connect_args["timeout"] = timeout  # asyncpg: connecting, startup included
+            connect_args["command_timeout"] = timeout  # asyncpg: each statement
+            options["pool_timeout"] = timeout
     # hide_parameters: bound values (hashes, tokens) never reach logs or exception text.
-    engine = create_async_engine(url, echo=echo, connect_args=connect_args, hide_parameters=True)
+    engine = create_async_engine(
+        url, echo=echo, connect_args=connect_args, hide_parameters=True, **options
+    )
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         event.listen(engine.sync_engine, "begin", _defer_sqlite_begin)
@@ -92,8 +122,49 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
         event.listen(engine.sync_engine, "rollback", _roll_back_sqlite_write)
         event.listen(engine.sync_engine.pool, "checkin", _release_on_checkin)
         event.listen(engine.sync_engine.pool, "invalidate", _release_on_invalidate)
+    else:
+        event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+        event.listen(engine.sync_engine, "handle_error", _unavailable_on_lost_connection)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable_text)
     return engine
+
+
+class _TimelyPool(AsyncAdaptedQueuePool):
+    """The async pool, whose wait for a free connection past ``pool_timeout`` is
+    DatabaseUnavailable like the other waits on the database."""
+
+    def _do_get(self) -> Any:
+        try:
+            return super()._do_get()
+        except sa_exc.TimeoutError as exc:
+            raise DatabaseUnavailable(exc) from exc
+
+
+def _connect_or_unavailable(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Connects as the dialect would. asyncpg's refusals and timeouts while connecting
+    come out as plain OSError and TimeoutError, which SQLAlchemy passes through unwrapped
+    (the driver's own errors reach _unavailable_on_lost_connection)."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as exc:
+        raise DatabaseUnavailable(exc) from exc
+
+
+def _unavailable_on_lost_connection(context: ExceptionContext) -> BaseException | None:
+    """A statement's connection was lost, would not open, or timed out (asyncpg's
+    command_timeout is a plain TimeoutError): DatabaseUnavailable, and the connection is
+    marked a disconnect so the pool drops it (after a timeout its state is unknown)
+    rather than handing it out again. Any other error (a constraint, a lock) is the
+    statement's own and passes unchanged."""
+    original = context.original_exception
+    if not (
+        context.is_disconnect
+        or context.connection is None  # the error came while connecting
+        or isinstance(original, OSError | TimeoutError)
+    ):
+        return None
+    context.is_disconnect = True
+    return DatabaseUnavailable(original)
 
 
 def _create_private_database_file(path: Path) -> None:

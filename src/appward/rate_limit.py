@@ -9,7 +9,6 @@ is known only after the password check that ``check`` guards)."""
 from __future__ import annotations
 
 import ipaddress
-import logging
 import math
 from collections import OrderedDict
 from datetime import datetime
@@ -18,8 +17,8 @@ from typing import Protocol
 import redis.asyncio as aioredis
 
 from appward.errors import TooManyAttempts
+from appward.fallback import Fallback, fallback_used
 
-log = logging.getLogger("appward.rate_limit")
 MAX_TRACKED_KEYS = 100_000
 
 
@@ -114,14 +113,17 @@ return 0
 
 class RedisRateLimiter:
     """One count per key and window in Redis (INCR with an expiry), shared by every
-    process. If Redis cannot be reached the request is let through and logged: a
-    registration endpoint or a sign-in page that fails closed on a cache outage is a
-    worse outage. ``redis`` is the process's one client, shared with the other users of
-    Redis; whoever made it closes it."""
+    process. While Redis cannot answer, each process counts on its own (a
+    MemoryRateLimiter of the same limit, noted by fallback.fallback_used): neither open
+    (no limit at all) nor closed (a registration endpoint or a sign-in page that refuses
+    everyone on a cache outage is a worse outage). With N processes a caller may then get
+    up to N times the limit. ``redis`` is the process's one client, shared with the other
+    users of Redis; whoever made it closes it."""
 
     def __init__(self, name: str, redis: aioredis.Redis, *, limit: int, window: int = 60) -> None:
         self.name, self.limit, self.window = name, limit, window
         self._redis = redis
+        self._local = MemoryRateLimiter(name, limit=limit, window=window)
 
     def _key(self, key: str, number: int) -> str:
         return f"appward:rate:{self.name}:{number}:{key}"
@@ -136,6 +138,7 @@ class RedisRateLimiter:
             count = await self._redis.get(self._key(key, number))
         except (aioredis.RedisError, OSError) as exc:
             self._unavailable(exc)
+            await self._local.check(key, now)
             return
         if count is not None and int(count) >= self.limit:
             raise _refuse(self.name, left)
@@ -149,7 +152,7 @@ class RedisRateLimiter:
                 count, _ = await pipe.execute()
         except (aioredis.RedisError, OSError) as exc:
             self._unavailable(exc)
-            return 0
+            return await self._local.add(key, now)
         return int(count)
 
     async def reset(self, key: str, now: datetime) -> None:
@@ -157,6 +160,7 @@ class RedisRateLimiter:
             await self._redis.delete(self._key(key, _window(now, self.window)[0]))
         except (aioredis.RedisError, OSError) as exc:
             self._unavailable(exc)
+            await self._local.reset(key, now)
 
     async def subtract(self, key: str, now: datetime) -> None:
         try:
@@ -164,12 +168,14 @@ class RedisRateLimiter:
             await self._redis.eval(_SUBTRACT, 1, redis_key)  # type: ignore[misc]
         except (aioredis.RedisError, OSError) as exc:
             self._unavailable(exc)
+            await self._local.subtract(key, now)
 
     def _unavailable(self, exc: Exception) -> None:
-        log.warning("rate limit %s not applied: Redis unavailable (%s)", self.name, exc)
+        fallback_used(Fallback.RATE_LIMIT, exc, name=self.name)
 
     async def close(self) -> None:
-        """Nothing of its own to release: the shared client outlives the limiter."""
+        """Forgets the outage counts; the shared client outlives the limiter."""
+        await self._local.close()
 
 
 def address_key(address: str | None) -> str:

@@ -89,15 +89,19 @@ class Resources(Protocol):
     def key_ring(self) -> KeyRing: ...
 
 
-def redis_client(url: str | None) -> aioredis.Redis | None:
+def redis_client(url: str | None, *, timeout: float | None = None) -> aioredis.Redis | None:
     """Returns the process's one Redis client (a bounded pool; it connects on first use),
-    or None when no Redis is configured. Close it with ``aclose()`` at shutdown."""
+    or None when no Redis is configured. Close it with ``aclose()`` at shutdown.
+    ``timeout`` (seconds) bounds connecting and each command, and the wait for a free
+    connection: a Redis that hangs fails like one that is down, and each use falls back."""
     if not url:
         return None
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=REDIS_POOL_SIZE,
-        timeout=REDIS_POOL_TIMEOUT,
+        timeout=REDIS_POOL_TIMEOUT if timeout is None else timeout,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
         client_name=redis_client_name(),
     )
     return aioredis.Redis.from_pool(pool)
@@ -345,7 +349,7 @@ async def standalone_resources(
     when the block ends."""
     hasher = hasher or Argon2Hasher(settings.argon2)
     engine = create_engine(settings.database_url, schema=settings.database_schema)
-    redis = redis_client(settings.redis_url)
+    redis = redis_client(settings.redis_url, timeout=settings.redis_timeout)
     try:
         yield StandaloneResources(
             settings=settings,

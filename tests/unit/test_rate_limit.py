@@ -8,6 +8,7 @@ import pytest
 
 from appward import rate_limit
 from appward.errors import TooManyAttempts
+from appward.fallback import Fallback, fallback_counts
 from appward.rate_limit import MemoryRateLimiter, RedisRateLimiter
 from appward.services import redis_client
 
@@ -37,17 +38,24 @@ async def test_tracks_a_bounded_number_of_keys(monkeypatch):
         await limiter.hit("d", START)
 
 
-async def test_an_unreachable_redis_lets_requests_through(caplog):
+async def test_an_unreachable_redis_counts_in_this_process(caplog):
+    """Redis down is neither open (no limit) nor closed (everyone refused): the limit is
+    counted per process until it answers again."""
     redis = redis_client("redis://127.0.0.1:1/0")
     assert redis is not None
     limiter = RedisRateLimiter("registrations", redis, limit=1)
+    before = fallback_counts()[Fallback.RATE_LIMIT]
     try:
-        for _ in range(3):
+        await limiter.hit("10.0.0.1", START)
+        with pytest.raises(TooManyAttempts) as refused:
             await limiter.hit("10.0.0.1", START)
+        assert refused.value.retry_after == 50
+        await limiter.hit("10.0.0.2", START)  # another key keeps its own count
     finally:
         await limiter.close()
         await redis.aclose()
-    assert "not applied" in caplog.text
+    assert fallback_counts()[Fallback.RATE_LIMIT] - before == 3
+    assert "rate limits count in this process only" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -94,16 +102,21 @@ async def test_subtract_takes_one_back_never_below_zero():
     assert await limiter.add("10.0.0.1", START) == 2
 
 
-async def test_an_unreachable_redis_lets_sign_ins_through(caplog):
+async def test_an_unreachable_redis_counts_sign_in_failures_in_this_process():
     redis = redis_client("redis://127.0.0.1:1/0")
     assert redis is not None
-    limiter = RedisRateLimiter("login-addresses", redis, limit=1)
+    limiter = RedisRateLimiter("login-addresses", redis, limit=2)
     try:
-        assert await limiter.add("10.0.0.1", START) == 0
+        assert await limiter.add("10.0.0.1", START) == 1
         await limiter.check("10.0.0.1", START)
-        await limiter.reset("10.0.0.1", START)
+        assert await limiter.add("10.0.0.1", START) == 2
+        with pytest.raises(TooManyAttempts):
+            await limiter.check("10.0.0.1", START)
         await limiter.subtract("10.0.0.1", START)
+        await limiter.check("10.0.0.1", START)
+        assert await limiter.add("10.0.0.1", START) == 2
+        await limiter.reset("10.0.0.1", START)
+        await limiter.check("10.0.0.1", START)
     finally:
         await limiter.close()
         await redis.aclose()
-    assert "not applied" in caplog.text

@@ -114,8 +114,13 @@ class CredentialCache:
         max_entries: int,
         epoch: EpochFile | None,
         last_used_resolution: float = 60.0,
+        fallback_ttl: float | None = None,
     ) -> None:
         self.ttl = timedelta(seconds=ttl)
+        # While announcements from other hosts may be missed (Redis down, or not yet
+        # subscribed: auth/invalidation.py), an entry lives this long instead of ttl.
+        self.fallback_ttl = min(self.ttl, timedelta(seconds=fallback_ttl or 0))
+        self._lifetime = self.ttl
         self.max_entries = max_entries
         self._epoch_file = epoch
         self._last_used_resolution = timedelta(seconds=last_used_resolution)
@@ -133,6 +138,23 @@ class CredentialCache:
     @property
     def enabled(self) -> bool:
         return self.ttl > timedelta(0)
+
+    @property
+    def short_lived(self) -> bool:
+        """Whether entries live only ``fallback_ttl`` now (use_short_lifetime)."""
+        return self._lifetime < self.ttl
+
+    def use_short_lifetime(self) -> None:
+        """From now on remembers for ``fallback_ttl`` only, and forgets everything
+        remembered until now: called when changes made elsewhere may go unheard."""
+        with self._lock:
+            self._lifetime = self.fallback_ttl
+        self.invalidate()
+
+    def use_full_lifetime(self) -> None:
+        """From now on remembers for ``ttl`` again (announcements are heard)."""
+        with self._lock:
+            self._lifetime = self.ttl
 
     def _fingerprint(self, client_id: str, secret: str) -> bytes:
         message = client_id.encode() + b"\x00" + secret.encode()
@@ -208,7 +230,7 @@ class CredentialCache:
                 client,
                 secret_id,
                 secret_expires_at,
-                cached_until=now + self.ttl,
+                cached_until=now + self._lifetime,
                 last_use_noted=now,
             )
             self._entries.move_to_end(key)
@@ -282,7 +304,7 @@ class CredentialCache:
             return
         with self._lock:
             key = self._fingerprint(client_id, secret)
-            self._failures[key] = now + self.ttl
+            self._failures[key] = now + self._lifetime
             self._failures.move_to_end(key)
             while len(self._failures) > self.max_entries:
                 self._failures.popitem(last=False)

@@ -5,7 +5,6 @@ embedded default, Redis when configured, so every process and host shares it."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 from datetime import datetime
 from types import ModuleType
@@ -18,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.auth.models import UsedJti
 from appward.clock import Clock
-
-log = logging.getLogger("appward.auth.replay")
+from appward.fallback import Fallback, fallback_used
 
 # About one insert in PRUNE_ONE_IN also deletes up to PRUNE_BATCH expired rows: the table
 # stays small without a scheduler, and no request pays for a large delete.
@@ -117,8 +115,9 @@ async def prune_expired(session: AsyncSession, now: datetime, limit: int = PRUNE
 
 class RedisJtiStore:
     """The used jtis as Redis keys ``appward:jti:<client_id>:<sha256>`` set with NX and
-    an absolute expiry, shared by every process. When Redis cannot answer, the check falls
-    back to the database (logged): never accepted unchecked."""
+    an absolute expiry, shared by every process. When Redis cannot answer (down, or
+    silent past APPWARD_REDIS_TIMEOUT), the check falls back to the database (noted by
+    fallback.fallback_used): never accepted unchecked."""
 
     def __init__(
         self, redis: aioredis.Redis, fallback: DatabaseJtiStore, *, prefix: str = REDIS_PREFIX
@@ -146,10 +145,7 @@ class RedisJtiStore:
                 self.key(client_id, jti), b"1", nx=True, pxat=expires_ms
             )
         except (RedisError, OSError) as exc:
-            log.warning(
-                "Redis unavailable for the jti replay check (%s); using the database",
-                type(exc).__name__,
-            )
+            fallback_used(Fallback.JTI_REPLAY, exc)
             until = self._database_too_until
             if until is None or expires_at > until:
                 self._database_too_until = expires_at

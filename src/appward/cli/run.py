@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appward.audit import Actor
 from appward.config import Settings, load_settings
+from appward.db import DatabaseUnavailable
 from appward.errors import AppwardError
 from appward.services import Services, StandaloneResources, standalone_resources, unit_of_work
 from appward.tokens.keys import load_key_encryption
@@ -66,6 +67,8 @@ def complete(work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(work)
     except AppwardError as exc:
         fail(f"{exc.error}: {exc.description}")
+    except DatabaseUnavailable as exc:  # lost during the work (db.create_engine)
+        fail(f"the database became unreachable: {exc}")
     except DBAPIError as exc:
         # The first line is the driver's message; the statement follows on the next
         # ones, and its bound values are never in the text (db.create_engine).

@@ -29,7 +29,7 @@ from appward.auth.replay import DatabaseJtiStore, RedisJtiStore
 from appward.auth.tls import load_client_ca
 from appward.clock import Clock, SystemClock
 from appward.config import Settings, load_settings
-from appward.db import create_engine, create_sessionmaker
+from appward.db import DatabaseUnavailable, create_engine, create_sessionmaker
 from appward.errors import AppwardError
 from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
 from appward.mail import mailer_for
@@ -55,6 +55,7 @@ from appward.web import (
     account_security,
     admin,
     console,
+    health,
     oauth,
     pages,
     password_reset,
@@ -130,7 +131,7 @@ def create_app(
     ``hooks`` see every request (web/pipeline.py)."""
     hasher = hasher or Argon2Hasher(settings.argon2)
     epoch = EpochFile(settings.data_dir / EPOCH_FILE)
-    redis = redis_client(settings.redis_url)  # connects on first use
+    redis = redis_client(settings.redis_url, timeout=settings.redis_timeout)  # on first use
     clock = clock or SystemClock()
     remote_keys = jwks_fetcher(settings)
     keys_epoch = EpochFile(settings.data_dir / KEYS_EPOCH_FILE)
@@ -144,6 +145,7 @@ def create_app(
             ttl=settings.credential_cache_ttl,
             max_entries=settings.credential_cache_size,
             epoch=epoch,
+            fallback_ttl=settings.credential_cache_fallback_ttl,
         ),
         login_throttle=LoginThrottle(
             by_address=rate_limiter(
@@ -191,7 +193,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state.engine = create_engine(settings.database_url, schema=settings.database_schema)
+        state.engine = create_engine(
+            settings.database_url,
+            schema=settings.database_schema,
+            timeout=settings.database_timeout,
+        )
         state.sessionmaker = create_sessionmaker(state.engine)
         async with unit_of_work(state, None) as services:
             await ensure_signing_key(services.session, state.cipher, state.clock)
@@ -237,6 +243,7 @@ def create_app(
     app.router.default = _redirect_slashes(app.router)
     app.state.appward = state
     app.add_middleware(SessionCookieMiddleware)
+    app.include_router(health.router)
     app.include_router(oauth.router)
     app.include_router(pages.router)
     app.include_router(account_security.router)
@@ -353,6 +360,8 @@ async def keep_keys_fresh(state: AppState, epoch: EpochFile) -> None:
 async def reload_keys_or_keep(state: AppState) -> None:
     try:
         await reload_keys(state)
+    except DatabaseUnavailable as exc:  # an outage: /readyz tells; no traceback
+        log.warning("reloading the signing keys failed (%s); keeping the current ones", exc)
     except Exception:
         log.exception("reloading the signing keys failed; keeping the current ones")
 

@@ -12,6 +12,9 @@ For every request it
   ``error``, or ``responses.record_error`` in the scope. Nothing is logged on success;
 - turns an unexpected exception into the one 500 (JSON, or an HTML page on the pages a
   browser shows), carrying the request id; the traceback goes to the log only;
+- answers a request the database could not serve (db.DatabaseUnavailable: down, hung
+  past APPWARD_DATABASE_TIMEOUT) with 503 temporarily_unavailable instead: an OAuth
+  error body, the admin API's problem details, or a page on the pages;
 - calls its hooks (RequestHook): the one place a rate limit or a metrics recorder plugs
   in. There are none by default, and then they cost nothing.
 """
@@ -27,15 +30,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appward.errors import AppwardError, safe_description
+from appward.db import DatabaseUnavailable
+from appward.errors import AppwardError, TemporarilyUnavailable, safe_description
 from appward.web.fastpath import FormHandler, form_handler, form_reply, route_path, send_reply
 from appward.web.responses import (
     RECORDED_ERROR,
     REQUEST_ID,
+    database_unavailable,
     error_reply,
     handle_appward_error,
+    oauth_error,
+    problem,
+    record_error,
     server_error_page,
     server_error_reply,
+    unavailable_page,
 )
 
 if TYPE_CHECKING:
@@ -148,6 +157,8 @@ class Pipeline:
                 reply = await form_reply(scope, receive, handler, self.state)
             else:
                 reply = error_reply(refusal)
+        except DatabaseUnavailable as exc:
+            reply = error_reply(database_unavailable(exc))
         except Exception:  # noqa: BLE001 (the one 500; _log_unexpected keeps the traceback)
             _log_unexpected(scope, rid)
             reply = server_error_reply(rid)
@@ -175,6 +186,11 @@ class Pipeline:
             else:
                 response = await handle_appward_error(Request(scope), refusal)
                 await response(scope, receive, send_with_id)
+        except DatabaseUnavailable as exc:
+            refusal = database_unavailable(exc)
+            record_error(scope, refusal)
+            if status == 0:
+                await _unavailable(scope, refusal)(scope, receive, send_with_id)
         except Exception:  # noqa: BLE001 (the one 500; _log_unexpected keeps the traceback)
             _log_unexpected(scope, rid)
             if status == 0:
@@ -194,12 +210,23 @@ class Pipeline:
         return None
 
 
-def _server_error(scope: Scope, rid: str) -> Response:
+def _is_page(scope: Scope) -> bool:
     path = route_path(scope)
-    if any(path == page or path.startswith(page + "/") for page in PAGE_PATHS):
+    return any(path == page or path.startswith(page + "/") for page in PAGE_PATHS)
+
+
+def _server_error(scope: Scope, rid: str) -> Response:
+    if _is_page(scope):
         return server_error_page(Request(scope), rid)
     reply = server_error_reply(rid)
     return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+def _unavailable(scope: Scope, refusal: TemporarilyUnavailable) -> Response:
+    """A 503 as the route renders its errors: a page, problem details or OAuth JSON."""
+    if _is_page(scope):
+        return unavailable_page(Request(scope), refusal)
+    return problem(refusal) if route_path(scope).startswith("/admin/") else oauth_error(refusal)
 
 
 def _log_error(scope: Scope, rid: str, status: int, error: AppwardError) -> None:

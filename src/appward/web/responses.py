@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from appward.clients.scopes import ADMIN_SCOPE
+from appward.db import DatabaseUnavailable
 from appward.errors import (
     AppwardError,
     ConfirmationRequired,
@@ -183,4 +184,25 @@ def server_error_page(request: Request, request_id: str) -> HTMLResponse:
         {"request_id": request_id},
         status_code=500,
         headers=NO_STORE,
+    )
+
+
+DATABASE_UNAVAILABLE = "the server cannot reach its database just now; retry in a moment"
+
+
+def database_unavailable(exc: DatabaseUnavailable) -> TemporarilyUnavailable:
+    """The refusal of a request the database could not serve: 503, rendered as the
+    route's errors are; the cause goes to the log line only."""
+    return TemporarilyUnavailable(DATABASE_UNAVAILABLE, detail=f"database unavailable: {exc}")
+
+
+def unavailable_page(request: Request, exc: TemporarilyUnavailable) -> HTMLResponse:
+    """The 503 of the pages a browser shows, in the pages' layout."""
+    message = f"{exc.description[:1].upper()}{exc.description[1:]}."
+    return render(
+        request,
+        "page_error.html",
+        {"heading": "Temporarily unavailable", "message": message},
+        status_code=exc.status_code,
+        headers={**NO_STORE, "Retry-After": str(retry_after(exc))},
     )

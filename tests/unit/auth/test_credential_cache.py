@@ -182,3 +182,30 @@ def test_epoch_file_in_an_unusable_directory_reads_zero(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     assert EpochFile(blocker / "epoch").read() == 0
+
+
+def test_short_lifetime_while_changes_may_go_unheard(tmp_path):
+    """Redis unheard (auth/invalidation.py): what was remembered is forgotten, and what
+    is remembered lives fallback_ttl, failures included, until announcements are heard."""
+    c = cache(tmp_path, ttl=60, fallback_ttl=5)
+    remember(c, secret="before")
+    c.use_short_lifetime()
+    assert c.short_lived
+    assert c.lookup("c1", "before", NOW) is None
+    remember(c)
+    c.remember_failure("c1", "wrong", NOW)
+    assert c.lookup("c1", "s", NOW + timedelta(seconds=4)) is not None
+    assert c.failed_recently("c1", "wrong", NOW + timedelta(seconds=4))
+    assert c.lookup("c1", "s", NOW + timedelta(seconds=5)) is None
+    assert not c.failed_recently("c1", "wrong", NOW + timedelta(seconds=5))
+    c.use_full_lifetime()
+    assert not c.short_lived
+    remember(c)
+    assert c.lookup("c1", "s", NOW + timedelta(seconds=59)) is not None
+
+
+def test_a_fallback_ttl_beyond_the_ttl_is_the_ttl(tmp_path):
+    c = cache(tmp_path, ttl=10, fallback_ttl=30)
+    c.use_short_lifetime()
+    remember(c)
+    assert c.lookup("c1", "s", NOW + timedelta(seconds=10)) is None

@@ -1,0 +1,90 @@
+"""Whether this process can serve requests now: what /readyz reports to a load balancer.
+
+Ready means the database answers within the timeout, its schema is at the revision this
+code was written for (Alembic's head: a server started before `appward db upgrade`, or
+after a downgrade, is not ready), and Redis answers when it is configured. Each check
+says what failed in a few fixed words: the answer is public, so it names no host,
+address or error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from functools import cache
+
+import redis.asyncio as aioredis
+from alembic.script import ScriptDirectory
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from appward.db import DatabaseUnavailable
+from appward.migrations import alembic_config
+
+OK = "ok"
+UNREACHABLE = "unreachable"
+NOT_CHECKED = "not checked: the database is unreachable"
+NOT_MIGRATED = "no schema: run `appward db upgrade`"
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Each check's outcome: OK, or what failed."""
+
+    checks: dict[str, str]
+
+    @property
+    def ready(self) -> bool:
+        return all(outcome == OK for outcome in self.checks.values())
+
+
+@cache
+def expected_revisions() -> frozenset[str]:
+    """Returns the head revisions of this code's migrations (read once per process)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("")).get_heads())
+
+
+async def readiness(engine: AsyncEngine, redis: aioredis.Redis | None, *, wait: float) -> Readiness:
+    """Returns the outcome of every check, each given at most ``wait`` seconds; the
+    checks run at once, so the whole takes about that long at worst."""
+    if redis is None:
+        database, migrations = await _database_checks(engine, wait)
+        return Readiness({"database": database, "migrations": migrations})
+    (database, migrations), redis_outcome = await asyncio.gather(
+        _database_checks(engine, wait), _redis_check(redis, wait)
+    )
+    return Readiness({"database": database, "migrations": migrations, "redis": redis_outcome})
+
+
+async def _database_checks(engine: AsyncEngine, wait: float) -> tuple[str, str]:
+    """Returns the outcomes of "database" and "migrations": one statement serves both."""
+    try:
+        async with asyncio.timeout(wait), engine.connect() as connection:
+            try:
+                rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            except DatabaseUnavailable:
+                raise
+            except SQLAlchemyError:
+                return OK, NOT_MIGRATED  # it answered: without Alembic's table
+            revisions = frozenset(str(row[0]) for row in rows)
+    except (DatabaseUnavailable, TimeoutError):
+        return UNREACHABLE, NOT_CHECKED
+    expected = expected_revisions()
+    if revisions == expected:
+        return OK, OK
+    return OK, f"the database is at {_listed(revisions)}, this code expects {_listed(expected)}"
+
+
+async def _redis_check(redis: aioredis.Redis, wait: float) -> str:
+    try:
+        async with asyncio.timeout(wait):
+            await redis.ping()  # type: ignore[misc]
+    except (RedisError, OSError):  # TimeoutError included
+        return UNREACHABLE
+    return OK
+
+
+def _listed(revisions: frozenset[str]) -> str:
+    return ", ".join(sorted(revisions)) or "no revision"

@@ -1,0 +1,75 @@
+"""GET /healthz and /readyz, for load balancers: what each checks and says."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from appward.readiness import expected_revisions
+from appward.services import unit_of_work
+from tests.factories import SETUP_ACTOR
+from tests.functional.conftest import Api, open_api
+
+pytestmark = pytest.mark.anyio
+
+
+async def set_revision(api: Api, revision: str) -> None:
+    async with unit_of_work(api.app.state.appward, SETUP_ACTOR) as services:
+        await services.session.execute(
+            text("UPDATE alembic_version SET version_num = :r"), {"r": revision}
+        )
+
+
+async def test_ready_when_the_database_answers_at_the_code_s_revision(api):
+    ready = await api.http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+    assert ready.headers["cache-control"] == "no-store"
+    health = await api.http.get("/healthz")
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+
+
+async def test_not_ready_on_a_database_behind_the_code_s_migrations(api):
+    """A server started before `appward db upgrade` must get no traffic; it is alive
+    all the same (no restart would help)."""
+    (head,) = expected_revisions()
+    await set_revision(api, "0001")
+    try:
+        ready = await api.http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json() == {
+            "status": "not ready",
+            "checks": {
+                "database": "ok",
+                "migrations": f"the database is at 0001, this code expects {head}",
+            },
+        }
+        assert (await api.http.get("/healthz")).status_code == 200
+    finally:
+        await set_revision(api, head)
+    assert (await api.http.get("/readyz")).status_code == 200
+
+
+async def test_redis_is_checked_when_configured(settings, clock, redis_url):
+    async with open_api(settings.model_copy(update={"redis_url": redis_url}), clock) as api:
+        ready = await api.http.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "redis": "ok"}
+    unreachable = settings.model_copy(
+        update={"redis_url": "redis://127.0.0.1:1/0", "readiness_timeout": 0.5}
+    )
+    async with open_api(unreachable, clock) as api:
+        ready = await api.http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["redis"] == "unreachable"
+        assert ready.json()["checks"]["database"] == "ok"
+
+
+async def test_not_oauth_endpoints(api):
+    """Neither is advertised: not in the discovery metadata nor in the API document."""
+    discovery = (await api.http.get("/.well-known/oauth-authorization-server")).text
+    assert "healthz" not in discovery
+    assert "readyz" not in discovery
+    paths = (await api.http.get("/openapi.json")).json()["paths"]
+    assert "/healthz" not in paths
+    assert "/readyz" not in paths
