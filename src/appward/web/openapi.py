@@ -295,9 +295,7 @@ FORM_ENDPOINTS: tuple[FormEndpoint, ...] = (
             **CLIENT_FIELDS,
         },
         ("grant_type",),
-        _json_success(
-            "The token (Cache-Control: no-store)", "#/components/schemas/TokenResponse"
-        ),
+        _json_success("The token (Cache-Control: no-store)", "#/components/schemas/TokenResponse"),
     ),
     FormEndpoint(
         "/oauth2/introspect",
