@@ -118,7 +118,7 @@ class Outcome:
     operations: int = 0
     examples: int = 0
     failures: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # operation and mode -> time
     statuses: dict[str, Counter[int]] = field(default_factory=dict)  # operation -> answers
 
     def summary(self) -> str:
@@ -128,7 +128,8 @@ class Outcome:
             answers.update(seen)
         lines = [
             f"fuzz: {self.operations} operations, {self.examples} examples, "
-            f"{len(self.failures)} failures; answers {dict(sorted(answers.items()))}"
+            f"{len(self.failures)} failures in {sum(self.seconds.values()):.0f} s; "
+            f"answers {dict(sorted(answers.items()))}"
         ]
         lines += [
             f"  {label}: {dict(sorted(seen.items()))}" for label, seen in self.statuses.items()
