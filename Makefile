@@ -60,6 +60,11 @@ $(AXE): tests/e2e/package.json tests/e2e/package-lock.json
 .PHONY: browser-deps
 browser-deps: $(AXE) ## install what the browser tests inject (axe-core, pinned in tests/e2e)
 
+.PHONY: fuzz
+fuzz: install-dev ## schemathesis over every operation of /openapi.json, longer than make test's run
+	APPWARD_FUZZ_EXAMPLES=$${APPWARD_FUZZ_EXAMPLES:-60} $(BIN)/pytest -q -s -p no:cacheprovider \
+		tests/functional/test_fuzz.py $(PYTEST_ARGS)
+
 .PHONY: test-mtls
 test-mtls: install-dev ## the mutual TLS end-to-end test: nginx (docs/nginx-mtls.conf) before a served app
 	APPWARD_REQUIRE_NGINX=1 $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_mtls_nginx.py $(PYTEST_ARGS)

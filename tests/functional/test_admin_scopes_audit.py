@@ -159,6 +159,19 @@ async def test_bad_audit_time_is_a_field_error(api):
     assert response.json()["errors"][0]["field"] == "since"
 
 
+@pytest.mark.parametrize("number", ["5", "-1", "1.5e9", "1780000000"])
+async def test_a_number_is_no_audit_time(api, number):
+    """Found by the fuzzer (tests/fuzz.py): ?until=5 was read as 5 seconds after the
+    epoch, where the document says an ISO 8601 date and time (format date-time)."""
+    for field in ("since", "until"):
+        response = await api.get(f"/admin/v1/audit-events?{field}={number}")
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["field"] == field
+        assert "ISO 8601" in response.json()["errors"][0]["message"]
+    iso = await api.get("/admin/v1/audit-events?since=2026-06-01T11:00:00Z&until=2026-06-01T13:00")
+    assert iso.status_code == 200, iso.text
+
+
 async def test_users_created_through_the_admin_api_are_audited(api):
     password = "correct horse battery"
     created = await api.post("/admin/v1/users", {"username": "alice", "password": password})

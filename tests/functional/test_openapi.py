@@ -14,7 +14,9 @@ from openapi_spec_validator import validate
 from appward.clock import FrozenClock
 from appward.config import Settings
 from appward.registration.initial_access_tokens import InitialAccessTokenRequest
-from tests.functional.conftest import Api, open_api
+from appward.tokens.grant_types import GRANT_TYPES
+from tests.factories import SERVICE, basic
+from tests.functional.conftest import Api, create_admin_targets, open_api
 
 pytestmark = pytest.mark.anyio
 
@@ -217,6 +219,76 @@ async def test_form_endpoints_keep_their_form_bodies(api):
     refused = await api.http.post("/oauth2/token", data={"grant_type": "client_credentials"})
     assert refused.status_code == 401
     assert_documented(spec, "post", "/oauth2/token", refused)
+
+
+async def test_form_endpoints_document_what_they_require_and_their_real_answers(api):
+    """Found by the fuzzer (tests/fuzz.py): the form endpoints' successes had no body in
+    the document, and nothing said which fields each one requires."""
+    spec = await document(api)
+    form = "application/x-www-form-urlencoded"
+    token_form = spec["paths"]["/oauth2/token"]["post"]["requestBody"]["content"][form]
+    assert token_form["schema"]["required"] == ["grant_type"]
+    assert set(token_form["schema"]["properties"]["grant_type"]["enum"]) == set(GRANT_TYPES)
+    for path in ("/oauth2/introspect", "/oauth2/revoke"):
+        body = spec["paths"][path]["post"]["requestBody"]["content"][form]
+        assert body["schema"]["required"] == ["token"], path
+
+    created = (await api.post("/admin/v1/clients", SERVICE)).json()
+    client = basic(created["client_id"], created["client_secret"])
+    issued = await api.client_credentials(created["client_id"], created["client_secret"])
+    token = issued.json()["access_token"]
+    answers = [
+        ("/oauth2/token", issued),
+        ("/oauth2/token", await api.http.post("/oauth2/token", data={}, headers=client)),
+        (
+            "/oauth2/token",
+            await api.http.post("/oauth2/token", data={"grant_type": "x"}, headers=client),
+        ),
+        (
+            "/oauth2/introspect",
+            await api.http.post("/oauth2/introspect", data={"token": token}, headers=client),
+        ),
+        (
+            "/oauth2/introspect",
+            await api.http.post("/oauth2/introspect", data={"token": "nope"}, headers=client),
+        ),
+        ("/oauth2/revoke", await api.http.post("/oauth2/revoke", data={}, headers=client)),
+    ]
+    assert [r.status_code for _, r in answers] == [200, 400, 400, 200, 200, 400]
+    assert answers[3][1].json()["active"] is True
+    assert answers[4][1].json() == {"active": False}
+    for path, response in answers:
+        assert_documented(spec, "post", path, response)
+    revoked = await api.http.post("/oauth2/revoke", data={"token": token}, headers=client)
+    assert (revoked.status_code, revoked.content) == (200, b"")
+    assert not spec["paths"]["/oauth2/revoke"]["post"]["responses"]["200"].get("content")
+
+
+async def test_a_query_parameter_that_is_not_a_boolean_is_a_documented_400(api):
+    """Found by the fuzzer (tests/fuzz.py): ?confirm= and ?with_clients= take booleans,
+    and the 400 that anything else gets was not in the document."""
+    spec = await document(api)
+    targets = await create_admin_targets(api)
+    revoke = await api.delete(
+        f"/admin/v1/clients/{targets.client_id}/secrets/{targets.secret_id}?confirm=maybe"
+    )
+    disable = await api.post(f"/admin/v1/users/{targets.public_id}/disable?with_clients=2")
+    for method, path, response, field in (
+        ("delete", "/admin/v1/clients/{client_id}/secrets/{secret_id}", revoke, "confirm"),
+        ("post", "/admin/v1/users/{public_id}/disable", disable, "with_clients"),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["field"] == field
+        assert_documented(spec, method, path, response)
+
+
+async def test_every_operation_with_a_query_or_header_parameter_documents_its_400(api):
+    """The app answers a parameter that fails validation with 400 (web/responses.py)."""
+    spec = await document(api)
+    for method, path, operation in operations(spec):
+        checked = [p for p in operation.get("parameters", []) if p["in"] != "path"]
+        if checked:
+            assert "400" in operation["responses"], (method, path)
 
 
 async def test_registration_bodies_are_described_and_match_the_real_answers(

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
+from appward.tokens.grant_types import GRANT_TYPES
 from appward.web.templates import PAGE_HEADERS
 
 STATIC_PATH = "/docs/static"
@@ -185,7 +187,10 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         components = schema.setdefault("components", {})
         components.setdefault("securitySchemes", {})["clientBasic"] = CLIENT_BASIC
         components.setdefault("schemas", {}).update(
-            Problem=PROBLEM_SCHEMA, OAuthError=OAUTH_ERROR_SCHEMA
+            Problem=PROBLEM_SCHEMA,
+            OAuthError=OAUTH_ERROR_SCHEMA,
+            TokenResponse=TOKEN_RESPONSE,
+            IntrospectionResponse=INTROSPECTION_RESPONSE,
         )
         _drop_validation_errors(schema)
         app.openapi_schema = schema
@@ -204,54 +209,128 @@ def _drop_validation_errors(schema: dict[str, Any]) -> None:
 
 
 # The form endpoints are served by web/fastpath.py before routing, so FastAPI does not
-# know them: (path, summary, description, fields, errors).
-FORM_ENDPOINTS: tuple[tuple[str, str, str, tuple[str, ...], tuple[int, ...]], ...] = (
-    (
+# know them. Each is described here whole: its form fields (which ones it requires), what
+# a success answers and the errors it gives.
+@dataclass(frozen=True)
+class FormEndpoint:
+    path: str
+    summary: str
+    description: str
+    fields: Mapping[str, dict[str, Any]]
+    required: tuple[str, ...]
+    success: dict[str, Any]
+    errors: tuple[int, ...] = (400, 401, 503)
+
+
+CLIENT_FIELDS: dict[str, dict[str, Any]] = {
+    "client_id": {"type": "string", "description": "client_secret_post or a public client"},
+    "client_secret": {"type": "string", "description": "client_secret_post"},
+    "client_assertion_type": {
+        "type": "string",
+        "description": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer (RFC 7523)",
+    },
+    "client_assertion": {
+        "type": "string",
+        "description": "private_key_jwt or client_secret_jwt (RFC 7523 §2.2)",
+    },
+}
+TOKEN_HINT: dict[str, Any] = {
+    "type": "string",
+    "description": "access_token or refresh_token; another value is ignored (RFC 7009 §2.1)",
+}
+TOKEN_RESPONSE: dict[str, Any] = {
+    "title": "TokenResponse",
+    "type": "object",
+    "description": "A successful token response (RFC 6749 §5.1).",
+    "required": ["access_token", "token_type", "expires_in"],
+    "properties": {
+        "access_token": {"type": "string", "description": "An RFC 9068 JWT"},
+        "token_type": {"type": "string", "enum": ["Bearer"]},
+        "expires_in": {"type": "integer", "minimum": 1},
+        "scope": {"type": "string"},
+        "refresh_token": {"type": "string"},
+    },
+}
+INTROSPECTION_RESPONSE: dict[str, Any] = {
+    "title": "IntrospectionResponse",
+    "type": "object",
+    "description": 'RFC 7662 §2.2: {"active": false} alone, or the active token\'s claims.',
+    "required": ["active"],
+    "properties": {
+        "active": {"type": "boolean"},
+        "token_type": {"type": "string"},
+        "client_id": {"type": "string"},
+        "sub": {"type": "string"},
+        "scope": {"type": "string"},
+        "exp": {"type": "integer"},
+        "iat": {"type": "integer"},
+        "iss": {"type": "string"},
+        "aud": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "jti": {"type": "string"},
+        "cnf": {"type": "object"},
+    },
+}
+
+
+def _json_success(description: str, ref: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": ref}}},
+    }
+
+
+FORM_ENDPOINTS: tuple[FormEndpoint, ...] = (
+    FormEndpoint(
         "/oauth2/token",
         "Issue tokens (RFC 6749 §3.2)",
         "Exchanges a grant for an access token: client_credentials, authorization_code "
         "(with the PKCE code_verifier) or refresh_token.",
-        (
-            "grant_type",
-            "scope",
-            "code",
-            "redirect_uri",
-            "code_verifier",
-            "refresh_token",
-            "client_id",
-            "client_secret",
-        ),
-        (400, 401, 503),
+        {
+            "grant_type": {"type": "string", "enum": list(GRANT_TYPES)},
+            "scope": {"type": "string"},
+            "code": {"type": "string"},
+            "redirect_uri": {"type": "string"},
+            "code_verifier": {"type": "string"},
+            "refresh_token": {"type": "string"},
+            **CLIENT_FIELDS,
+        },
+        ("grant_type",),
+        _json_success("The token (Cache-Control: no-store)", "#/components/schemas/TokenResponse"),
     ),
-    (
+    FormEndpoint(
         "/oauth2/introspect",
         "Introspect a token (RFC 7662)",
         "Tells a confidential client whether a token is active, and its claims if so: "
         "its own tokens; another client's only with the introspection permission (a "
         'resource server) or the admin scope, else {"active": false}.',
-        ("token", "token_type_hint", "client_id", "client_secret"),
-        (400, 401, 503),
+        {"token": {"type": "string"}, "token_type_hint": TOKEN_HINT, **CLIENT_FIELDS},
+        ("token",),
+        _json_success(
+            "Whether the token is active (Cache-Control: no-store)",
+            "#/components/schemas/IntrospectionResponse",
+        ),
     ),
-    (
+    FormEndpoint(
         "/oauth2/revoke",
         "Revoke a token (RFC 7009)",
         "Revokes an access or refresh token of the calling client; another client's token "
         "is refused (unauthorized_client) and stays active; an unknown or expired token is "
         "not an error.",
-        ("token", "token_type_hint", "client_id", "client_secret"),
-        (400, 401, 503),
+        {"token": {"type": "string"}, "token_type_hint": TOKEN_HINT, **CLIENT_FIELDS},
+        ("token",),
+        {"description": "Revoked, or not a token of this server: no body (RFC 7009 §2.2)"},
     ),
 )
 
 
 def _form_endpoints() -> dict[str, Any]:
     return {
-        path: {
+        endpoint.path: {
             "post": {
                 "tags": ["oauth"],
-                "summary": summary,
-                "description": description,
-                "operationId": path.rsplit("/", 1)[-1],
+                "summary": endpoint.summary,
+                "description": endpoint.description,
+                "operationId": endpoint.path.rsplit("/", 1)[-1],
                 # Basic, or credentials in the form (or none, for a public client).
                 "security": [{"clientBasic": []}, {}],
                 "requestBody": {
@@ -260,21 +339,22 @@ def _form_endpoints() -> dict[str, Any]:
                         "application/x-www-form-urlencoded": {
                             "schema": {
                                 "type": "object",
-                                "properties": {f: {"type": "string"} for f in fields},
+                                "required": list(endpoint.required),
+                                "properties": dict(endpoint.fields),
                             }
                         }
                     },
                 },
                 "responses": {
-                    "200": {"description": "Success (JSON; Cache-Control: no-store)"},
+                    "200": endpoint.success,
                     **{
                         str(code): response
-                        for code, response in oauth_error_responses(*errors).items()
+                        for code, response in oauth_error_responses(*endpoint.errors).items()
                     },
                 },
             }
         }
-        for path, summary, description, fields, errors in FORM_ENDPOINTS
+        for endpoint in FORM_ENDPOINTS
     }
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from appward.audit import AuditFilter
 from appward.presenters import present_audit_event, present_page
@@ -32,6 +32,22 @@ class AuditList(BaseModel):
     next_cursor: str | None
 
 
+def _not_a_number(value: object) -> object:
+    """pydantic reads a number as seconds since the epoch; the document (format
+    date-time) and the console take ISO 8601 only, and so does this API."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("must be an ISO 8601 date and time, e.g. 2026-06-01T12:00:00Z")
+    return value
+
+
+# A bound of the search: an ISO 8601 date and time, never a number.
+IsoTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+
+
 def _aware(value: datetime | None) -> datetime | None:
     """A bound given without an offset is read as UTC, the log's own time zone."""
     if value is not None and value.tzinfo is None:
@@ -54,8 +70,8 @@ async def list_audit_events(
     client_id: str | None = None,
     actor: str | None = None,
     action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:

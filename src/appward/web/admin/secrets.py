@@ -100,7 +100,11 @@ async def list_secrets(client_id: str, clients: Clients) -> Any:
         "(last_used_at)."
     ),
     responses=problem_responses(
-        404, described={409: "The secret was used in the last 24 hours: repeat with confirm=true"}
+        404,
+        described={
+            400: "confirm is not a boolean (invalid_input)",
+            409: "The secret was used in the last 24 hours: repeat with confirm=true",
+        },
     ),
 )
 async def revoke_secret(

@@ -162,7 +162,9 @@ def _verified(value: bool | None) -> bool:
     "refresh tokens stop working, until it is enabled again. The apps it owns keep working, "
     "unless `with_clients=true`: then every app it is an owner of (not those it only views) "
     "is disabled too.",
-    responses=problem_responses(404),
+    responses=problem_responses(
+        404, described={400: "with_clients is not a boolean (invalid_input)"}
+    ),
 )
 async def disable_user(public_id: str, services: AdminServices, with_clients: bool = False) -> Any:
     user = await services.users.disable(await services.users.by_public_id(public_id))
