@@ -193,23 +193,45 @@ def server_process(
     """``appward serve`` on ``port`` (a free loopback port by default), in a process group
     of its own (a test may signal or kill it whole), stopped when the block ends; output
     appended to <name>.log. Yields its base URL and the process, once it answers."""
-    port = port or free_port()
-    base_url = f"http://{HOST}:{port}"
-    log = workdir / f"{name}.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [str(APPWARD), "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    with server_processes(workdir, env, [name], workers=workers, ports=[port]) as [served]:
+        yield served
+
+
+@contextlib.contextmanager
+def server_processes(
+    workdir: Path,
+    env: dict[str, str],
+    names: list[str],
+    *,
+    workers: int = 2,
+    ports: list[int | None] | None = None,
+) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """As server_process, for several servers started side by side (a start costs
+    seconds on a loaded machine): one per name, each with its <name>.log."""
+    started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
     try:
-        wait_until_serving(base_url, process, log)
-        yield base_url, process
+        for name, port in zip(names, ports or [None] * len(names), strict=True):
+            port = port or free_port()
+            log = workdir / f"{name}.log"
+            with log.open("ab") as out:
+                process = subprocess.Popen(
+                    [
+                        *(str(APPWARD), "serve", "--host", HOST, "--port", str(port)),
+                        *("--workers", str(workers)),
+                    ],
+                    cwd=workdir,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            started.append((f"http://{HOST}:{port}", process, log))
+        for base_url, process, log in started:
+            wait_until_serving(base_url, process, log)
+        yield [(base_url, process) for base_url, process, _ in started]
     finally:
-        stop(process)
+        for _, process, _ in started:
+            stop(process)
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

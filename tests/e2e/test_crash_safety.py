@@ -68,6 +68,11 @@ def test_acknowledged_changes_survive_sigkill_and_none_is_half_done(
     # One worker: on a loaded machine a second one can miss uvicorn's start-up health check.
     with server_process(workdir, env, workers=1) as (base_url, process):
         acknowledged = asyncio.run(_burst_until_killed(base_url, admin, process))
+    print(  # the counts docs/deployment.md quotes (pytest -s shows them)
+        f"\ncrash: killed after {acknowledged.changes()} acknowledged changes "
+        f"({len(acknowledged.clients)} clients, {len(acknowledged.secrets)} rotations) and "
+        f"{len(acknowledged.tokens)} tokens; cut off: {dict(acknowledged.unanswered)}"
+    )
     assert acknowledged.changes() >= KILL_AFTER_CHANGES, acknowledged
     # The kill must have cut requests off mid-way, or it proved nothing about them.
     assert sum(acknowledged.unanswered.values()) > 0, acknowledged
