@@ -358,6 +358,15 @@ class Settings(BaseSettings):
         10000, ge=1, description="Most verified client credentials remembered per process."
     )
 
+    shutdown_timeout: int = Field(
+        30,
+        ge=0,
+        le=3600,
+        description="Seconds `appward serve` lets the requests in flight finish after "
+        "SIGTERM (it stops accepting new connections at once); then they are cut off and "
+        "it exits. Drain a server at the load balancer first (docs/deployment.md).",
+    )
+
     # --- HTTP requests ---
     max_header_bytes: int = Field(
         16384,

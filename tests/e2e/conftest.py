@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -21,8 +22,10 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from appward.audit import Actor
 from appward.config import Settings
 from appward.migrations import upgrade
+from appward.services import standalone_resources, unit_of_work
 from tests.conftest import FAST_ARGON2, POSTGRES_URL, settings_env
 from tests.conftest import _pg_execute as pg_execute
 
@@ -62,6 +65,22 @@ def appward(cwd: Path, env: dict[str, str], *args: str) -> str:
     )
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done.stdout
+
+
+def create_admin(settings: Settings) -> dict[str, str]:
+    """Creates an admin client in the migrated database, in this process (a CLI run costs
+    a process start, which on a loaded machine takes seconds); returns its credentials."""
+
+    async def create() -> dict[str, str]:
+        async with (
+            standalone_resources(settings) as resources,
+            unit_of_work(resources, Actor("cli:e2e")) as services,
+        ):
+            change = await services.clients.create_admin_client("boot")
+        assert change.secret is not None
+        return {"client_id": change.client.client_id, "client_secret": change.secret.plaintext}
+
+    return asyncio.run(create())
 
 
 def free_port() -> int:
@@ -167,23 +186,61 @@ def serving(
     # The database is migrated already: upgrading again is a no-op that succeeds.
     assert appward(workdir, env, "db", "upgrade").strip() == "database is up to date"
     admin = json.loads(appward(workdir, env, "admin", "create-client", "boot", "--json"))
-    port = free_port()
-    base_url = f"http://{HOST}:{port}"
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(APPWARD), "serve", "--host", HOST, "--port", str(port), "--workers", "2"],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_until_serving(base_url, process, log)
+    with server_process(workdir, env) as (base_url, _):
         yield base_url, admin
+
+
+@contextlib.contextmanager
+def server_process(
+    workdir: Path,
+    env: dict[str, str],
+    *,
+    workers: int = 2,
+    name: str = "server",
+    port: int | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``appward serve`` on ``port`` (a free loopback port by default), in a process group
+    of its own (a test may signal or kill it whole), stopped when the block ends; output
+    appended to <name>.log. Yields its base URL and the process, once it answers."""
+    with server_processes(workdir, env, [name], workers=workers, ports=[port]) as [served]:
+        yield served
+
+
+@contextlib.contextmanager
+def server_processes(
+    workdir: Path,
+    env: dict[str, str],
+    names: list[str],
+    *,
+    workers: int = 2,
+    ports: list[int | None] | None = None,
+) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """As server_process, for several servers started side by side (a start costs
+    seconds on a loaded machine): one per name, each with its <name>.log."""
+    started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    try:
+        for name, port in zip(names, ports or [None] * len(names), strict=True):
+            port = port or free_port()
+            log = workdir / f"{name}.log"
+            with log.open("ab") as out:
+                process = subprocess.Popen(
+                    [
+                        *(str(APPWARD), "serve", "--host", HOST, "--port", str(port)),
+                        *("--workers", str(workers)),
+                    ],
+                    cwd=workdir,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            started.append((f"http://{HOST}:{port}", process, log))
+        for base_url, process, log in started:
+            wait_until_serving(base_url, process, log)
+        yield [(base_url, process) for base_url, process, _ in started]
     finally:
-        stop(process)
+        for _, process, _ in started:
+            stop(process)
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

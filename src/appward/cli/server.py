@@ -47,6 +47,9 @@ def serve(
         # A worker still importing the app on a loaded host can take longer than uvicorn's
         # 5 s health check, which then kills and restarts it in a loop.
         timeout_worker_healthcheck=30,
+        # On SIGTERM uvicorn stops accepting, then waits this long for the requests in
+        # flight (without a bound it would wait for ever on a stalled client).
+        timeout_graceful_shutdown=config.shutdown_timeout,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -91,16 +92,27 @@ def load_secret_cipher(
 
 
 def generated_key_file(path: Path, generate: Callable[[], bytes]) -> bytes:
-    """Returns the key in ``path``, creating it (mode 0600, never overwritten) if absent."""
+    """Returns the key in ``path``, creating it (mode 0600, never overwritten) if absent.
+
+    The key is written whole to a file of its own, then linked in under ``path``: a
+    process killed half-way, or one that reads while another creates, never finds an
+    empty or partial key there (an empty session key would sign every CSRF token with
+    nothing). Of processes creating it at once, the first link wins and all read it.
+    """
     if not path.exists():
         # The data dir holds keys and the embedded database: no one else's to list.
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first
-            return path.read_bytes().strip()
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(generate())
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(generate())
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):  # another process linked first
+                os.link(draft, path)
+        finally:
+            draft.unlink(missing_ok=True)
     return path.read_bytes().strip()
 
 
