@@ -37,17 +37,23 @@ async def test_tracks_a_bounded_number_of_keys(monkeypatch):
         await limiter.hit("d", START)
 
 
-async def test_an_unreachable_redis_lets_requests_through(caplog):
+async def test_an_unreachable_redis_counts_in_this_process_instead(caplog):
+    """Never failing open: the limit holds per process while Redis is away, logged once."""
     redis = redis_client("redis://127.0.0.1:1/0")
     assert redis is not None
-    limiter = RedisRateLimiter("registrations", redis, limit=1)
+    limiter = RedisRateLimiter("registrations", redis, limit=2)
     try:
-        for _ in range(3):
+        await limiter.hit("10.0.0.1", START)
+        await limiter.hit("10.0.0.1", START)
+        with pytest.raises(TooManyAttempts):
             await limiter.hit("10.0.0.1", START)
+        await limiter.hit("10.0.0.2", START)  # another key, its own count
+        assert limiter.degraded
+        assert limiter.fallbacks == 1
     finally:
         await limiter.close()
         await redis.aclose()
-    assert "not applied" in caplog.text
+    assert caplog.text.count("counting in this process") == 1
 
 
 @pytest.mark.parametrize(
@@ -94,16 +100,21 @@ async def test_subtract_takes_one_back_never_below_zero():
     assert await limiter.add("10.0.0.1", START) == 2
 
 
-async def test_an_unreachable_redis_lets_sign_ins_through(caplog):
+async def test_an_unreachable_redis_keeps_sign_in_counts_in_this_process(caplog):
     redis = redis_client("redis://127.0.0.1:1/0")
     assert redis is not None
     limiter = RedisRateLimiter("login-addresses", redis, limit=1)
     try:
-        assert await limiter.add("10.0.0.1", START) == 0
         await limiter.check("10.0.0.1", START)
-        await limiter.reset("10.0.0.1", START)
+        assert await limiter.add("10.0.0.1", START) == 1
+        with pytest.raises(TooManyAttempts):
+            await limiter.check("10.0.0.1", START)
         await limiter.subtract("10.0.0.1", START)
+        await limiter.check("10.0.0.1", START)
+        await limiter.add("10.0.0.1", START)
+        await limiter.reset("10.0.0.1", START)
+        assert await limiter.count("10.0.0.1", START) == 0
     finally:
         await limiter.close()
         await redis.aclose()
-    assert "not applied" in caplog.text
+    assert "Redis unavailable" in caplog.text
