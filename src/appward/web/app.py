@@ -171,9 +171,7 @@ def create_app(
         ),
         token_limiter=None
         if settings.token_requests_per_client is None
-        else rate_limiter(
-            "token-requests", limit=settings.token_requests_per_client, redis=redis
-        ),
+        else rate_limiter("token-requests", limit=settings.token_requests_per_client, redis=redis),
         epoch=epoch,
         cipher=load_key_encryption(settings.key_encryption_key, settings.data_dir),
         session_key=_session_secret(settings).encode(),

@@ -55,7 +55,13 @@ from appward.web.fastpath import FormHandler, FormRequest
 from appward.web.forms import form_decode as _form_decode
 from appward.web.forms import parse_form, parse_pairs, read_form
 from appward.web.page_access import PASSWORD_PAGE
-from appward.web.responses import NO_STORE, Reply, error_reply, record_error
+from appward.web.responses import (
+    NO_STORE,
+    Reply,
+    error_reply,
+    form_refused_status,
+    record_error,
+)
 from appward.web.sessions import (
     check_csrf,
     csrf_token,
@@ -490,7 +496,7 @@ def _error_page(request: Request, error: AppwardError) -> Response:
         request,
         "error.html",
         {"error": error.error, "description": error.description},
-        status_code=400 if error.status_code < 500 else 500,
+        status_code=500 if error.status_code >= 500 else form_refused_status(error),
     )
 
 

@@ -12,6 +12,8 @@ For every request it
   ``error``, or ``responses.record_error`` in the scope. Nothing is logged on success;
 - turns an unexpected exception into the one 500 (JSON, or an HTML page on the pages a
   browser shows), carrying the request id; the traceback goes to the log only;
+- refuses a request over the size limits, whatever its endpoint (web/request_size.py:
+  414, 431, or 413 for a declared body larger than every body limit);
 - calls its hooks (RequestHook): the one place a rate limit or a metrics recorder plugs
   in. There are none by default, and then they cost nothing.
 """
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from appward.errors import AppwardError, safe_description
 from appward.web.fastpath import FormHandler, form_handler, form_reply, route_path, send_reply
+from appward.web.request_size import oversized
 from appward.web.responses import (
     RECORDED_ERROR,
     REQUEST_ID,
@@ -123,6 +126,8 @@ class Pipeline:
         self.form_endpoints = form_endpoints
         self.state = state
         self.hooks = tuple(hooks)
+        self.head_limits = state.settings.head_limits
+        self.body_limits = state.settings.body_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan, websockets
@@ -143,7 +148,7 @@ class Pipeline:
         self, scope: Scope, receive: Receive, send: Send, rid: str, handler: FormHandler
     ) -> None:
         try:
-            refusal = await self._before(scope) if self.hooks else None
+            refusal = await self._before(scope)
             if refusal is None:
                 reply = await form_reply(scope, receive, handler, self.state)
             else:
@@ -169,7 +174,7 @@ class Pipeline:
             await send(message)
 
         try:
-            refusal = await self._before(scope) if self.hooks else None
+            refusal = await self._before(scope)
             if refusal is None:
                 await self.app(scope, receive, send_with_id)
             else:
@@ -187,6 +192,9 @@ class Pipeline:
             hook.after(scope, status, error)
 
     async def _before(self, scope: Scope) -> AppwardError | None:
+        refusal = oversized(scope, self.head_limits, self.body_limits)
+        if refusal is not None or not self.hooks:
+            return refusal
         for hook in self.hooks:
             refusal = await hook.before(scope)
             if refusal is not None:
