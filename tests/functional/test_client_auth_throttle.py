@@ -238,3 +238,56 @@ async def test_counting_returns_to_redis_once_it_answers(caplog, redis_url):
         await redis.aclose()
         await down.aclose()
     assert "Redis answers again" in caplog.text
+
+
+async def rate_commands_during(redis_url: str, requests: Any) -> list[str]:
+    """The commands on rate-limit keys Redis executes while ``requests`` runs (MONITOR),
+    up to a sentinel command sent after it."""
+    watcher = redis_client(redis_url)
+    assert watcher is not None
+    sentinel = f"sentinel-{secrets.token_hex(6)}"
+    db = int(redis_url.rsplit("/", 1)[1] or 0)
+    seen: list[str] = []
+    try:
+        async with watcher.monitor() as monitor:
+            await requests()
+            sender = redis_client(redis_url)
+            assert sender is not None
+            try:
+                await sender.get(sentinel)
+            finally:
+                await sender.aclose()
+            while True:
+                executed = await monitor.next_command()
+                command = executed["command"]
+                if sentinel in command:
+                    break
+                # Other runs may share the Redis server, never its database.
+                if executed["db"] == db and "appward:rate:" in command:
+                    seen.append(command)
+    finally:
+        await watcher.aclose()
+    return seen
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # Redis is what is watched
+@pytest.mark.parametrize("per_client", [None, 1000], ids=["limit off", "limit on"])
+async def test_a_cached_secret_costs_no_round_trip_to_redis(settings, clock, redis_url, per_client):
+    """The token endpoint's hot path: a secret verified moments ago is answered without
+    asking Redis, unless the per-client limit is on (then one INCR a request)."""
+    async with server(
+        settings, clock, redis_url=redis_url, token_requests_per_client=per_client
+    ) as api:
+        client_id, secret = await new_client(api)
+        here = address()
+        assert (await token(api, client_id, secret, here)).status_code == 200  # now cached
+
+        async def requests() -> None:
+            for _ in range(5):
+                assert (await token(api, client_id, secret, here)).status_code == 200
+
+        seen = await rate_commands_during(redis_url, requests)
+    if per_client is None:
+        assert seen == []
+    else:
+        assert len([c for c in seen if "INCR" in c and "token-requests" in c]) == 5

@@ -247,7 +247,8 @@ async def test_malformed_json_gets_a_clear_4xx(settings, clock, path, body):
         response = await api.http.post(path, content=body, headers={**api.auth, **JSON})
         assert response.status_code == 400, response.text
         described = response.json().get("error_description") or response.json()["detail"]
-        assert described and len(described) <= 500 * 3
+        assert described
+        assert len(described) <= 500 * 3
 
 
 async def test_a_nul_in_the_admin_api_path_or_query_gets_a_clear_4xx(api):

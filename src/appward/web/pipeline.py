@@ -127,7 +127,7 @@ class Pipeline:
         self.state = state
         self.hooks = tuple(hooks)
         self.head_limits = state.settings.head_limits
-        self.body_limits = state.settings.body_limits
+        self.max_body = state.settings.body_limits.largest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan, websockets
@@ -192,7 +192,7 @@ class Pipeline:
             hook.after(scope, status, error)
 
     async def _before(self, scope: Scope) -> AppwardError | None:
-        refusal = oversized(scope, self.head_limits, self.body_limits)
+        refusal = oversized(scope, self.head_limits, self.max_body)
         if refusal is not None or not self.hooks:
             return refusal
         for hook in self.hooks:
