@@ -22,9 +22,12 @@ MAX_DETAIL = 1000
 
 
 def _shortened(text: str | None, limit: int = MAX_DESCRIPTION) -> str | None:
+    # Cut in the middle: a message says what is wrong after the value it quotes
+    # ("'https://...' is longer than 2000 characters").
     if text is None or len(text) <= limit:
         return text
-    return text[: limit - 3] + "..."
+    keep = (limit - 3) // 2
+    return text[:keep] + "..." + text[-keep:]
 
 
 # The one such character our own descriptions use ("RFC 6749 §3.3"), spelt out.
@@ -77,7 +80,7 @@ class AppwardError(Exception):
     ) -> None:
         self.description = _shortened(description) or self.title
         self.detail = _shortened(detail, MAX_DETAIL)
-        self.fields = [FieldError(f.field, _shortened(f.message) or "") for f in fields or ()]
+        self.fields = fields or []  # each names one field: bounded by the body limit
         super().__init__(self.description)
 
 

@@ -262,7 +262,14 @@ def create_app(
     add_page_handlers(app)
     # No handler for Exception: an unexpected one reaches the pipeline, the one place
     # that answers 500 (AppwardApp.build_middleware_stack).
-    app.pipeline = Pipeline(app.serve_framework, oauth.FORM_ENDPOINT_HANDLERS, state, hooks)
+    app.pipeline = Pipeline(
+        app.serve_framework,
+        oauth.FORM_ENDPOINT_HANDLERS,
+        state,
+        hooks,
+        head_limits=settings.head_limits,
+        max_body=settings.body_limits.largest,
+    )
     redact_access_log()  # one-time links' tokens are in their paths
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from appward.config import HeadLimits
 from appward.errors import AppwardError, safe_description
 from appward.web.fastpath import FormHandler, form_handler, form_reply, route_path, send_reply
 from appward.web.request_size import oversized
@@ -121,13 +122,18 @@ class Pipeline:
         form_endpoints: Mapping[str, FormHandler],
         state: AppState,
         hooks: Sequence[RequestHook] = (),
+        *,
+        head_limits: HeadLimits | None = None,
+        max_body: int = 0,
     ) -> None:
+        """``head_limits`` and ``max_body`` (the largest body limit) are the size check's
+        (web/request_size.py); without them there is none (a pipeline under test)."""
         self.app = app
         self.form_endpoints = form_endpoints
         self.state = state
         self.hooks = tuple(hooks)
-        self.head_limits = state.settings.head_limits
-        self.max_body = state.settings.body_limits.largest
+        self.head_limits = head_limits
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan, websockets
@@ -192,7 +198,8 @@ class Pipeline:
             hook.after(scope, status, error)
 
     async def _before(self, scope: Scope) -> AppwardError | None:
-        refusal = oversized(scope, self.head_limits, self.max_body)
+        limits = self.head_limits
+        refusal = None if limits is None else oversized(scope, limits, self.max_body)
         if refusal is not None or not self.hooks:
             return refusal
         for hook in self.hooks:
