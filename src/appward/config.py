@@ -58,6 +58,19 @@ class HeadLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """The most bytes of a request body each kind of endpoint reads (more: 413)."""
+
+    form: int  # the OAuth form endpoints and the pages' forms
+    json: int  # the admin API
+    registration: int  # dynamic client registration (unauthenticated when open)
+
+    @property
+    def largest(self) -> int:
+        return max(self.form, self.json, self.registration)
+
+
+@dataclass(frozen=True, slots=True)
 class SmtpSettings:
     """Where and how mail is sent (mail.SmtpMailer)."""
 
@@ -318,9 +331,10 @@ class Settings(BaseSettings):
         description=(
             "redis://host:port/db. Needed when several hosts serve one database: credential "
             "changes reach the other hosts' credential caches through it (the workers of one "
-            "host hear of them through the epoch file in data_dir), and the registration "
-            "rate limit and the sign-in failure counts become one count for all workers and "
-            "hosts instead of one per worker."
+            "host hear of them through the epoch file in data_dir), and every rate limit "
+            "(registration, sign-in and client-authentication failures, the per-client token "
+            "limit) becomes one count for all workers and hosts instead of one per worker; "
+            "while Redis is unreachable each process counts on its own (logged)."
         ),
     )
     redis_timeout: float = Field(
@@ -380,6 +394,27 @@ class Settings(BaseSettings):
         ge=8,
         le=10000,
         description="Most header fields in one request `appward serve` accepts; more get 431.",
+    )
+    max_form_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Most bytes of a form body: the token, introspection and revocation "
+        "endpoints and every page's form. A larger body gets 413 before it is read whole.",
+    )
+    max_json_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Most bytes of an admin API request body; a larger one gets 413.",
+    )
+    dcr_max_body_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Most bytes of a dynamic client registration request (POST and PUT "
+        "/oauth2/register); a larger one gets 413. Any other request with a declared "
+        "body larger than all three limits gets 413 before it is routed.",
     )
     trust_forwarded_for: bool = Field(
         False,
@@ -490,6 +525,40 @@ class Settings(BaseSettings):
         ge=1,
         le=86400,
         description="Seconds of the fixed window the sign-in failure limits count in.",
+    )
+
+    # --- client authentication throttling, the per-client token limit ---
+    client_auth_failures_per_address: int = Field(
+        50,
+        ge=1,
+        description="Failed client authentications (token, introspection, revocation) from "
+        "one source IP (IPv6: one /64) per window before every client authentication from "
+        "it is refused (429) until the window ends, except a secret the server verified "
+        "moments ago (its credential cache); shared through Redis when APPWARD_REDIS_URL "
+        "is set.",
+    )
+    client_auth_failures_per_client: int = Field(
+        20,
+        ge=1,
+        description="Failed authentications for one client_id per window before it is "
+        "refused (429) to every address that has itself failed in the window; an address "
+        "with no failures still has its proof checked, so others' failures do not lock the "
+        "client out (docs/security.md).",
+    )
+    client_auth_failure_window: int = Field(
+        300,
+        ge=1,
+        le=86400,
+        description="Seconds of the fixed window the client authentication failure limits "
+        "count in.",
+    )
+    token_requests_per_client: int | None = Field(
+        None,
+        ge=1,
+        description="Token requests one client may make per minute (429 with Retry-After "
+        "beyond), so one client's runaway loop cannot starve the others; unset: no limit. "
+        "Shared through Redis when APPWARD_REDIS_URL is set (then one round trip per token "
+        "request).",
     )
 
     # --- Dynamic Client Registration (RFC 7591, RFC 7592) ---
@@ -695,6 +764,10 @@ class Settings(BaseSettings):
     @property
     def head_limits(self) -> HeadLimits:
         return HeadLimits(self.max_header_bytes, self.max_headers)
+
+    @property
+    def body_limits(self) -> BodyLimits:
+        return BodyLimits(self.max_form_bytes, self.max_json_bytes, self.dcr_max_body_bytes)
 
     @property
     def smtp(self) -> SmtpSettings | None:

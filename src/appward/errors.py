@@ -15,6 +15,21 @@ from datetime import datetime
 _OUTSIDE_DESCRIPTION_SET = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
+# Descriptions and details echo what the caller sent (a scope, a redirect URI): past these
+# many characters the echo is cut, so a huge value is neither sent back nor logged whole.
+MAX_DESCRIPTION = 500
+MAX_DETAIL = 1000
+
+
+def _shortened(text: str | None, limit: int = MAX_DESCRIPTION) -> str | None:
+    # Cut in the middle: a message says what is wrong after the value it quotes
+    # ("'https://...' is longer than 2000 characters").
+    if text is None or len(text) <= limit:
+        return text
+    keep = (limit - 3) // 2
+    return text[:keep] + "..." + text[-keep:]
+
+
 # The one such character our own descriptions use ("RFC 6749 §3.3"), spelt out.
 _STAND_INS = {"§": "section "}
 
@@ -63,9 +78,9 @@ class AppwardError(Exception):
         detail: str | None = None,
         fields: list[FieldError] | None = None,
     ) -> None:
-        self.description = description or self.title
-        self.detail = detail
-        self.fields = fields or []
+        self.description = _shortened(description) or self.title
+        self.detail = _shortened(detail, MAX_DETAIL)
+        self.fields = fields or []  # each names one field: bounded by the body limit
         super().__init__(self.description)
 
 
@@ -79,6 +94,29 @@ class InvalidRequest(AppwardError):
     error = "invalid_request"
     status_code = 400
     title = "Invalid request"
+
+
+class PayloadTooLarge(InvalidRequest):
+    """The request content is larger than the server is willing or able to process
+    (RFC 9110 §15.5.14); in OAuth terms a malformed request (RFC 6749 §5.2)."""
+
+    status_code = 413
+    title = "Request too large"
+
+
+class HeaderTooLarge(InvalidRequest):
+    """The request's header fields are too large, individually or together (RFC 6585 §5)."""
+
+    status_code = 431
+    title = "Request header fields too large"
+
+
+class UriTooLong(InvalidRequest):
+    """The request target is longer than the server is willing to interpret (RFC 9110
+    §15.5.15)."""
+
+    status_code = 414
+    title = "URI too long"
 
 
 class InvalidClient(AppwardError):

@@ -9,7 +9,9 @@ is known only after the password check that ``check`` guards)."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
+import time
 from collections import OrderedDict
 from datetime import datetime
 from typing import Protocol
@@ -19,6 +21,7 @@ import redis.asyncio as aioredis
 from appward.errors import TooManyAttempts
 from appward.fallback import Fallback, fallback_used
 
+log = logging.getLogger("appward.rate_limit")
 MAX_TRACKED_KEYS = 100_000
 
 
@@ -33,6 +36,9 @@ class RateLimiter(Protocol):
     async def check(self, key: str, now: datetime) -> None:
         """Raises TooManyAttempts if ``key`` has used up its limit in this window. Counts
         nothing, and stores nothing for a key not seen before."""
+
+    async def count(self, key: str, now: datetime) -> int:
+        """Returns this window's count for ``key``, counting nothing."""
 
     async def add(self, key: str, now: datetime) -> int:
         """Counts one for ``key``, never refusing. Returns the count in this window."""
@@ -52,6 +58,11 @@ def _window(now: datetime, seconds: int) -> tuple[int, int]:
     stamp = now.timestamp()
     number = int(stamp // seconds)
     return number, max(1, math.ceil((number + 1) * seconds - stamp))
+
+
+def seconds_left(now: datetime, window: int) -> int:
+    """Returns the seconds left (at least 1) in the ``window``-second window holding ``now``."""
+    return _window(now, window)[1]
 
 
 def _refuse(what: str, wait: int) -> TooManyAttempts:
@@ -75,10 +86,13 @@ class MemoryRateLimiter:
             raise _refuse(self.name, _window(now, self.window)[1])
 
     async def check(self, key: str, now: datetime) -> None:
-        number, left = _window(now, self.window)
+        if await self.count(key, now) >= self.limit:
+            raise _refuse(self.name, _window(now, self.window)[1])
+
+    async def count(self, key: str, now: datetime) -> int:
+        number, _ = _window(now, self.window)
         seen_window, count = self._counts.get(key, (number, 0))
-        if seen_window == number and count >= self.limit:
-            raise _refuse(self.name, left)
+        return count if seen_window == number else 0
 
     async def add(self, key: str, now: datetime) -> int:
         number, _ = _window(now, self.window)
@@ -113,37 +127,54 @@ return 0
 
 class RedisRateLimiter:
     """One count per key and window in Redis (INCR with an expiry), shared by every
-    process. While Redis cannot answer, each process counts on its own (a
-    MemoryRateLimiter of the same limit, noted by fallback.fallback_used): neither open
-    (no limit at all) nor closed (a registration endpoint or a sign-in page that refuses
-    everyone on a cache outage is a worse outage). With N processes a caller may then get
-    up to N times the limit. ``redis`` is the process's one client, shared with the other
-    users of Redis; whoever made it closes it."""
+    process. ``redis`` is the process's one client, shared with the other users of Redis;
+    whoever made it closes it.
+
+    If Redis cannot be reached the limit still holds, counted in this process instead (a
+    MemoryRateLimiter of the same limit): never failing open, never failing the request.
+    The switch is logged once each way, and Redis is not asked again for RETRY_AFTER
+    seconds, so an outage does not add a connection attempt to every request.
+    """
+
+    RETRY_AFTER = 5.0  # seconds of counting in process before Redis is tried again
 
     def __init__(self, name: str, redis: aioredis.Redis, *, limit: int, window: int = 60) -> None:
         self.name, self.limit, self.window = name, limit, window
         self._redis = redis
-        self._local = MemoryRateLimiter(name, limit=limit, window=window)
+        self._fallback = MemoryRateLimiter(name, limit=limit, window=window)
+        self._down_until = 0.0  # monotonic time before which Redis is not asked
+        self.fallbacks = 0  # how many times counting moved into this process
 
     def _key(self, key: str, number: int) -> str:
         return f"appward:rate:{self.name}:{number}:{key}"
+
+    @property
+    def degraded(self) -> bool:
+        """Whether counts are kept in this process for now (Redis was unreachable)."""
+        return self._down_until > 0.0
 
     async def hit(self, key: str, now: datetime) -> None:
         if await self.add(key, now) > self.limit:
             raise _refuse(self.name, _window(now, self.window)[1])
 
     async def check(self, key: str, now: datetime) -> None:
-        number, left = _window(now, self.window)
+        if await self.count(key, now) >= self.limit:
+            raise _refuse(self.name, _window(now, self.window)[1])
+
+    async def count(self, key: str, now: datetime) -> int:
+        if self._use_fallback():
+            return await self._fallback.count(key, now)
         try:
-            count = await self._redis.get(self._key(key, number))
+            count = await self._redis.get(self._key(key, _window(now, self.window)[0]))
         except (aioredis.RedisError, OSError) as exc:
             self._unavailable(exc)
-            await self._local.check(key, now)
-            return
-        if count is not None and int(count) >= self.limit:
-            raise _refuse(self.name, left)
+            return await self._fallback.count(key, now)
+        self._available()
+        return 0 if count is None else int(count)
 
     async def add(self, key: str, now: datetime) -> int:
+        if self._use_fallback():
+            return await self._fallback.add(key, now)
         redis_key = self._key(key, _window(now, self.window)[0])
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -152,30 +183,48 @@ class RedisRateLimiter:
                 count, _ = await pipe.execute()
         except (aioredis.RedisError, OSError) as exc:
             self._unavailable(exc)
-            return await self._local.add(key, now)
+            return await self._fallback.add(key, now)
+        self._available()
         return int(count)
 
     async def reset(self, key: str, now: datetime) -> None:
+        await self._fallback.reset(key, now)
+        if self._use_fallback():
+            return
         try:
             await self._redis.delete(self._key(key, _window(now, self.window)[0]))
         except (aioredis.RedisError, OSError) as exc:
             self._unavailable(exc)
-            await self._local.reset(key, now)
 
     async def subtract(self, key: str, now: datetime) -> None:
+        if self._use_fallback():
+            await self._fallback.subtract(key, now)
+            return
         try:
             redis_key = self._key(key, _window(now, self.window)[0])
             await self._redis.eval(_SUBTRACT, 1, redis_key)  # type: ignore[misc]
         except (aioredis.RedisError, OSError) as exc:
             self._unavailable(exc)
-            await self._local.subtract(key, now)
+            await self._fallback.subtract(key, now)
+
+    def _use_fallback(self) -> bool:
+        return self._down_until > 0.0 and time.monotonic() < self._down_until
 
     def _unavailable(self, exc: Exception) -> None:
-        fallback_used(Fallback.RATE_LIMIT, exc, name=self.name)
+        if self._down_until == 0.0:
+            self.fallbacks += 1
+            # Logged (at most a line per kind every few seconds) and counted.
+            fallback_used(Fallback.RATE_LIMIT, exc, name=self.name)
+        self._down_until = time.monotonic() + self.RETRY_AFTER
+
+    def _available(self) -> None:
+        if self._down_until > 0.0:
+            self._down_until = 0.0
+            log.warning("rate limit %s: Redis answers again; counting there", self.name)
 
     async def close(self) -> None:
-        """Forgets the outage counts; the shared client outlives the limiter."""
-        await self._local.close()
+        """Releases the in-process counts; the shared client outlives the limiter."""
+        await self._fallback.close()
 
 
 def address_key(address: str | None) -> str:

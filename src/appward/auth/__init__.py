@@ -14,6 +14,7 @@ from appward.auth.client_secret import note_secret_use, use_is_due
 from appward.auth.credential_cache import CredentialCache
 from appward.auth.credentials import NO_TOOLS, AuthContext, AuthTools, PresentedCredentials
 from appward.auth.registry import AUTHENTICATORS, METHODS_SUPPORTED
+from appward.auth.throttle import ClientAuthThrottle
 from appward.clients import policy
 from appward.clients.auth_methods import uses_secret
 from appward.clients.models import Client
@@ -25,6 +26,7 @@ from appward.hashing import SecretVerifier
 __all__ = [
     "METHODS_SUPPORTED",
     "AuthTools",
+    "ClientAuthThrottle",
     "ClientSnapshot",
     "CredentialCache",
     "PresentedCredentials",
@@ -41,36 +43,55 @@ async def authenticate_client(
     cache: CredentialCache | None = None,
     tools: AuthTools = NO_TOOLS,
     endpoint_url: str = "",
+    throttle: ClientAuthThrottle | None = None,
+    address: str | None = None,
 ) -> ClientSnapshot:
     """Returns the authenticated, active client; ``endpoint_url`` is the URL the request
-    was sent to (an assertion may name it as its audience).
+    was sent to (an assertion may name it as its audience), ``address`` the caller's, for
+    ``throttle`` (auth/throttle.py: its lockout policy).
 
     Raises InvalidClient when the client is unknown, deleted or disabled, presented a
     method other than the one it registered, or its proof does not hold;
+    TooManyAttempts when ``throttle`` refuses to check the proof now;
     TemporarilyUnavailable when too many secret verifications are already waiting.
     """
-    if not _plausible_client_id(presented.client_id):
+    now = clock.now()
+    client_id = presented.client_id
+    if not _plausible_client_id(client_id):
+        if throttle is not None:
+            await throttle.check(None, address, now)
+            await throttle.failed(None, address, now)
         raise InvalidClient(detail="client_id is not of a shape this server issues")
     context = AuthContext(session, verifier, clock, tools, endpoint_url, cache)
-    if cache is None or not _cacheable(presented):
-        return await _authenticate(presented, context)
+    cacheable = cache is not None and _cacheable(presented)
     secret = presented.secret or ""
-    now = clock.now()
-    hit = cache.lookup(presented.client_id, secret, now)
-    if hit is not None and hit.client.token_endpoint_auth_method == presented.method:
-        if hit.note_use:
-            await note_secret_use(session, hit.secret_id, now)
-        return hit.client
-    if cache.failed_recently(presented.client_id, secret, now):
-        raise InvalidClient(detail="the same credentials failed moments ago")
+    if cache is not None and cacheable:
+        # Before the throttle: a proof known to be right is never refused, and costs no
+        # round trip to a shared limiter.
+        hit = cache.lookup(client_id, secret, now)
+        if hit is not None and hit.client.token_endpoint_auth_method == presented.method:
+            if hit.note_use:
+                await note_secret_use(session, hit.secret_id, now)
+            return hit.client
+    if throttle is not None:
+        await throttle.check(client_id, address, now)
     try:
-        return await cache.once(
-            presented.client_id,
-            f"{presented.method}\x00{secret}",
-            lambda: _authenticate(presented, context),
-        )
+        if cache is None or not cacheable:
+            return await _authenticate(presented, context)
+        if cache.failed_recently(client_id, secret, now):
+            raise InvalidClient(detail="the same credentials failed moments ago")
+        try:
+            return await cache.once(
+                client_id,
+                f"{presented.method}\x00{secret}",
+                lambda: _authenticate(presented, context),
+            )
+        except InvalidClient:
+            cache.remember_failure(client_id, secret, now)
+            raise
     except InvalidClient:
-        cache.remember_failure(presented.client_id, secret, now)
+        if throttle is not None:
+            await throttle.failed(client_id, address, now)
         raise
 
 

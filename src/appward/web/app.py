@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from appward.auth import AuthTools, CredentialCache
+from appward.auth import AuthTools, ClientAuthThrottle, CredentialCache
 from appward.auth.credential_cache import EPOCH_FILE, EpochFile
 from appward.auth.credentials import AssertionRules, JtiStore, RemoteKeySets
 from appward.auth.invalidation import listen_for_changes
@@ -161,6 +161,23 @@ def create_app(
                 redis=redis,
             ),
         ),
+        client_auth_throttle=ClientAuthThrottle(
+            by_client=rate_limiter(
+                "client-auth-clients",
+                limit=settings.client_auth_failures_per_client,
+                window=settings.client_auth_failure_window,
+                redis=redis,
+            ),
+            by_address=rate_limiter(
+                "client-auth-addresses",
+                limit=settings.client_auth_failures_per_address,
+                window=settings.client_auth_failure_window,
+                redis=redis,
+            ),
+        ),
+        token_limiter=None
+        if settings.token_requests_per_client is None
+        else rate_limiter("token-requests", limit=settings.token_requests_per_client, redis=redis),
         epoch=epoch,
         cipher=load_key_encryption(settings.key_encryption_key, settings.data_dir),
         session_key=_session_secret(settings).encode(),
@@ -223,6 +240,9 @@ def create_app(
             await remote_keys.aclose()
             await state.registration_limiter.close()
             await state.login_throttle.close()
+            await state.client_auth_throttle.close()
+            if state.token_limiter is not None:
+                await state.token_limiter.close()
             await state.reset_throttle.close()
             if redis is not None:
                 await redis.aclose()
@@ -260,7 +280,14 @@ def create_app(
     add_page_handlers(app)
     # No handler for Exception: an unexpected one reaches the pipeline, the one place
     # that answers 500 (AppwardApp.build_middleware_stack).
-    app.pipeline = Pipeline(app.serve_framework, oauth.FORM_ENDPOINT_HANDLERS, state, hooks)
+    app.pipeline = Pipeline(
+        app.serve_framework,
+        oauth.FORM_ENDPOINT_HANDLERS,
+        state,
+        hooks,
+        head_limits=settings.head_limits,
+        max_body=settings.body_limits.largest,
+    )
     redact_access_log()  # one-time links' tokens are in their paths
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

@@ -17,7 +17,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from appward.errors import InvalidRequest
-from appward.web.forms import MAX_FORM_BYTES, read_body
+from appward.web.forms import read_body
 from appward.web.responses import Reply, error_reply
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ async def form_reply(
             # Which copy would count? A proxy may read the first, a dict keeps the last:
             # the two must never disagree on who the client is or what the body is.
             raise InvalidRequest(f"the {repeated} header is repeated")
-        body = await read_body(receive, headers.get("content-length", ""), MAX_FORM_BYTES)
+        limit = state.settings.max_form_bytes
+        body = await read_body(receive, headers.get("content-length", ""), limit)
         client = scope.get("client")
         peer = client[0] if client else None
         return await handler(FormRequest(headers, body, route_path(scope), peer), state)

@@ -18,10 +18,10 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.types import Receive
 
-from appward.errors import AppwardError, InvalidInput, InvalidRequest
+from appward.config import BodyLimits
+from appward.errors import AppwardError, InvalidInput, InvalidRequest, PayloadTooLarge
 
 FORM = "application/x-www-form-urlencoded"
-MAX_FORM_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 16
 
 
@@ -35,10 +35,10 @@ async def read_body(
     too_large: AppwardError | None = None,
 ) -> bytes:
     """Returns the body from ASGI ``receive``. Raises ``too_large`` (by default
-    InvalidRequest) when the declared Content-Length or the bytes received pass ``limit``,
-    without reading on; InvalidRequest when the client goes away."""
+    PayloadTooLarge, 413) when the declared Content-Length or the bytes received pass
+    ``limit``, without reading on; InvalidRequest when the client goes away."""
     if content_length.isascii() and content_length.isdigit() and int(content_length) > limit:
-        raise _too_large(too_large)
+        raise _too_large(too_large, limit)
     body = b""  # one chunk, the usual case, is taken without a copy
     more = True
     while more:
@@ -47,32 +47,41 @@ async def read_body(
             raise InvalidRequest("the client went away")
         body += message.get("body", b"")
         if len(body) > limit:
-            raise _too_large(too_large)
+            raise _too_large(too_large, limit)
         more = message.get("more_body", False)
     return body
 
 
-def _too_large(error: AppwardError | None) -> AppwardError:
-    return error if error is not None else InvalidRequest("the request body is too large")
+def _too_large(error: AppwardError | None, limit: int) -> AppwardError:
+    if error is not None:
+        return error
+    return PayloadTooLarge(f"the request body is larger than {limit} bytes")
 
 
 async def read_limited(
     request: Request, limit: int, too_large: AppwardError | None = None
 ) -> bytes:
     """Returns the request body, refusing one over ``limit`` bytes without reading it all.
-    Raises ``too_large`` (by default InvalidRequest) for one too large (dynamic
-    registration answers 413), InvalidRequest when the client goes away."""
+    Raises ``too_large`` (by default PayloadTooLarge) for one too large, InvalidRequest
+    when the client goes away."""
     content_length = request.headers.get("content-length", "")
     return await read_body(request.receive, content_length, limit, too_large)
+
+
+def body_limits(request: Request) -> BodyLimits:
+    """The app's configured body limits (APPWARD_MAX_FORM_BYTES and the others)."""
+    limits: BodyLimits = request.app.state.appward.settings.body_limits
+    return limits
 
 
 # --- forms ---
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """Returns the form parameters of a page's POST. Raises InvalidRequest for a body that
-    is not a form, is too large, or repeats a parameter."""
-    body = await read_limited(request, MAX_FORM_BYTES)
+    """Returns the form parameters of a page's POST. Raises PayloadTooLarge for a body
+    over APPWARD_MAX_FORM_BYTES, InvalidRequest for one that is not a form or repeats a
+    parameter."""
+    body = await read_limited(request, body_limits(request).form)
     return parse_form(request.headers.get("content-type", ""), body)
 
 
@@ -129,7 +138,7 @@ async def read_json_object(
     request: Request, limit: int, invalid: type[AppwardError] = InvalidInput
 ) -> dict[str, Any]:
     """Returns the body as a JSON object; an empty body is no object. Raises
-    InvalidRequest for a body over ``limit`` bytes, ``invalid`` for one that is not a
+    PayloadTooLarge for a body over ``limit`` bytes, ``invalid`` for one that is not a
     JSON object (the admin API's reader: web/admin/bodies.py)."""
     raw = await read_limited(request, limit)
     try:

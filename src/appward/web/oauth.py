@@ -50,12 +50,18 @@ from appward.tokens.grant_types import GRANT_TYPES
 from appward.users.models import User
 from appward.users.service import account_actor
 from appward.web.client_certificate import presented_certificate
-from appward.web.deps import RequestServices, State, source_ip
+from appward.web.deps import RequestServices, State, forwarded_address, source_ip
 from appward.web.fastpath import FormHandler, FormRequest
 from appward.web.forms import form_decode as _form_decode
 from appward.web.forms import parse_form, parse_pairs, read_form
 from appward.web.page_access import PASSWORD_PAGE
-from appward.web.responses import NO_STORE, Reply, error_reply, record_error
+from appward.web.responses import (
+    NO_STORE,
+    Reply,
+    error_reply,
+    form_refused_status,
+    record_error,
+)
 from appward.web.sessions import (
     check_csrf,
     csrf_token,
@@ -142,7 +148,17 @@ async def _authenticated_client(
         cache=state.credential_cache,
         tools=state.auth_tools,
         endpoint_url=state.settings.issuer + request.path,
+        throttle=state.client_auth_throttle,
+        address=_address(request, state),
     )
+
+
+def _address(request: FormRequest, state: AppState) -> str | None:
+    # As web.deps.source_ip reads it, from the form endpoints' plain headers.
+    if not state.settings.trust_forwarded_for:
+        return request.peer
+    line = request.headers.get("x-forwarded-for")
+    return (forwarded_address([line]) if line else None) or request.peer
 
 
 def _certificate(request: FormRequest, state: AppState) -> x509.Certificate | None:
@@ -286,6 +302,10 @@ async def token(request: FormRequest, state: AppState, services: Services) -> Re
             raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported")
         certificate = _certificate(request, state)
         client = await _authenticated_client(request, form, state, services, certificate)
+        if state.token_limiter is not None:
+            # After authentication: the count is the client's own, never one another
+            # caller can spend by naming its client_id.
+            await state.token_limiter.hit(client.client_id, state.clock.now())
         # RFC 8705 §3: what a certificate-bound client's tokens are bound to.
         thumbprint = None if certificate is None else certificate_thumbprint(certificate)
         body = await GRANT_TYPES[grant_type](services.tokens, client, form, thumbprint)
@@ -476,7 +496,7 @@ def _error_page(request: Request, error: AppwardError) -> Response:
         request,
         "error.html",
         {"error": error.error, "description": error.description},
-        status_code=400 if error.status_code < 500 else 500,
+        status_code=500 if error.status_code >= 500 else form_refused_status(error),
     )
 
 

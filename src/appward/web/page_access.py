@@ -33,6 +33,7 @@ from appward.users.service import account_actor
 from appward.users.sessions import ActiveSession
 from appward.web.deps import RequestServices, State, source_ip
 from appward.web.forms import read_form
+from appward.web.responses import form_refused_status
 from appward.web.sessions import check_csrf, csrf_token, signed_in
 from appward.web.state import AppState
 from appward.web.templates import render
@@ -234,7 +235,10 @@ def add_page_handlers(app: FastAPI) -> None:
     async def form_rejected(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, FormRejected)
         return error_page(
-            request, "Nothing was changed", as_sentence(exc.error.description), status_code=400
+            request,
+            "Nothing was changed",
+            as_sentence(exc.error.description),
+            status_code=form_refused_status(exc.error),
         )
 
     async def page_not_found(request: Request, exc: Exception) -> Response:

@@ -19,7 +19,7 @@ from appward.web.forms import read_form
 from appward.web.oauth import LoginTarget, login_target
 from appward.web.page_access import PASSWORD_PAGE, Account, posted_form, redirect_to
 from appward.web.pending_sign_in import pending_token, pending_user
-from appward.web.responses import retry_after
+from appward.web.responses import form_refused_status, retry_after
 from appward.web.sessions import check_csrf, csrf_token, log_in, log_out
 from appward.web.state import AppState
 from appward.web.templates import preferred_languages, render
@@ -140,7 +140,11 @@ async def login(request: Request, state: State, services: RequestServices) -> Re
         check_csrf(request, form.get("csrf"))
     except AppwardError as exc:
         return _login_page(
-            request, None, next="/account", errors={"": exc.description}, status_code=400
+            request,
+            None,
+            next="/account",
+            errors={"": exc.description},
+            status_code=form_refused_status(exc),
         )
     users = services.users
     target = safe_next(form.get("next"))
@@ -189,7 +193,11 @@ async def login_code(request: Request, state: State, services: RequestServices) 
         check_csrf(request, form.get("csrf"))
     except AppwardError as exc:
         return _login_page(
-            request, None, next="/account", errors={"": exc.description}, status_code=400
+            request,
+            None,
+            next="/account",
+            errors={"": exc.description},
+            status_code=form_refused_status(exc),
         )
     target = safe_next(form.get("next"))
     app = await _login_target(request, services.session, target)

@@ -15,6 +15,8 @@ For every request it
 - answers a request the database could not serve (db.DatabaseUnavailable: down, hung
   past APPWARD_DATABASE_TIMEOUT) with 503 temporarily_unavailable instead: an OAuth
   error body, the admin API's problem details, or a page on the pages;
+- refuses a request over the size limits, whatever its endpoint (web/request_size.py:
+  414, 431, or 413 for a declared body larger than every body limit);
 - calls its hooks (RequestHook): the one place a rate limit or a metrics recorder plugs
   in. There are none by default, and then they cost nothing.
 """
@@ -30,9 +32,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from appward.config import HeadLimits
 from appward.db import DatabaseUnavailable
 from appward.errors import AppwardError, TemporarilyUnavailable, safe_description
 from appward.web.fastpath import FormHandler, form_handler, form_reply, route_path, send_reply
+from appward.web.request_size import oversized
 from appward.web.responses import (
     RECORDED_ERROR,
     REQUEST_ID,
@@ -127,11 +131,18 @@ class Pipeline:
         form_endpoints: Mapping[str, FormHandler],
         state: AppState,
         hooks: Sequence[RequestHook] = (),
+        *,
+        head_limits: HeadLimits | None = None,
+        max_body: int = 0,
     ) -> None:
+        """``head_limits`` and ``max_body`` (the largest body limit) are the size check's
+        (web/request_size.py); without them there is none (a pipeline under test)."""
         self.app = app
         self.form_endpoints = form_endpoints
         self.state = state
         self.hooks = tuple(hooks)
+        self.head_limits = head_limits
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan, websockets
@@ -152,7 +163,7 @@ class Pipeline:
         self, scope: Scope, receive: Receive, send: Send, rid: str, handler: FormHandler
     ) -> None:
         try:
-            refusal = await self._before(scope) if self.hooks else None
+            refusal = await self._before(scope)
             if refusal is None:
                 reply = await form_reply(scope, receive, handler, self.state)
             else:
@@ -180,7 +191,7 @@ class Pipeline:
             await send(message)
 
         try:
-            refusal = await self._before(scope) if self.hooks else None
+            refusal = await self._before(scope)
             if refusal is None:
                 await self.app(scope, receive, send_with_id)
             else:
@@ -203,6 +214,10 @@ class Pipeline:
             hook.after(scope, status, error)
 
     async def _before(self, scope: Scope) -> AppwardError | None:
+        limits = self.head_limits
+        refusal = None if limits is None else oversized(scope, limits, self.max_body)
+        if refusal is not None or not self.hooks:
+            return refusal
         for hook in self.hooks:
             refusal = await hook.before(scope)
             if refusal is not None:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from appward.audit import Actor
 from appward.clients.metadata import ClientMetadata
-from appward.errors import InvalidClientMetadata, InvalidRequest
+from appward.errors import InvalidClientMetadata
 from appward.rate_limit import address_key
 from appward.registration.policy import DCR_FIELDS
 from appward.registration.rfc7591 import RegistrationService
@@ -21,7 +21,7 @@ from appward.registration.rfc7592 import (
     registration_metadata,
 )
 from appward.web.deps import RequestServices, State, source_ip
-from appward.web.forms import parse_json, read_limited
+from appward.web.forms import body_limits, parse_json, read_limited
 from appward.web.openapi import (
     INITIAL_ACCESS_TOKEN,
     REGISTRATION_ACCESS_TOKEN,
@@ -31,13 +31,7 @@ from appward.web.responses import NO_STORE
 
 router = APIRouter(tags=["dynamic client registration"])
 
-MAX_BODY_BYTES = 16 * 1024
 JSON_TYPE = "application/json"
-
-
-class RequestTooLarge(InvalidRequest):
-    status_code = 413
-    title = "Request too large"
 
 
 async def registration_service(
@@ -67,8 +61,7 @@ async def _json_metadata(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != JSON_TYPE:
         raise InvalidClientMetadata(f"the request body must be {JSON_TYPE} (RFC 7591 §3.1)")
-    too_large = RequestTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
-    raw = await read_limited(request, MAX_BODY_BYTES, too_large=too_large)
+    raw = await read_limited(request, body_limits(request).registration)
     try:
         body = parse_json(raw)
     except ValueError as exc:

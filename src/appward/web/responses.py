@@ -23,6 +23,7 @@ from appward.errors import (
     InvalidClient,
     InvalidInput,
     InvalidToken,
+    PayloadTooLarge,
     TemporarilyUnavailable,
     TooManyAttempts,
     safe_description,
@@ -62,6 +63,12 @@ def request_id(scope: Scope) -> str:
 def record_error(scope: Scope, exc: AppwardError) -> None:
     """Leaves ``exc`` for web/pipeline.py to log once the answer is sent."""
     scope.setdefault("state", {})[RECORDED_ERROR] = exc
+
+
+def form_refused_status(exc: AppwardError) -> int:
+    """The status of a page answering a form it could not take: 413 for a body over the
+    limit, 400 for any other refusal (a missing CSRF token, a malformed body)."""
+    return exc.status_code if isinstance(exc, PayloadTooLarge) else 400
 
 
 def retry_after(exc: AppwardError) -> int:

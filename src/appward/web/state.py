@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from appward.auth import AuthTools, CredentialCache
+from appward.auth import AuthTools, ClientAuthThrottle, CredentialCache
 from appward.auth.credential_cache import EpochFile
 from appward.clock import Clock
 from appward.config import Settings
@@ -34,6 +34,8 @@ class AppState:
     user_verifier: SecretVerifier
     credential_cache: CredentialCache
     login_throttle: LoginThrottle
+    # Failed client authentication per client_id and per address (auth/throttle.py).
+    client_auth_throttle: ClientAuthThrottle
     epoch: EpochFile
     cipher: Fernet = field(repr=False)
     # Derives the pages' CSRF tokens from the session cookie (web/sessions.py).
@@ -43,6 +45,8 @@ class AppState:
     registration_policy: RegistrationPolicy
     # Self-service password reset requests (web/password_reset.py).
     reset_throttle: ResetRequestThrottle
+    # APPWARD_TOKEN_REQUESTS_PER_CLIENT: None (the default) costs the token endpoint nothing.
+    token_limiter: RateLimiter | None = None
     # The app's one Redis client (a bounded pool), shared by the rate limiters, the
     # credential-change announcements and their listener; closed at shutdown.
     redis: aioredis.Redis | None = field(default=None, repr=False)

@@ -9,10 +9,9 @@ from urllib.parse import parse_qsl
 import pytest
 from starlette.requests import Request
 
-from appward.errors import InvalidInput, InvalidRequest
+from appward.errors import InvalidInput, InvalidRequest, PayloadTooLarge
 from appward.web.forms import (
     FORM,
-    MAX_FORM_BYTES,
     MAX_JSON_DEPTH,
     form_pairs,
     parse_form,
@@ -75,10 +74,12 @@ async def test_body_in_several_chunks_is_read_whole() -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("declared", ["101", ""])
-async def test_body_over_the_limit_is_invalid_request(declared: str) -> None:
+async def test_body_over_the_limit_is_payload_too_large(declared: str) -> None:
     receive = _receiver({"type": "http.request", "body": b"x" * 101, "more_body": False})
-    with pytest.raises(InvalidRequest, match="too large"):
+    with pytest.raises(PayloadTooLarge, match="larger than 100 bytes") as refused:
         await read_body(receive, declared, 100)
+    assert refused.value.status_code == 413
+    assert refused.value.error == "invalid_request"
 
 
 @pytest.mark.anyio
@@ -86,8 +87,8 @@ async def test_declared_length_over_the_limit_is_refused_before_reading() -> Non
     async def receive() -> dict[str, object]:
         raise AssertionError("read")
 
-    with pytest.raises(InvalidRequest, match="too large"):
-        await read_body(receive, str(MAX_FORM_BYTES + 1), MAX_FORM_BYTES)
+    with pytest.raises(PayloadTooLarge):
+        await read_body(receive, str(16 * 1024 + 1), 16 * 1024)
 
 
 @pytest.mark.anyio
@@ -135,13 +136,13 @@ async def test_json_object_reader_of_the_admin_api() -> None:
     for raw, message in [(b"", "JSON object"), (b"[1]", "JSON object"), (b"{", "not valid")]:
         with pytest.raises(InvalidInput, match=message):
             await read_json_object(_request(raw), 100)
-    with pytest.raises(InvalidRequest, match="too large"):
+    with pytest.raises(PayloadTooLarge):
         await read_json_object(_request(b'{"a": "' + b"x" * 100 + b'"}'), 100)
 
 
 @pytest.mark.anyio
 async def test_a_reader_may_name_its_own_too_large_error() -> None:
-    """Dynamic registration answers a body too large with its own 413."""
+    """A caller may answer a body too large with an error of its own."""
     too_large = InvalidInput("over 100 bytes")
     receive = _receiver({"type": "http.request", "body": b"x" * 101})
     with pytest.raises(InvalidInput, match="over 100 bytes"):

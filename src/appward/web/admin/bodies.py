@@ -10,9 +10,8 @@ from pydantic import BaseModel, ValidationError
 
 from appward.clients.metadata import field_errors
 from appward.errors import InvalidInput
-from appward.web.forms import read_json_object
+from appward.web.forms import body_limits, read_json_object
 
-MAX_BODY_BYTES = 256 * 1024
 # An answer that carries a secret shown once must not linger in a cache.
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -20,9 +19,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 async def read_object(request: Request) -> dict[str, Any]:
-    """Returns the body as a JSON object. Raises InvalidInput, or InvalidRequest for one
-    over MAX_BODY_BYTES."""
-    return await read_json_object(request, MAX_BODY_BYTES, InvalidInput)
+    """Returns the body as a JSON object. Raises InvalidInput, or PayloadTooLarge for one
+    over APPWARD_MAX_JSON_BYTES."""
+    return await read_json_object(request, body_limits(request).json, InvalidInput)
 
 
 async def read_model(request: Request, model: type[M]) -> M:
