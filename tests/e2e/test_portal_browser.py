@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from appward.config import Settings
+from tests.e2e.accessibility import axe_violations, describe
 from tests.e2e.conftest import HOST, chromium, serving
 from tests.e2e.test_browser import (
     Callbacks,
@@ -517,6 +518,8 @@ def test_the_keys_page_passes_axe_in_each_of_its_states(
         browser.get(keys)
         wait_for(browser, element)
         check_page(browser, shot)
+        # Stricter than check_page: not even a moderate violation (heading-order was one).
+        assert not (found := axe_violations(browser)), describe(found)
     assert "axe-ec" in wait_for(browser, "keys").text
     # The refusal: the message beside the JWK Set, and the summary.
     field = wait_for(browser, "jwks")
@@ -526,6 +529,7 @@ def test_the_keys_page_passes_axe_in_each_of_its_states(
     wait_for(browser, "error-summary")
     assert "not valid JSON" in wait_for(browser, "jwks-error").text
     check_page(browser, "portal-app-keys-error")
+    assert not (found := axe_violations(browser)), describe(found)
 
 
 def test_the_console_invitations_page_and_the_sign_up_pages_pass_axe(
