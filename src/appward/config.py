@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 from dataclasses import dataclass, field
 from email.headerregistry import Address, HeaderRegistry
 from pathlib import Path
@@ -491,9 +492,10 @@ class Settings(BaseSettings):
         "'rfc9440' (base64 DER between colons).",
     )
     mtls_trusted_proxies: CommaSeparated = Field(
-        ("127.0.0.1/32", "::1/128"),
-        description="Addresses (CIDR) whose certificate header is believed; from any "
-        "other peer the header is ignored.",
+        (),
+        description="Comma-separated addresses (CIDR) of the TLS-terminating proxy, the "
+        "only peers whose certificate header is believed; from any other the header is "
+        "ignored. No default: required with APPWARD_MTLS_CERTIFICATE_HEADER.",
     )
     mtls_ca_bundle: Path | None = Field(
         None,
@@ -676,6 +678,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"{issuer}: only public keys, never a shared secret")
         return value
 
+    @field_validator("mtls_trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an address or CIDR network") from None
+        return value
+
     @field_validator("issuer")
     @classmethod
     def _issuer_is_a_base_url(cls, value: str) -> str:
@@ -710,6 +722,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "APPWARD_DCR_MODES software_statement needs "
                 "APPWARD_DCR_SOFTWARE_STATEMENT_PUBLISHERS"
+            )
+        if self.mtls_certificate_header is not None and not self.mtls_trusted_proxies:
+            # No default proxy: with loopback believed, any local process (or another
+            # proxy on this host that passes headers through) could present a certificate.
+            raise ValueError(
+                "APPWARD_MTLS_CERTIFICATE_HEADER needs APPWARD_MTLS_TRUSTED_PROXIES: the "
+                "address the TLS-terminating proxy connects from (e.g. 127.0.0.2/32)"
             )
         if self.smtp_host is not None:
             if self.smtp_from is None:

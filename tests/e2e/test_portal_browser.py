@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from appward.config import Settings
+from tests.e2e.accessibility import axe_violations, describe
 from tests.e2e.conftest import HOST, chromium, serving
 from tests.e2e.test_browser import (
     Callbacks,
@@ -44,6 +45,7 @@ from tests.e2e.test_browser import (
     sign_in,
     wait_for,
 )
+from tests.keys_helpers import ec_jwk, rsa_jwk
 from tests.mailbox import Mailbox, mailbox
 from tests.oauth_helpers import PASSWORD, pkce_pair
 
@@ -154,9 +156,17 @@ class Portal:
             ).json()["access_token"]
         self.auth = {"Authorization": f"Bearer {token}"}
 
-    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def admin(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         with httpx.Client(base_url=self.base_url, timeout=10.0) as http:
-            response = http.request(method, path, json=body, headers=self.auth)
+            response = http.request(
+                method, path, json=body, headers={**self.auth, **(headers or {})}
+            )
         assert response.status_code in (200, 201, 204), response.text
         return response.json() if response.content else None
 
@@ -464,6 +474,62 @@ def test_another_developer_cannot_reach_an_app_and_a_viewer_sees_no_secret(
     wait_for(browser, "error")
     assert "viewers" in browser.find_element(By.ID, "error").text
     assert all(secret_id not in browser.page_source for secret_id in secret_ids)
+
+
+def test_the_keys_page_passes_axe_in_each_of_its_states(
+    browser: Any, portal: Portal, callbacks: Callbacks
+) -> None:
+    """The portal's Keys page (web/portal/app_keys.py) as the console's Keys tab is
+    checked: without keys, with a key table and the TLS subject, with the signing alg
+    select, and with a refused JWK Set beside its input and in the summary."""
+    owner = f"keys-{secrets.token_hex(3)}"
+    portal.account(owner)
+    portal_sign_in(browser, portal, owner)
+    client_id, _ = register_web_app(
+        browser, portal, "Keyed App", redirect_uri=f"{callbacks.base_url}/cb/keys"
+    )
+    keys = f"{portal.base_url}/portal/apps/{client_id}/keys"
+    any_revision = {"If-Match": "*"}
+    jwks = {"keys": [ec_jwk("axe-ec", alg="ES256"), rsa_jwk("axe-rsa")]}
+    states = [
+        ({}, "no-keys", "portal-app-keys-empty"),
+        (
+            {
+                "token_endpoint_auth_method": "tls_client_auth",
+                "tls_client_auth_subject_dn": "CN=keyed,O=Example",
+                "jwks": jwks,
+            },
+            "tls-subject",
+            "portal-app-keys-tls",
+        ),
+        (
+            {
+                "token_endpoint_auth_method": "private_key_jwt",
+                "tls_client_auth_subject_dn": None,
+                "token_endpoint_auth_signing_alg": "ES256",
+            },
+            "token_endpoint_auth_signing_alg",
+            "portal-app-keys",
+        ),
+    ]
+    for patch, element, shot in states:
+        if patch:
+            portal.admin("PATCH", f"/admin/v1/clients/{client_id}", patch, any_revision)
+        browser.get(keys)
+        wait_for(browser, element)
+        check_page(browser, shot)
+        # Stricter than check_page: not even a moderate violation (heading-order was one).
+        assert not (found := axe_violations(browser)), describe(found)
+    assert "axe-ec" in wait_for(browser, "keys").text
+    # The refusal: the message beside the JWK Set, and the summary.
+    field = wait_for(browser, "jwks")
+    field.clear()
+    field.send_keys('{"keys": [ not json')
+    click(browser, "save-keys")
+    wait_for(browser, "error-summary")
+    assert "not valid JSON" in wait_for(browser, "jwks-error").text
+    check_page(browser, "portal-app-keys-error")
+    assert not (found := axe_violations(browser)), describe(found)
 
 
 def test_the_console_invitations_page_and_the_sign_up_pages_pass_axe(

@@ -87,6 +87,17 @@ def test_a_malformed_key_encryption_key_is_one_line_without_the_key(
     assert key not in line
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_certificate_header_without_a_trusted_proxy_is_one_line_naming_both(
+    tmp_path: Path, migrated: Path, command: list[str]
+) -> None:
+    """Security review F5: mutual TLS does not start believing loopback by default."""
+    env = {**sqlite_env(tmp_path, migrated), "APPWARD_MTLS_CERTIFICATE_HEADER": "X-SSL-Client-Cert"}
+    line = one_line_failure(invoke(env, *command))
+    assert line.startswith("appward: invalid configuration: APPWARD_MTLS_CERTIFICATE_HEADER ")
+    assert "APPWARD_MTLS_TRUSTED_PROXIES" in line
+
+
 @pytest.mark.parametrize(
     "url",
     [

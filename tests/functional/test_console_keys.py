@@ -342,6 +342,36 @@ async def test_the_create_form_offers_each_method_and_its_key_fields(api):
     assert (await api.get("/admin/v1/clients?name=Refused")).json()["items"] == []
 
 
+async def test_the_keys_tab_refuses_a_malformed_dn_beside_it_and_stores_a_good_one_canonically(
+    api,
+):
+    """The Keys tab's subject goes through the metadata validator's DN rule (RFC 4514),
+    as the admin API's and DCR's does."""
+    client_id = await new_client(
+        api,
+        metadata(
+            SERVICE,
+            token_endpoint_auth_method="tls_client_auth",
+            tls_client_auth_san_dns="svc.example.com",
+        ),
+    )
+    await signed_in(api)
+    form = {
+        **(await keys_form(api, client_id)),
+        "tls_subject_field": "tls_client_auth_subject_dn",
+        "tls_subject_value": "svc.example.com",
+    }
+    refused = await api.http.post(tab(client_id), data=form)
+    assert refused.status_code == 400
+    assert "RFC 4514" in field_error(refused.text, "tls_subject_value")
+    assert (await stored(api, client_id))["tls_client_auth_san_dns"] == "svc.example.com"
+    saved = await api.http.post(tab(client_id), data={**form, "tls_subject_value": "cn=svc, o=x"})
+    assert saved.status_code == 303, saved.text
+    record = await stored(api, client_id)
+    assert record["tls_client_auth_subject_dn"] == "CN=svc,O=x"
+    assert "tls_client_auth_san_dns" not in record
+
+
 # --- a key change applies at once ---
 
 KEY_CHANGES = [

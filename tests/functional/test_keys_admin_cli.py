@@ -146,6 +146,18 @@ def test_the_cli_sets_and_shows_the_key_fields(cli: Cli, tmp_path: Path) -> None
     assert shown["jwks_uri"] == "https://k.example/j"
 
 
+def test_the_cli_refuses_a_malformed_dn_and_stores_a_good_one_canonically(cli: Cli) -> None:
+    options = ["--grant-type", "client_credentials", "--auth-method", "tls_client_auth"]
+    refused = cli.fails("clients", "create", "Refused", *options, "--tls-subject-dn", "svc")
+    assert "tls_client_auth_subject_dn" in refused
+    assert "RFC 4514" in refused
+    created = cli.json(
+        "clients", "create", "Certified", *options, "--tls-subject-dn", "cn=svc, o=x"
+    )
+    shown = cli.json("clients", "show", created["client_id"])["metadata"]
+    assert shown["tls_client_auth_subject_dn"] == "CN=svc,O=x"
+
+
 CLI_REFUSED = [
     # (options, part of the one error line)
     (["--jwks", "{not json"], "--jwks is not JSON"),

@@ -25,7 +25,7 @@ from appward.tokens.models import RefreshToken
 from appward.web.app import create_app
 from tests.certificates import Issued, make_ca, make_leaf
 from tests.factories import SERVICE, SETUP_ACTOR, WEB_APP, basic, metadata
-from tests.functional.conftest import create_admin
+from tests.functional.conftest import create_admin, open_api
 from tests.oauth_helpers import PASSWORD, Browser, pkce_pair
 
 pytestmark = pytest.mark.anyio
@@ -235,6 +235,67 @@ async def test_the_certificate_authenticates_at_introspection_and_revocation(mtl
     assert revoked.status_code == 200, revoked.text
     again = await mtls.http.post("/oauth2/introspect", data=form, headers=header)
     assert again.json() == {"active": False}
+
+
+# --- the registered subject DN: parsed at registration (RFC 8705 §2.1.2, RFC 4514) ---
+
+SPELLED_DN = " cn=billing , o=Appward Tests,c=DE "  # the DN of mtls.good, spelled loosely
+MALFORMED_DNS = ["billing", "CN=billing,,O=Appward Tests", "XX=billing", "CN=#62696c6c"]
+
+
+async def test_a_dn_in_another_spelling_is_stored_canonically_and_authenticates(
+    mtls: Mtls,
+) -> None:
+    client = await mtls.create(tls_service(tls_client_auth_subject_dn=SPELLED_DN))
+    assert client["metadata"]["tls_client_auth_subject_dn"] == DN
+    assert (await mtls.token(client["client_id"], mtls.good)).status_code == 200
+
+
+@pytest.mark.parametrize("dn", MALFORMED_DNS)
+async def test_the_admin_api_refuses_a_malformed_dn(api: Any, dn: str) -> None:
+    """A DN that can never match is invalid_client_metadata when it is registered, not
+    an invalid_client at every token request afterwards."""
+    response = await api.post("/admin/v1/clients", tls_service(tls_client_auth_subject_dn=dn))
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert problem["error"] == "invalid_client_metadata"
+    assert [e["field"] for e in problem["errors"]] == ["tls_client_auth_subject_dn"]
+    created = await api.post("/admin/v1/clients", tls_service())
+    url = f"/admin/v1/clients/{created.json()['client_id']}"
+    patched = await api.patch(url, {"tls_client_auth_subject_dn": dn}, if_match='"1"')
+    assert patched.status_code == 400, patched.text
+    assert (await api.get(url)).json()["metadata"]["tls_client_auth_subject_dn"] == DN
+
+
+async def test_dcr_refuses_a_malformed_dn_and_stores_a_good_one_canonically(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    configured = settings.model_copy(
+        update={"dcr_modes": ("open",), "dcr_grant_types": ("client_credentials",)}
+    )
+    async with open_api(configured, clock) as api:
+        body = {
+            "client_name": "Partner",
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "tls_client_auth",
+        }
+        for dn in MALFORMED_DNS:
+            refused = await api.http.post(
+                "/oauth2/register", json={**body, "tls_client_auth_subject_dn": dn}
+            )
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"] == "invalid_client_metadata"
+            assert "tls_client_auth_subject_dn" in refused.json()["error_description"]
+        registered = await api.http.post(
+            "/oauth2/register", json={**body, "tls_client_auth_subject_dn": SPELLED_DN}
+        )
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["tls_client_auth_subject_dn"] == DN
+        read = await api.http.get(
+            registered.json()["registration_client_uri"],
+            headers={"Authorization": f"Bearer {registered.json()['registration_access_token']}"},
+        )
+        assert read.json()["tls_client_auth_subject_dn"] == DN
 
 
 # --- self_signed_tls_client_auth (RFC 8705 §2.2) ---

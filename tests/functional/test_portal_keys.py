@@ -77,6 +77,25 @@ async def test_an_owner_sees_the_keys_tab_for_each_method(api, dev, method: Clie
     assert ('id="app-secrets"' in app) is method.uses_secret
 
 
+async def test_the_keys_page_headings_follow_its_h1(api, dev):
+    """Under the portal page's h1 the sections are h2 (the console's tab, under its h2,
+    keeps h3): axe-core's heading-order, found by the portal's Keys page check."""
+    client_id, _ = await register_app(dev)
+    await change(
+        api,
+        client_id,
+        {
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_san_dns": "app.example.com",
+        },
+    )
+    page = (await dev.get(url(client_id))).text
+    assert '<h2 id="keys-heading">Registered keys</h2>' in page
+    assert "<h2>TLS client certificate</h2>" in page
+    assert '<h2 id="edit-keys-heading">Change the keys</h2>' in page
+    assert "<h3" not in page
+
+
 async def test_an_owner_saves_a_jwk_set_and_a_private_key_is_refused_beside_it(api, dev):
     client_id, _ = await register_app(dev)
     key = ec_jwk("dana-1", alg="ES256")

@@ -508,3 +508,38 @@ def test_plain_smtp_with_a_password_is_allowed_to_a_relay_on_this_host():
         smtp_password="p",
     )
     assert settings.smtp is not None
+
+
+# --- mutual TLS: the proxy is named, never assumed ---
+
+
+def test_mtls_is_off_and_believes_no_proxy_by_default():
+    settings = Settings()
+    assert settings.mtls_certificate_header is None
+    assert settings.mtls_trusted_proxies == ()
+
+
+def test_a_certificate_header_without_a_trusted_proxy_is_refused_naming_both():
+    """Security review F5: loopback is no default, so a header cannot be believed from
+    whatever else runs on the host until the proxy's address is named."""
+    message = exit_message(mtls_certificate_header="X-SSL-Client-Cert")
+    assert message.startswith("invalid configuration: ")
+    assert "APPWARD_MTLS_CERTIFICATE_HEADER" in message
+    assert "APPWARD_MTLS_TRUSTED_PROXIES" in message
+    assert "\n" not in message
+
+
+def test_a_certificate_header_with_a_named_proxy_is_accepted(monkeypatch):
+    monkeypatch.setenv("APPWARD_MTLS_CERTIFICATE_HEADER", "X-SSL-Client-Cert")
+    monkeypatch.setenv("APPWARD_MTLS_TRUSTED_PROXIES", "127.0.0.2/32, ::1")
+    settings = load_settings()
+    assert settings.mtls_trusted_proxies == ("127.0.0.2/32", "::1")
+
+
+@pytest.mark.parametrize("proxies", ["127.0.0.300/32", "proxy.example.com", "10.0.0.0/33"])
+def test_a_trusted_proxy_that_is_no_address_is_refused_naming_the_variable(monkeypatch, proxies):
+    monkeypatch.setenv("APPWARD_MTLS_CERTIFICATE_HEADER", "X-SSL-Client-Cert")
+    monkeypatch.setenv("APPWARD_MTLS_TRUSTED_PROXIES", proxies)
+    message = exit_message()
+    assert message.startswith("invalid configuration: APPWARD_MTLS_TRUSTED_PROXIES: ")
+    assert "\n" not in message

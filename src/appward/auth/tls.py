@@ -12,14 +12,12 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -30,21 +28,10 @@ from cryptography.x509.verification import (
 
 from appward.auth.client_keys import client_keys, key_label, note_key_use
 from appward.auth.credentials import AuthContext, PresentedCredentials
+from appward.clients.distinguished_name import parse_subject_dn
 from appward.clients.models import ClientSecret
 from appward.clients.snapshot import ClientSnapshot
 from appward.errors import InvalidClient
-
-# RFC 4514 §3's short names, and a few more that client certificates carry, by the
-# upper-case spelling the registered DN is normalised to (attribute types are
-# case-insensitive, RFC 4512 §1.4).
-_ATTRIBUTE_TYPES = {
-    "EMAILADDRESS": NameOID.EMAIL_ADDRESS,
-    "SERIALNUMBER": NameOID.SERIAL_NUMBER,
-    "GIVENNAME": NameOID.GIVEN_NAME,
-    "SN": NameOID.SURNAME,
-    "TITLE": NameOID.TITLE,
-    "ORGANIZATIONIDENTIFIER": NameOID.ORGANIZATION_IDENTIFIER,
-}
 
 
 def certificate_thumbprint(certificate: x509.Certificate) -> str:
@@ -65,52 +52,6 @@ def load_client_ca(path: Path) -> Store:
     except (OSError, ValueError) as exc:
         raise ValueError(f"APPWARD_MTLS_CA_BUNDLE {path}: {exc}") from None
     return Store(certificates)
-
-
-def parse_subject_dn(value: str) -> x509.Name:
-    """Returns the Name an RFC 4514 string stands for; attribute types in any case, and
-    spaces around the separators (as RFC 2253-era tools print them) allowed.
-
-    Raises ValueError when it is not a distinguished name.
-    """
-    normalised = ",".join(
-        "+".join(_normalised_attribute(attribute) for attribute in _split_unescaped(rdn, "+"))
-        for rdn in _split_unescaped(value, ",")
-    )
-    name = x509.Name.from_rfc4514_string(normalised, _ATTRIBUTE_TYPES)
-    if not list(name):
-        raise ValueError("an empty distinguished name")
-    return name
-
-
-def _split_unescaped(value: str, separator: str) -> Iterator[str]:
-    # A backslash escapes the next character (RFC 4514 §2.4): "\," is part of a value.
-    start, index = 0, 0
-    while index < len(value):
-        char = value[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char == separator:
-            yield value[start:index]
-            start = index + 1
-        index += 1
-    yield value[start:]
-
-
-def _normalised_attribute(attribute: str) -> str:
-    kind, equals, text = attribute.partition("=")
-    if not equals:
-        raise ValueError("an attribute without '='")
-    kind = kind.strip()
-    if kind[:1].isalpha():
-        kind = kind.upper()
-    # Unescaped leading and trailing spaces are not part of a value (RFC 4514 §2.4
-    # escapes the ones that are); an escaped trailing space ("\ ") is kept.
-    text = text.lstrip(" ")
-    while text.endswith(" ") and not text.endswith("\\ "):
-        text = text[:-1]
-    return f"{kind}={text}"
 
 
 # The WebPKI profile wants a subjectAltName in every end-entity certificate; a client

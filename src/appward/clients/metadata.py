@@ -37,6 +37,7 @@ from appward.clients.auth_methods import (
     HMAC_SIGNING_ALGS,
     IANA_METHOD_NAMES,
 )
+from appward.clients.distinguished_name import canonical_subject_dn
 from appward.clients.scopes import ADMIN_SCOPE
 from appward.config import LifetimeBounds
 from appward.errors import FieldError, InvalidClientMetadata, InvalidRedirectUri
@@ -175,6 +176,27 @@ def _check_text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
     return value
+
+
+def check_subject_dn(value: str) -> str:
+    """Returns the canonical RFC 4514 form of a tls_client_auth_subject_dn, parsed by the
+    same function that compares it with a certificate's subject (RFC 8705 §2.1.2: "the
+    expected subject distinguished name of the certificate ... in RFC 4514 format").
+
+    Raises ValueError when it is no distinguished name, or not one of printable text.
+    """
+    try:
+        canonical = canonical_subject_dn(value)
+    except ValueError as exc:
+        reason = f" ({exc})" if str(exc) else ""
+        raise ValueError(
+            "must be an RFC 4514 distinguished name such as 'CN=billing,O=Example,C=DE'" + reason
+        ) from None
+    if unsafe_character(canonical) is not None:
+        raise ValueError(
+            "must hold printable text: an escaped value decodes to a control character"
+        )
+    return canonical
 
 
 def _check_ip(value: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
@@ -341,7 +363,13 @@ class ClientMetadata(BaseModel):
     software_id: Text | None = None
     software_version: Text | None = None
     tls_client_auth_subject_dn: (
-        Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_check_text)] | None
+        Annotated[
+            str,
+            Field(min_length=1, max_length=1000),
+            AfterValidator(_check_text),
+            AfterValidator(check_subject_dn),
+        ]
+        | None
     ) = None
     tls_client_auth_san_dns: (
         Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_check_text)] | None

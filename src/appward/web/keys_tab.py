@@ -34,15 +34,17 @@ BOUND_TOKENS = "tls_client_certificate_bound_access_tokens"
 TLS_FIELD = "tls_subject_field"
 TLS_VALUE = "tls_subject_value"
 INPUTS = (JWKS, JWKS_URI, SIGNING_ALG, TLS_FIELD, TLS_VALUE, BOUND_TOKENS)
-TLS_FIELD_OPTIONS = [
-    ("tls_client_auth_subject_dn", "Subject distinguished name (RFC 4514)"),
-    ("tls_client_auth_san_dns", "Subject alternative name: DNS name"),
-    ("tls_client_auth_san_uri", "Subject alternative name: URI"),
-    ("tls_client_auth_san_ip", "Subject alternative name: IP address"),
-    ("tls_client_auth_san_email", "Subject alternative name: email address"),
-]
-assert [name for name, _ in TLS_FIELD_OPTIONS] == list(TLS_FIELDS), "one per TLS field"
-TLS_FIELD_LABELS = dict(TLS_FIELD_OPTIONS)
+# What each RFC 8705 §2.1.2 subject field names, for the select of the Keys tab and of
+# the console's client form (web/console/client_form.py takes these options from here).
+TLS_FIELD_LABELS = {
+    "tls_client_auth_subject_dn": "Subject distinguished name (RFC 4514)",
+    "tls_client_auth_san_dns": "Subject alternative name: DNS name",
+    "tls_client_auth_san_uri": "Subject alternative name: URI",
+    "tls_client_auth_san_ip": "Subject alternative name: IP address",
+    "tls_client_auth_san_email": "Subject alternative name: email address",
+}
+# The validator's fields, in its order: a field without a label fails at import.
+TLS_FIELD_OPTIONS = [(name, TLS_FIELD_LABELS[name]) for name in TLS_FIELDS]
 STALE = (
     "Someone else changed this client after you opened the page, so nothing was saved. "
     "Your edits are kept below; save again to apply them over the other change."

@@ -22,7 +22,6 @@ from appward.auth.tls import (
     certificate_thumbprint,
     key_matches,
     load_client_ca,
-    parse_subject_dn,
 )
 from appward.clients.models import Client
 from appward.clock import FrozenClock
@@ -134,28 +133,6 @@ async def test_a_san_is_not_matched_in_a_certificate_without_sans() -> None:
     client = tls_client(tls_client_auth_san_dns="billing.example.com")
     with pytest.raises(InvalidClient):
         await authenticate_with_ca_certificate(client, presented(bare), context())
-
-
-@pytest.mark.parametrize(
-    ("registered", "expected"),
-    [
-        ("CN=a\\, b,O=x", [("O", "x"), ("CN", "a, b")]),  # an escaped comma is a value's
-        ("CN=a+UID=u,O=x", [("O", "x"), ("CN", "a"), ("UID", "u")]),  # a multi-valued RDN
-        ("CN=trailing\\ ,O=x", [("O", "x"), ("CN", "trailing ")]),  # an escaped space stays
-        ("emailAddress=ops@example.com", [("1.2.840.113549.1.9.1", "ops@example.com")]),
-    ],
-)
-def test_parse_subject_dn_reads_rfc4514(registered: str, expected: list[tuple[str, str]]) -> None:
-    name = parse_subject_dn(registered)
-    short = {"2.5.4.3": "CN", "2.5.4.10": "O", "0.9.2342.19200300.100.1.1": "UID"}
-    got = [(short.get(a.oid.dotted_string, a.oid.dotted_string), a.value) for a in name]
-    assert got == expected
-
-
-@pytest.mark.parametrize("registered", ["", "   ", "CN", "XX=1", "CN=a,,O=b", "=x"])
-def test_parse_subject_dn_refuses_what_is_no_dn(registered: str) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 (the parser's own messages vary)
-        parse_subject_dn(registered)
 
 
 # --- the chain (RFC 8705 §2.1: "validated against trust anchors") ---

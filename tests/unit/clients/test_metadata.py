@@ -839,6 +839,38 @@ def test_malformed_tls_fields_are_refused(field, value):
     assert_invalid(machine(**{field: value}), field)
 
 
+def tls_machine(**fields: Any) -> dict[str, Any]:
+    return machine(token_endpoint_auth_method="tls_client_auth", **fields)
+
+
+def test_a_subject_dn_is_stored_in_its_canonical_rfc4514_form():
+    """RFC 8705 §2.1.2: the DN is "in RFC 4514 format"; one Name, one stored spelling."""
+    given = " cn=billing , o=Example\\, Inc ,c=DE"
+    parsed = parse(tls_machine(tls_client_auth_subject_dn=given))
+    assert parsed.tls_client_auth_subject_dn == "CN=billing,O=Example\\, Inc,C=DE"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("billing", "RFC 4514"),
+        ("not a DN", "RFC 4514"),
+        ("XX=billing", "RFC 4514"),
+        ("CN=billing,,O=Example", "RFC 4514"),
+        ("CN=#62696c6c696e67", "#-hex"),
+        ("CN=bill\\0Aing", "printable"),  # the escape decodes to a line break
+    ],
+)
+def test_a_malformed_subject_dn_is_refused_saying_what_is_expected(value, message):
+    """Parsed at registration by the parser authentication uses, not first at a token
+    request (where it could only fail)."""
+    exc = assert_invalid(
+        tls_machine(tls_client_auth_subject_dn=value), "tls_client_auth_subject_dn"
+    )
+    assert [f.field for f in exc.fields] == ["tls_client_auth_subject_dn"]
+    assert message in exc.fields[0].message
+
+
 def test_malformed_tls_san_ip_is_named_by_its_field():
     exc = assert_invalid(
         machine(tls_client_auth_san_ip="999.1.1.1"),

@@ -3,6 +3,9 @@ typed for the validator to name."""
 
 from __future__ import annotations
 
+from appward.clients.metadata import TLS_FIELDS
+from appward.web import keys_tab
+from appward.web.console import client_form
 from appward.web.console.client_form import (
     CREATE_FIELDS,
     SETTINGS_FIELDS,
@@ -82,3 +85,11 @@ def test_the_tls_subject_is_one_field_of_five() -> None:
     assert "tls_subject_value" not in data
     created = metadata_from(posted_values({"tls_subject_value": ""}, CREATE_FIELDS), patch=False)
     assert not any(name.startswith("tls_client_auth_") for name in created)
+
+
+def test_the_tls_subject_options_are_the_keys_tabs_one_list_in_the_validators_order():
+    """One definition: the create and Settings forms offer the Keys tab's options (which
+    console/clients_form.html reads as form.TLS_FIELD_OPTIONS)."""
+    assert client_form.TLS_FIELD_OPTIONS is keys_tab.TLS_FIELD_OPTIONS
+    assert [name for name, _ in keys_tab.TLS_FIELD_OPTIONS] == list(TLS_FIELDS)
+    assert all(label for _, label in keys_tab.TLS_FIELD_OPTIONS)

@@ -22,6 +22,7 @@ from appward.clients.auth_methods import AUTH_METHODS, signing_algs_supported
 from appward.clients.metadata import TLS_FIELDS, ClientMetadata
 from appward.clients.models import Client
 from appward.clients.service import GRANT_TYPES, metadata_of
+from appward.web import keys_tab
 from appward.web.forms import parse_json
 
 FormValues = dict[str, Any]
@@ -40,9 +41,10 @@ IDENTITY = (
 )
 REDIRECTS = ("application_type", "redirect_uris")
 # The TLS subject is one select (which tls_client_auth_* field) and one value, so exactly
-# one of the five is set (RFC 8705 §2.1.2); metadata_from spreads it over the five.
-TLS_FIELD = "tls_subject_field"
-TLS_VALUE = "tls_subject_value"
+# one of the five is set (RFC 8705 §2.1.2); metadata_from spreads it over the five. The
+# inputs are the Keys tab's (web/keys_tab.py).
+TLS_FIELD = keys_tab.TLS_FIELD
+TLS_VALUE = keys_tab.TLS_VALUE
 CREDENTIALS = (
     "token_endpoint_auth_method",
     "jwks_uri",
@@ -104,14 +106,10 @@ SIGNING_ALG_OPTIONS = [
     ("", "Any the method allows"),
     *((alg, alg) for alg in signing_algs_supported()),
 ]
-TLS_FIELD_OPTIONS = [
-    ("tls_client_auth_subject_dn", "Subject distinguished name (RFC 4514)"),
-    ("tls_client_auth_san_dns", "Subject alternative name: DNS name"),
-    ("tls_client_auth_san_uri", "Subject alternative name: URI"),
-    ("tls_client_auth_san_ip", "Subject alternative name: IP address"),
-    ("tls_client_auth_san_email", "Subject alternative name: email address"),
-]
-assert [name for name, _ in TLS_FIELD_OPTIONS] == list(TLS_FIELDS), "one per TLS field"
+# console/clients_form.html reads the options as an attribute of this module
+# (form.TLS_FIELD_OPTIONS), so the name must stay here: an assignment, not an import that
+# nothing in Python uses (which ruff's F401 fix removes, and the page breaks).
+TLS_FIELD_OPTIONS = keys_tab.TLS_FIELD_OPTIONS
 APPLICATION_TYPE_OPTIONS = [
     ("web", "Web: a server-side application"),
     ("native", "Native: a desktop or mobile application"),
