@@ -18,6 +18,10 @@ imports ``prometheus_client``. On, the families are:
   ``running``): the queue in front of argon2 (hashing.SecretVerifier);
 - ``appward_fallbacks_total{component}``: a degraded mode taken (Redis down, say).
 
+The counters are counted in a plain dict on the request's path and added to
+prometheus_client's (locked) values once a second (``fold``): a scrape may be up to a
+second behind. The latency histogram is observed at once.
+
 Several worker processes (``appward serve --workers N``) share one listener through
 prometheus_client's multiprocess mode: ``appward serve`` points
 ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before any worker starts, each worker
@@ -27,6 +31,7 @@ up at every scrape.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 OTHER_CLIENTS = "other"
+# Seconds between two folds of the counts into the counters: how late a scrape may be.
+FOLD_INTERVAL = 1.0
 # Seconds; the token endpoint answers in about a millisecond, a login in ~100 ms (argon2).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -51,6 +58,7 @@ class Metrics:
         self.enabled = enabled
         self.max_clients = max_clients
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._pending: dict[tuple[Any, ...], int] = {}
         self._clients: set[str] = set()
         if not enabled:
             self.registry: CollectorRegistry | None = None
@@ -110,11 +118,27 @@ class Metrics:
             child = self._children[key] = family.labels(*labels)
         return child
 
+    def _count(self, key: tuple[Any, ...]) -> None:
+        # A dict update now; the counter's own (locked) increment once a second, by fold.
+        self._pending[key] = self._pending.get(key, 0) + 1
+
+    def fold(self) -> None:
+        """Adds the counts gathered since the last fold to the counters (which the
+        listener serves). Called on the event loop's thread, as the counting is."""
+        pending, self._pending = self._pending, {}
+        for (family, *labels), count in pending.items():
+            self._child(family, *labels).inc(count)
+
+    async def fold_every(self, interval: float = FOLD_INTERVAL) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.fold()
+
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Counts one answered request and its latency."""
         if not self.enabled:
             return
-        self._child(self._requests, route, method, str(status)).inc()
+        self._count((self._requests, route, method, str(status)))
         self._child(self._latency, route).observe(seconds)
 
     def token_issued(self, grant_type: str, client_id: str) -> None:
@@ -125,15 +149,15 @@ class Metrics:
                 client_id = OTHER_CLIENTS
             else:
                 self._clients.add(client_id)
-        self._child(self._tokens, grant_type, client_id).inc()
+        self._count((self._tokens, grant_type, client_id))
 
     def authentication_failed(self, reason: str) -> None:
         if self.enabled:
-            self._child(self._auth_failures, reason).inc()
+            self._count((self._auth_failures, reason))
 
     def cache_lookup(self, cache: str, hit: bool) -> None:
         if self.enabled:
-            self._child(self._cache, cache, "hit" if hit else "miss").inc()
+            self._count((self._cache, cache, "hit" if hit else "miss"))
 
     def argon2_queue(self, pool: str, waiting: int, running: int) -> None:
         if self.enabled:

@@ -3,6 +3,7 @@ structured request log, on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -38,9 +39,12 @@ async def observed(settings: Settings, clock: FrozenClock, **overrides: Any) -> 
         yield api
 
 
-def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample the listener on ``port`` serves, by name and labels."""
-    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5.0)
+async def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample the listener on ``port`` serves, by name and labels, once the counts
+    of the requests made so far are folded in (at most a second: metrics.FOLD_INTERVAL)."""
+    await asyncio.sleep(1.5)
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"http://127.0.0.1:{port}/metrics", timeout=5.0)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     return {
@@ -109,7 +113,7 @@ async def test_metrics_count_requests_tokens_failures_and_cache_hits(
         assert shown.status_code == 200
         assert (await api.http.get(f"/no/such/{client_id}")).status_code == 404
 
-        samples = scrape(port)
+        samples = await scrape(port)
 
     token_route = {"route": "/oauth2/token", "method": "POST"}
     # The admin's token in open_api, and two of the service's.
@@ -160,7 +164,7 @@ async def test_tokens_of_clients_beyond_the_cap_count_as_other(
     async with observed(settings, clock, **overrides) as api:
         client_id, secret = await new_service(api)
         assert (await api.client_credentials(client_id, secret)).status_code == 200
-        samples = scrape(port)
+        samples = await scrape(port)
     issued = "appward_tokens_issued_total"
     assert value(samples, issued, grant_type="client_credentials", client_id=api.admin_id) == 1
     assert value(samples, issued, grant_type="client_credentials", client_id="other") == 1

@@ -209,11 +209,14 @@ def create_app(
         tasks = [asyncio.create_task(keep_keys_fresh(state))]
         if redis is not None:
             tasks.append(asyncio.create_task(listen_for_changes(redis, state.credential_cache)))
+        if metrics.enabled:
+            tasks.append(asyncio.create_task(metrics.fold_every()))
         stop_metrics = _serve_own_metrics(settings, metrics)
         _settle_garbage_collector()
         try:
             yield
         finally:
+            metrics.fold()
             if stop_metrics is not None:
                 stop_metrics()
             metrics.close()

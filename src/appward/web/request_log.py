@@ -15,6 +15,7 @@ import time
 from starlette.types import Scope
 
 from appward.errors import AppwardError
+from appward.logs import direct_handler
 from appward.web.responses import REQUEST_ID, STARTED, recorded_client, route_template
 
 log = logging.getLogger("appward.request")
@@ -45,13 +46,12 @@ class RequestLog:
             fields["client_id"] = client_id
         if error is not None:
             fields["error"] = error.error
-        log.info(
-            "request %s: %s %s -> %d in %.1f ms%s",
-            fields["request_id"],
-            method,
-            route,
-            status,
-            duration_ms,
-            "" if client_id is None else f", client {client_id}",
-            extra={"fields": fields},
+        message = (
+            f"request {fields['request_id']}: {method} {route} -> {status} in "
+            f"{duration_ms:.1f} ms" + ("" if client_id is None else f", client {client_id}")
         )
+        handler = direct_handler(log)
+        if handler is not None:
+            handler.write_info(log.name, message, fields)
+        else:
+            log.info("%s", message, extra={"fields": fields})
