@@ -41,7 +41,7 @@ CSECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret
 # the observed one (docs/performance.md).
 $APPWARD serve --port "$PORT" --workers "$WORKERS" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do  # up to 2 minutes on a loaded machine
   curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/oauth2/jwks" && break
   sleep 0.2
 done
