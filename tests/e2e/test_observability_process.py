@@ -53,7 +53,7 @@ def test_one_listener_serves_both_workers_metrics_and_the_log_is_json(
             # New connections: uvicorn's workers share the socket, so both answer some.
             ids = {token(http, admin).headers["x-request-id"] for _ in range(12)}
             assert len(ids) == 12
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a loaded machine folds late
         while issued_to(port, admin["client_id"]) < 12 and time.monotonic() < deadline:
             time.sleep(0.5)  # each worker folds its counts in once a second
         assert issued_to(port, admin["client_id"]) == 12
