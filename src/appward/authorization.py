@@ -21,6 +21,7 @@ from appward.clients.scopes import Scope
 from appward.clients.snapshot import ClientSnapshot
 from appward.errors import (
     AppwardError,
+    AuthFailure,
     InvalidClient,
     InvalidRequest,
     UnsupportedResponseType,
@@ -88,7 +89,7 @@ async def validate_authorization_request(
         select(Client).where(Client.client_id == client_id, Client.deleted_at.is_(None))
     )
     if client is None:
-        raise InvalidClient("there is no such client")
+        raise InvalidClient("there is no such client", reason=AuthFailure.UNKNOWN_CLIENT)
     rules = ClientSnapshot.of(client)
     policy.check_client_active(rules)
     # Not trusted yet: an error page, never a redirect to the client.

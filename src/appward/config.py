@@ -102,6 +102,8 @@ def single_address(value: str) -> Address | None:
 
 DCR_MODES = ("open", "initial_access_token", "software_statement")
 SMTP_SECURITY = ("starttls", "tls", "none")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -625,6 +627,38 @@ class Settings(BaseSettings):
         "the registry that is not admin-only.",
     )
 
+    log_format: str = Field(
+        "text",
+        description="How Appward writes its log lines: 'text' (one readable line) or 'json' "
+        "(one JSON object a line: time, level, logger, message and the request's fields).",
+    )
+    log_level: str = Field(
+        "INFO", description="The least severe level Appward logs: DEBUG, INFO, WARNING, ERROR."
+    )
+    request_log: bool = Field(
+        False,
+        description="One log line per request (request id, method, route template, status, "
+        "duration, client_id when known; never a path's values, a query, a body or a "
+        "credential). `appward serve --access-log` turns it on.",
+    )
+    metrics_enabled: bool = Field(
+        False,
+        description="Prometheus metrics, served on their own listener "
+        "(APPWARD_METRICS_HOST:APPWARD_METRICS_PORT), never on the app's port.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address of the metrics listener. Loopback by default: anyone who can "
+        "reach it reads client ids and traffic; open it only to the scraper.",
+    )
+    metrics_port: int = Field(9464, ge=1, le=65535, description="Port of the metrics listener.")
+    metrics_max_clients: int = Field(
+        1000,
+        ge=0,
+        description="Distinct client_id values the tokens-issued counter keeps per process; "
+        'tokens of clients beyond them count under client_id="other" (0: all of them).',
+    )
+
     @field_validator("previous_key_encryption_keys")
     @classmethod
     def _fernet_keys(cls, value: str | None) -> str | None:
@@ -649,6 +683,20 @@ class Settings(BaseSettings):
         if "closed" in modes and len(modes) > 1:
             raise ValueError("'closed' cannot be combined with other modes")
         return modes
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in LOG_FORMATS:
+            raise ValueError("must be one of " + ", ".join(LOG_FORMATS))
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError("must be one of " + ", ".join(LOG_LEVELS))
+        return value.upper()
 
     @field_validator("smtp_security")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 # RFC 6749 §5.2: error_description "MUST NOT include characters outside the set
 # %x20-21 / %x23-5B / %x5D-7E" (printable ASCII without '"' and '\\').
@@ -119,12 +120,40 @@ class UriTooLong(InvalidRequest):
     title = "URI too long"
 
 
+class AuthFailure(StrEnum):
+    """Why a client authentication failed, in a few words fixed in advance: the metrics'
+    label (never the detail, which can name what the caller sent)."""
+
+    MALFORMED = "malformed"  # the credentials cannot be read (no method, bad Basic, not a JWT)
+    UNKNOWN_CLIENT = "unknown_client"
+    WRONG_METHOD = "wrong_method"  # not the method the client registered
+    INVALID_SECRET = "invalid_secret"  # wrong, revoked or expired
+    INVALID_ASSERTION = "invalid_assertion"  # signature, alg, kid or claims
+    REPLAYED_ASSERTION = "replayed_assertion"
+    KEYS_UNAVAILABLE = "keys_unavailable"  # the jwks_uri could not be fetched
+    INVALID_CERTIFICATE = "invalid_certificate"
+    CLIENT_DISABLED = "client_disabled"
+    NOT_ALLOWED = "not_allowed"  # authenticated, but this endpoint is not for it
+    OTHER = "other"
+
+
 class InvalidClient(AppwardError):
     """Client authentication failed (RFC 6749 §5.2)."""
 
     error = "invalid_client"
     status_code = 401
     title = "Client authentication failed"
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        detail: str | None = None,
+        reason: AuthFailure | None = None,
+    ) -> None:
+        super().__init__(description, detail=detail)
+        # Set where the failure is known; auth.authenticate_client fills in its stage's.
+        self.reason = reason
 
 
 class InvalidGrant(AppwardError):

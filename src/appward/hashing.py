@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from appward.config import Argon2Params, SecretPolicy
 from appward.errors import TemporarilyUnavailable
+from appward.metrics import NO_METRICS, Metrics
 
 
 def token_hash(token: str) -> str:
@@ -64,9 +65,18 @@ class SecretVerifier:
     verifications wait their turn instead of piling onto the CPU.
     """
 
-    def __init__(self, hasher: Hasher, policy: SecretPolicy) -> None:
+    def __init__(
+        self,
+        hasher: Hasher,
+        policy: SecretPolicy,
+        *,
+        metrics: Metrics = NO_METRICS,
+        pool: str = "clients",
+    ) -> None:
         self.hasher = hasher
         self.policy = policy
+        self.metrics = metrics
+        self.pool = pool  # the metrics' name for this bound
         self._limiter: anyio.CapacityLimiter | None = None
         self._decoy: str | None = None
 
@@ -81,13 +91,28 @@ class SecretVerifier:
         """Returns whether ``presented`` matches ``hashed``. Raises TemporarilyUnavailable
         rather than queue behind too many verifications already waiting (a flood of
         guesses): verified credentials are served from the cache meanwhile."""
-        if self.limiter.statistics().tasks_waiting >= self.policy.max_waiting_verifications:
+        statistics = self.limiter.statistics()
+        if statistics.tasks_waiting >= self.policy.max_waiting_verifications:
             raise TemporarilyUnavailable(
                 "too many client authentications at once; retry shortly",
                 detail="argon2 verification queue full",
             )
-        return await anyio.to_thread.run_sync(
-            _verify_at_low_priority, self.hasher, hashed, presented, limiter=self.limiter
+        if self.metrics.enabled:
+            # This one is about to take a free slot, or else to wait for one.
+            full = statistics.borrowed_tokens >= statistics.total_tokens
+            self._note_queue(waiting=int(full), running=int(not full))
+        try:
+            return await anyio.to_thread.run_sync(
+                _verify_at_low_priority, self.hasher, hashed, presented, limiter=self.limiter
+            )
+        finally:
+            if self.metrics.enabled:
+                self._note_queue()
+
+    def _note_queue(self, waiting: int = 0, running: int = 0) -> None:
+        statistics = self.limiter.statistics()
+        self.metrics.argon2_queue(
+            self.pool, statistics.tasks_waiting + waiting, statistics.borrowed_tokens + running
         )
 
     async def decoy_hash(self) -> str:

@@ -57,6 +57,7 @@ NOT_RUN = {
     ("deployment.md", "# Once, at installation: generate"),
     ("performance.md", "make bench "),
     ("performance.md", ".venv/bin/python bench/console_list.py"),
+    ("performance.md", "APPWARD_BENCH_HARNESS="),
 }
 
 

@@ -20,7 +20,7 @@ from appward.clients.auth_methods import uses_secret
 from appward.clients.models import Client
 from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
-from appward.errors import InvalidClient
+from appward.errors import AuthFailure, InvalidClient
 from appward.hashing import SecretVerifier
 
 __all__ = [
@@ -61,7 +61,10 @@ async def authenticate_client(
         if throttle is not None:
             await throttle.check(None, address, now)
             await throttle.failed(None, address, now)
-        raise InvalidClient(detail="client_id is not of a shape this server issues")
+        raise InvalidClient(
+            detail="client_id is not of a shape this server issues",
+            reason=AuthFailure.UNKNOWN_CLIENT,
+        )
     context = AuthContext(session, verifier, clock, tools, endpoint_url, cache)
     cacheable = cache is not None and _cacheable(presented)
     secret = presented.secret or ""
@@ -79,7 +82,10 @@ async def authenticate_client(
         if cache is None or not cacheable:
             return await _authenticate(presented, context)
         if cache.failed_recently(client_id, secret, now):
-            raise InvalidClient(detail="the same credentials failed moments ago")
+            raise InvalidClient(
+                detail="the same credentials failed moments ago",
+                reason=AuthFailure.INVALID_SECRET,
+            )
         try:
             return await cache.once(
                 client_id,
@@ -93,6 +99,17 @@ async def authenticate_client(
         if throttle is not None:
             await throttle.failed(client_id, address, now)
         raise
+
+
+# What a failed proof of each method is, unless the check said more (a replay, keys).
+METHOD_FAILURE = {
+    "client_secret_basic": AuthFailure.INVALID_SECRET,
+    "client_secret_post": AuthFailure.INVALID_SECRET,
+    "client_secret_jwt": AuthFailure.INVALID_ASSERTION,
+    "private_key_jwt": AuthFailure.INVALID_ASSERTION,
+    "tls_client_auth": AuthFailure.INVALID_CERTIFICATE,
+    "self_signed_tls_client_auth": AuthFailure.INVALID_CERTIFICATE,
+}
 
 
 def _cacheable(presented: PresentedCredentials) -> bool:
@@ -113,14 +130,21 @@ async def _authenticate(presented: PresentedCredentials, context: AuthContext) -
         # The same answer as any other failure: the registered method is not told to
         # someone who has not proven to be the client.
         raise InvalidClient(
-            detail=f"presented {presented.method}, registered {client.token_endpoint_auth_method}"
+            detail=f"presented {presented.method}, registered {client.token_endpoint_auth_method}",
+            reason=AuthFailure.WRONG_METHOD,
         )
     method = client.token_endpoint_auth_method
     authenticate = AUTHENTICATORS.get(method)
     if authenticate is None:
         # A method stored before this server stopped offering it: no proof can hold.
-        raise InvalidClient(detail=f"{method} is not supported by this server")
-    record = await authenticate(client, presented, context)
+        raise InvalidClient(
+            detail=f"{method} is not supported by this server", reason=AuthFailure.WRONG_METHOD
+        )
+    try:
+        record = await authenticate(client, presented, context)
+    except InvalidClient as exc:
+        exc.reason = exc.reason or METHOD_FAILURE.get(method, AuthFailure.OTHER)
+        raise
     # Checked after the proof so a disabled client's status is told only to itself.
     policy.check_client_active(client)
     now = clock.now()
@@ -155,7 +179,9 @@ async def _client_record(
         select(Client).where(Client.client_id == presented.client_id, Client.deleted_at.is_(None))
     )
     if record is None:
-        raise InvalidClient(detail=f"unknown client {presented.client_id!r}")
+        raise InvalidClient(
+            detail=f"unknown client {presented.client_id!r}", reason=AuthFailure.UNKNOWN_CLIENT
+        )
     client = ClientSnapshot.of(record)
     if remembers and cache is not None:
         cache.remember_client(client, epoch=epoch, now=now)

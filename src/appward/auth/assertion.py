@@ -14,7 +14,7 @@ import jwt
 from appward.auth.credentials import AssertionRules, AuthContext
 from appward.clients.auth_methods import signing_algs
 from appward.clients.snapshot import ClientSnapshot
-from appward.errors import InvalidClient
+from appward.errors import AuthFailure, InvalidClient
 
 # The key type (and curves) each allowed algorithm takes (RFC 7518 §3.1, RFC 8037 §3.1):
 # a header naming one algorithm never gets a key of another type (algorithm confusion).
@@ -256,5 +256,8 @@ async def verify_assertion_with_key(
     claims, jwk = verify_signature_with_key(assertion, jwks, alg)
     remember_until = check_claims(claims, client, context, rules)
     if not await replay.use_once(context.session, client.client_id, claims["jti"], remember_until):
-        raise InvalidClient("the client assertion was used already (jti replay)")
+        raise InvalidClient(
+            "the client assertion was used already (jti replay)",
+            reason=AuthFailure.REPLAYED_ASSERTION,
+        )
     return claims, jwk

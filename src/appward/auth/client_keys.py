@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appward.auth.credentials import AuthContext
 from appward.auth.models import ClientKeyUse
 from appward.clients.snapshot import ClientSnapshot
-from appward.errors import InvalidClient
+from appward.errors import AuthFailure, InvalidClient
 
 # A key's use is written at most this often, as a secret's is.
 KEY_USE_RESOLUTION = timedelta(seconds=60)
@@ -43,7 +43,11 @@ async def client_keys(
         remote = context.tools.remote_keys
         if remote is None:
             raise InvalidClient(detail="this app fetches no jwks_uri")
-        keys = await remote.key_set(client.client_id, client.jwks_uri, unknown_kid=kid)
+        try:
+            keys = await remote.key_set(client.client_id, client.jwks_uri, unknown_kid=kid)
+        except InvalidClient as exc:
+            exc.reason = AuthFailure.KEYS_UNAVAILABLE
+            raise
     else:
         raise InvalidClient(detail="the client registered no keys")
     if kid is None:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from appward.clients import policy
 from appward.clients.snapshot import ClientSnapshot
+from appward.metrics import NO_METRICS, Metrics
 
 EPOCH_FILE = "credentials.epoch"
 
@@ -115,12 +116,14 @@ class CredentialCache:
         epoch: EpochFile | None,
         last_used_resolution: float = 60.0,
         fallback_ttl: float | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.ttl = timedelta(seconds=ttl)
         # While announcements from other hosts may be missed (Redis down, or not yet
         # subscribed: auth/invalidation.py), an entry lives this long instead of ttl.
         self.fallback_ttl = min(self.ttl, timedelta(seconds=fallback_ttl or 0))
         self._lifetime = self.ttl
+        self.metrics = metrics
         self.max_entries = max_entries
         self._epoch_file = epoch
         self._last_used_resolution = timedelta(seconds=last_used_resolution)
@@ -197,12 +200,15 @@ class CredentialCache:
         key = self._fingerprint(client_id, secret)
         entry = self._entries.get(key)
         if entry is None:
+            self.metrics.cache_lookup("credentials", hit=False)
             return None
         if now >= entry.cached_until or (
             entry.secret_expires_at is not None and now >= entry.secret_expires_at
         ):
             self._entries.pop(key, None)
+            self.metrics.cache_lookup("credentials", hit=False)
             return None
+        self.metrics.cache_lookup("credentials", hit=True)
         note_use = now - entry.last_use_noted >= self._last_used_resolution
         if note_use:
             entry.last_use_noted = now
@@ -297,7 +303,9 @@ class CredentialCache:
             return False
         self.epoch()
         until = self._failures.get(self._fingerprint(client_id, secret))
-        return until is not None and now < until
+        failed = until is not None and now < until
+        self.metrics.cache_lookup("credential_failures", hit=failed)
+        return failed
 
     def remember_failure(self, client_id: str, secret: str, now: datetime) -> None:
         if not self.enabled:

@@ -18,7 +18,7 @@ from appward.clients.models import ClientSecret
 from appward.clients.secret_encryption import SecretCipher
 from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
-from appward.errors import InvalidClient, InvalidRequest
+from appward.errors import AuthFailure, InvalidClient, InvalidRequest
 from appward.hashing import SecretVerifier
 
 
@@ -74,20 +74,31 @@ def presented_assertion(
             "client_assertion and client_assertion_type go together (RFC 7521 §4.2)"
         )
     if assertion_type != JWT_BEARER_ASSERTION:
-        raise InvalidClient(f"client_assertion_type must be {JWT_BEARER_ASSERTION}")
+        raise InvalidClient(
+            f"client_assertion_type must be {JWT_BEARER_ASSERTION}", reason=AuthFailure.MALFORMED
+        )
     if len(assertion) > MAX_ASSERTION_BYTES:
-        raise InvalidClient(f"the client assertion is longer than {MAX_ASSERTION_BYTES} bytes")
+        raise InvalidClient(
+            f"the client assertion is longer than {MAX_ASSERTION_BYTES} bytes",
+            reason=AuthFailure.MALFORMED,
+        )
     try:
         header = jwt.get_unverified_header(assertion)
         # Read, not trusted: only to find the client whose keys then verify it.
         claims = jwt.decode(assertion, options={"verify_signature": False})
     except jwt.PyJWTError:
-        raise InvalidClient("the client assertion is not a signed JWT") from None
+        raise InvalidClient(
+            "the client assertion is not a signed JWT", reason=AuthFailure.MALFORMED
+        ) from None
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
-        raise InvalidClient("the client assertion has no sub naming the client")
+        raise InvalidClient(
+            "the client assertion has no sub naming the client", reason=AuthFailure.MALFORMED
+        )
     if client_id is not None and client_id != subject:
-        raise InvalidClient("client_id differs from the client assertion's sub")
+        raise InvalidClient(
+            "client_id differs from the client assertion's sub", reason=AuthFailure.MALFORMED
+        )
     alg = header.get("alg")
     method = (
         "client_secret_jwt" if isinstance(alg, str) and alg.startswith("HS") else "private_key_jwt"

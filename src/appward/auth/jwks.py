@@ -27,6 +27,7 @@ import httpx
 from appward import addresses
 from appward.clients.metadata import check_jwks
 from appward.errors import InvalidClient
+from appward.metrics import NO_METRICS, Metrics
 
 log = logging.getLogger("appward.auth")
 
@@ -69,7 +70,9 @@ class JwksFetcher:
         transport: httpx.AsyncBaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         max_entries: int = MAX_CACHED_SETS,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self.metrics = metrics
         self.cache_ttl = cache_ttl
         self.refetch_interval = refetch_interval
         self.timeout = timeout
@@ -150,12 +153,14 @@ class JwksFetcher:
         if fresh and entry.keys is not None:
             known = unknown_kid is None or any(k.get("kid") == unknown_kid for k in entry.keys)
             if known or not may_refetch:
+                self.metrics.cache_lookup("jwks_uri", hit=True)
                 return entry.keys
         elif not may_refetch and entry.failure is not None:
             # A new exception each time: re-raising one instance would grow its traceback.
             raise InvalidClient(entry.failure.description, detail=entry.failure.detail)
         elif not may_refetch and entry.keys is None:
             raise InvalidClient(FETCH_FAILED, detail="jwks_uri fetched too recently")
+        self.metrics.cache_lookup("jwks_uri", hit=False)
         if not fresh:
             return await self._refresh(entry, client_id, uri)
         try:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from appward.clients.scopes import ADMIN_SCOPE
 from appward.clients.snapshot import ClientSnapshot
 from appward.errors import (
+    AuthFailure,
     InsufficientScope,
     InvalidClient,
     InvalidGrant,
@@ -40,7 +41,11 @@ def client_is_active(client: ClientSnapshot) -> bool:
 def check_client_active(client: ClientSnapshot) -> None:
     """Raises InvalidClient when the client is disabled or deleted."""
     if not client_is_active(client):
-        raise InvalidClient("this client is disabled", detail=f"client status {client.status}")
+        raise InvalidClient(
+            "this client is disabled",
+            detail=f"client status {client.status}",
+            reason=AuthFailure.CLIENT_DISABLED,
+        )
 
 
 def client_is_approved(client: ClientSnapshot) -> bool:
@@ -230,7 +235,9 @@ def check_may_introspect(client: ClientSnapshot) -> None:
     """Raises InvalidClient for a public client: introspection tells about tokens, so only
     a client that proved who it is may ask (RFC 7662 §2.1)."""
     if client.is_public:
-        raise InvalidClient("public clients cannot introspect tokens")
+        raise InvalidClient(
+            "public clients cannot introspect tokens", reason=AuthFailure.NOT_ALLOWED
+        )
 
 
 def may_redeem(client: ClientSnapshot, issued_to_pk: int) -> bool:

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
@@ -32,7 +33,9 @@ from appward.config import Settings, load_settings
 from appward.db import DatabaseUnavailable, create_engine, create_sessionmaker
 from appward.errors import AppwardError
 from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
+from appward.logs import configure_logging
 from appward.mail import mailer_for
+from appward.metrics import MULTIPROCESS_DIR, NO_METRICS, Metrics, scrape_registry, serve_metrics
 from appward.rate_limit import rate_limiter
 from appward.registration.policy import registration_policy
 from appward.services import redis_client, unit_of_work
@@ -67,6 +70,8 @@ from appward.web.client_certificate import CertificateHeader
 from appward.web.openapi import add_api_docs, openapi_document
 from appward.web.page_access import add_page_handlers
 from appward.web.pipeline import Pipeline, RequestHook, redact_access_log
+from appward.web.request_log import RequestLog
+from appward.web.request_metrics import RequestMetrics
 from appward.web.responses import (
     handle_appward_error,
     handle_http_error,
@@ -81,9 +86,10 @@ SESSION_KEY_FILE = "session.key"
 KEY_EPOCH_POLL = 0.2
 
 
-def jwks_fetcher(settings: Settings) -> JwksFetcher:
+def jwks_fetcher(settings: Settings, metrics: Metrics = NO_METRICS) -> JwksFetcher:
     """Returns the app's one fetcher of clients' jwks_uri (closed in the lifespan)."""
     return JwksFetcher(
+        metrics=metrics,
         cache_ttl=settings.jwks_uri_cache_ttl,
         refetch_interval=settings.jwks_uri_refetch_interval,
         timeout=settings.jwks_uri_timeout,
@@ -128,25 +134,34 @@ def create_app(
     hooks: Sequence[RequestHook] = (),
 ) -> FastAPI:
     """Returns the app. The database must be migrated (``appward db upgrade``).
-    ``hooks`` see every request (web/pipeline.py)."""
+    ``hooks`` see every request (web/pipeline.py), before the metrics' and the request
+    log's when those are on."""
     hasher = hasher or Argon2Hasher(settings.argon2)
+    metrics = (
+        Metrics(max_clients=settings.metrics_max_clients)
+        if settings.metrics_enabled
+        else NO_METRICS
+    )
+    hooks = [*hooks, *_observers(settings, metrics)]
     epoch = EpochFile(settings.data_dir / EPOCH_FILE)
     redis = redis_client(settings.redis_url, timeout=settings.redis_timeout)  # on first use
     clock = clock or SystemClock()
-    remote_keys = jwks_fetcher(settings)
+    remote_keys = jwks_fetcher(settings, metrics)
     keys_epoch = EpochFile(settings.data_dir / KEYS_EPOCH_FILE)
     state = AppState(
         settings=settings,
         clock=clock,
         hasher=hasher,
-        verifier=SecretVerifier(hasher, settings.secret_policy),
-        user_verifier=SecretVerifier(hasher, settings.secret_policy),
+        verifier=SecretVerifier(hasher, settings.secret_policy, metrics=metrics),
+        user_verifier=SecretVerifier(hasher, settings.secret_policy, metrics=metrics, pool="users"),
         credential_cache=CredentialCache(
             ttl=settings.credential_cache_ttl,
             max_entries=settings.credential_cache_size,
             epoch=epoch,
             fallback_ttl=settings.credential_cache_fallback_ttl,
+            metrics=metrics,
         ),
+        metrics=metrics,
         login_throttle=LoginThrottle(
             by_address=rate_limiter(
                 "login-addresses",
@@ -228,10 +243,17 @@ def create_app(
                     )
                 )
             )
+        if metrics.enabled:
+            tasks.append(asyncio.create_task(metrics.fold_every()))
+        stop_metrics = _serve_own_metrics(settings, metrics)
         _settle_garbage_collector()
         try:
             yield
         finally:
+            metrics.fold()
+            if stop_metrics is not None:
+                stop_metrics()
+            metrics.close()
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -337,6 +359,26 @@ def _redirect_slashes(router: Router) -> ASGIApp:
     return default
 
 
+def _observers(settings: Settings, metrics: Metrics) -> list[RequestHook]:
+    observers: list[RequestHook] = []
+    if metrics.enabled:
+        observers.append(RequestMetrics(metrics))
+    if settings.request_log:
+        observers.append(RequestLog())
+    return observers
+
+
+def _serve_own_metrics(settings: Settings, metrics: Metrics) -> Callable[[], None] | None:
+    """Starts the metrics listener in this process when metrics are on and no supervisor
+    serves them: `appward serve` runs the one listener of all its workers itself (and sets
+    the multiprocess directory, metrics.py); any other server of the app is one process."""
+    if not metrics.enabled or os.environ.get(MULTIPROCESS_DIR):
+        return None
+    return serve_metrics(
+        settings.metrics_host, settings.metrics_port, scrape_registry(metrics.registry)
+    )
+
+
 def _settle_garbage_collector() -> None:
     """Moves everything built at start-up out of the collector's sight and collects young
     objects less often: full collections over SQLAlchemy's and FastAPI's start-up graph
@@ -394,20 +436,10 @@ async def reload_keys_or_keep(state: AppState) -> None:
 
 
 def app_from_environment() -> FastAPI:
-    """Factory for uvicorn's worker processes: settings come from APPWARD_* variables."""
-    _log_to_stderr()
-    return create_app(load_settings())
-
-
-def _log_to_stderr() -> None:
-    """Sends Appward's INFO lines (a refused request's detail, web/pipeline.py) to stderr,
-    beside uvicorn's, unless logging was set up already: uvicorn configures only its own
-    loggers, and Python's fallback shows WARNING and above alone."""
-    logger = logging.getLogger("appward")
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False  # a root handler added later must not print it twice
+    """Factory for uvicorn's worker processes: settings come from APPWARD_* variables.
+    Appward's lines (a refused request's detail, web/pipeline.py; the request log) go to
+    stderr beside uvicorn's, unless logging was set up already: uvicorn configures only
+    its own loggers, and Python's fallback shows WARNING and above alone."""
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)

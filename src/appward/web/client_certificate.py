@@ -22,7 +22,7 @@ from urllib.parse import unquote_to_bytes
 from cryptography import x509
 
 from appward.config import Settings
-from appward.errors import InvalidClient
+from appward.errors import AuthFailure, InvalidClient
 
 # A client certificate is one to two kilobytes; URL-encoding triples at most. Larger is
 # not a certificate (and is not parsed).
@@ -82,6 +82,7 @@ def presented_certificate(
         raise InvalidClient(
             "the client certificate header is too large",
             detail=f"{len(value)} bytes in {source.name}",
+            reason=AuthFailure.INVALID_CERTIFICATE,
         )
     try:
         if source.format == "rfc9440":
@@ -89,7 +90,9 @@ def presented_certificate(
         return x509.load_pem_x509_certificate(unquote_to_bytes(value.strip()))
     except ValueError:
         raise InvalidClient(
-            "the client certificate is malformed", detail=f"unreadable {source.name}"
+            "the client certificate is malformed",
+            detail=f"unreadable {source.name}",
+            reason=AuthFailure.INVALID_CERTIFICATE,
         ) from None
 
 

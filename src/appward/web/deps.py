@@ -21,6 +21,7 @@ from appward.tokens.access import verify_access_token
 from appward.tokens.preview import TokenPreviewService
 from appward.users.service import UserService
 from appward.web.client_certificate import presented_certificate
+from appward.web.responses import record_client
 from appward.web.state import AppState
 
 # Dependencies are async on purpose: FastAPI runs a plain ``def`` dependency in a worker
@@ -99,6 +100,7 @@ async def current_admin(request: Request, state: State, services: RequestService
     claims, client = active
     policy.check_token_binding(claims, _presented_thumbprint(request, state))
     policy.check_admin(claims, client)
+    record_client(request.scope, client.client_id)
     return Actor(f"client:{client.client_id}", await source_ip(request, state))
 
 

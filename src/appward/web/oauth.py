@@ -37,6 +37,7 @@ from appward.clients.snapshot import ClientSnapshot
 from appward.errors import (
     AccessDenied,
     AppwardError,
+    AuthFailure,
     ConsentRequired,
     InvalidClient,
     InvalidRequest,
@@ -106,7 +107,9 @@ def _presented_proof(headers: Mapping[str, str], form: dict[str, str]) -> Presen
     if header is not None:
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
-            raise InvalidClient("only the Basic scheme authenticates clients here")
+            raise InvalidClient(
+                "only the Basic scheme authenticates clients here", reason=AuthFailure.MALFORMED
+            )
         if "client_secret" in form:
             raise InvalidRequest("use one client authentication method, not Basic and the body")
         client_id, secret = _decode_basic(encoded.strip())
@@ -115,7 +118,7 @@ def _presented_proof(headers: Mapping[str, str], form: dict[str, str]) -> Presen
         return PresentedCredentials("client_secret_basic", client_id, secret)
     form_client_id = form.get("client_id")
     if form_client_id is None:
-        raise InvalidClient("client authentication is required")
+        raise InvalidClient("client authentication is required", reason=AuthFailure.MALFORMED)
     if "client_secret" in form:
         return PresentedCredentials("client_secret_post", form_client_id, form["client_secret"])
     return PresentedCredentials("none", form_client_id)
@@ -126,10 +129,12 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(encoded, validate=True).decode()
     except (binascii.Error, ValueError):  # ValueError: non-ASCII in the header
-        raise InvalidClient("the Basic credentials are malformed") from None
+        raise InvalidClient(
+            "the Basic credentials are malformed", reason=AuthFailure.MALFORMED
+        ) from None
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
-        raise InvalidClient("the Basic credentials are malformed")
+        raise InvalidClient("the Basic credentials are malformed", reason=AuthFailure.MALFORMED)
     return _form_decode(client_id), _form_decode(secret)
 
 
@@ -293,6 +298,7 @@ for _path in FORM_ENDPOINT_HANDLERS:
 
 async def token(request: FormRequest, state: AppState, services: Services) -> Reply:
     basic_attempted = "authorization" in request.headers
+    client: ClientSnapshot | None = None
     try:
         form = parse_form(request.headers.get("content-type", ""), request.body)
         grant_type = form.get("grant_type")
@@ -312,8 +318,14 @@ async def token(request: FormRequest, state: AppState, services: Services) -> Re
     except AppwardError as exc:
         # What the domain wrote before refusing stays written: a burnt code, a revoked
         # family after a replay.
-        return error_reply(exc, basic_attempted=basic_attempted)
-    return Reply(200, body, NO_STORE)
+        return _known_client(error_reply(exc, basic_attempted=basic_attempted), client)
+    return Reply(200, body, NO_STORE, client_id=client.client_id, grant_type=grant_type)
+
+
+def _known_client(reply: Reply, client: ClientSnapshot | None) -> Reply:
+    # A refusal after authentication (invalid_grant, invalid_scope) names the client in
+    # the request log; before it, nobody is known.
+    return reply if client is None else replace(reply, client_id=client.client_id)
 
 
 # --- introspection and revocation ---
@@ -321,6 +333,7 @@ async def token(request: FormRequest, state: AppState, services: Services) -> Re
 
 async def introspect(request: FormRequest, state: AppState, services: Services) -> Reply:
     basic_attempted = "authorization" in request.headers
+    client: ClientSnapshot | None = None
     try:
         form = parse_form(request.headers.get("content-type", ""), request.body)
         client = await _authenticated_client(
@@ -332,12 +345,13 @@ async def introspect(request: FormRequest, state: AppState, services: Services) 
             raise InvalidRequest("token is required")
         body = await services.tokens.introspect(client, token_value)
     except AppwardError as exc:
-        return error_reply(exc, basic_attempted=basic_attempted)
-    return Reply(200, body, NO_STORE)
+        return _known_client(error_reply(exc, basic_attempted=basic_attempted), client)
+    return Reply(200, body, NO_STORE, client_id=client.client_id)
 
 
 async def revoke(request: FormRequest, state: AppState, services: Services) -> Reply:
     basic_attempted = "authorization" in request.headers
+    client: ClientSnapshot | None = None
     try:
         form = parse_form(request.headers.get("content-type", ""), request.body)
         client = await _authenticated_client(
@@ -348,8 +362,8 @@ async def revoke(request: FormRequest, state: AppState, services: Services) -> R
             raise InvalidRequest("token is required")
         await services.tokens.revoke(client, token_value)
     except AppwardError as exc:
-        return error_reply(exc, basic_attempted=basic_attempted)
-    return Reply(200, None, NO_STORE)
+        return _known_client(error_reply(exc, basic_attempted=basic_attempted), client)
+    return Reply(200, None, NO_STORE, client_id=client.client_id)
 
 
 # --- authorization endpoint ---

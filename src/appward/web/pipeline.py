@@ -17,14 +17,18 @@ For every request it
   error body, the admin API's problem details, or a page on the pages;
 - refuses a request over the size limits, whatever its endpoint (web/request_size.py:
   414, 431, or 413 for a declared body larger than every body limit);
-- calls its hooks (RequestHook): the one place a rate limit or a metrics recorder plugs
-  in. There are none by default, and then they cost nothing.
+- calls its hooks (RequestHook): the one place a rate limit, the request log
+  (web/request_log.py) or the metrics (web/request_metrics.py) plug in. There are none by
+  default, and then they cost nothing. With hooks, it notes for them when the request
+  arrived and, on the form endpoints, the route, the authenticated client and the grant
+  of an issued token (responses.STARTED, ROUTE, CLIENT_ID, GRANT_TYPE).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -38,8 +42,12 @@ from appward.errors import AppwardError, TemporarilyUnavailable, safe_descriptio
 from appward.web.fastpath import FormHandler, form_handler, form_reply, route_path, send_reply
 from appward.web.request_size import oversized
 from appward.web.responses import (
+    CLIENT_ID,
+    GRANT_TYPE,
     RECORDED_ERROR,
     REQUEST_ID,
+    ROUTE,
+    STARTED,
     database_unavailable,
     error_reply,
     handle_appward_error,
@@ -153,6 +161,8 @@ class Pipeline:
         if state is None:
             scope["state"] = state = {}
         state[REQUEST_ID] = rid
+        if self.hooks:
+            state[STARTED] = time.perf_counter()
         handler = form_handler(scope, self.form_endpoints)
         if handler is None:
             await self._serve_app(scope, receive, send, rid)
@@ -176,8 +186,15 @@ class Pipeline:
         await send_reply(send, reply, (REQUEST_ID_HEADER, rid.encode()))
         if reply.error is not None:
             _log_error(scope, rid, reply.status, reply.error)
-        for hook in self.hooks:
-            hook.after(scope, reply.status, reply.error)
+        if self.hooks:
+            state = scope["state"]
+            state[ROUTE] = route_path(scope)
+            if reply.client_id is not None:
+                state[CLIENT_ID] = reply.client_id
+            if reply.grant_type is not None:
+                state[GRANT_TYPE] = reply.grant_type
+            for hook in self.hooks:
+                hook.after(scope, reply.status, reply.error)
 
     async def _serve_app(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         status = 0  # until the answer starts
@@ -246,6 +263,7 @@ def _unavailable(scope: Scope, refusal: TemporarilyUnavailable) -> Response:
 
 def _log_error(scope: Scope, rid: str, status: int, error: AppwardError) -> None:
     # The path and detail can hold what a caller sent (a client_id): escaped to one line.
+    detail = safe_description(error.detail) if error.detail else "no detail"
     log.log(
         logging.WARNING if status >= 500 else logging.INFO,
         "request %s: %s %s -> %d %s (%s)",
@@ -254,7 +272,8 @@ def _log_error(scope: Scope, rid: str, status: int, error: AppwardError) -> None
         safe_description(redacted_path(scope["path"])),
         status,
         error.error,
-        safe_description(error.detail) if error.detail else "no detail",
+        detail,
+        extra={"fields": {"request_id": rid, "status": status, "error": error.error}},
     )
 
 
@@ -265,4 +284,5 @@ def _log_unexpected(scope: Scope, rid: str) -> None:
         scope["method"],
         safe_description(redacted_path(scope["path"])),
         exc_info=True,
+        extra={"fields": {"request_id": rid, "status": 500}},
     )

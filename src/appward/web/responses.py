@@ -34,6 +34,14 @@ from appward.web.templates import render
 # outer layer, read by handlers and log lines.
 REQUEST_ID = "request_id"
 RECORDED_ERROR = "appward_error"
+# What the hooks (request log, metrics) read once the answer is sent: when the request
+# arrived (time.perf_counter), the form endpoint it went to, the client it is known to
+# come from, and the grant a token was issued for.
+STARTED = "appward_started"
+ROUTE = "appward_route"
+CLIENT_ID = "appward_client_id"
+GRANT_TYPE = "appward_grant_type"
+UNMATCHED_ROUTE = "unmatched"
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 PROBLEM_JSON = "application/problem+json"
@@ -46,18 +54,48 @@ def _is_admin_api(request: Request) -> bool:
 @dataclass(frozen=True, slots=True)
 class Reply:
     """A JSON answer of the form endpoints, sent by web/pipeline.py without a framework;
-    ``error`` is the domain error it renders, for the log."""
+    ``error`` is the domain error it renders, for the log; ``client_id`` the client that
+    authenticated, ``grant_type`` the grant a token was issued for (for the hooks)."""
 
     status: int
     body: dict[str, Any] | None
     headers: dict[str, str]
     error: AppwardError | None = None
+    client_id: str | None = None
+    grant_type: str | None = None
 
 
 def request_id(scope: Scope) -> str:
     """Returns the id web/pipeline.py gave this request ("-" outside the pipeline)."""
     state = scope.get("state")
     return str(state.get(REQUEST_ID, "-")) if state else "-"
+
+
+def route_template(scope: Scope) -> str:
+    """Returns the route that served the request as its template (``/admin/v1/clients/
+    {client_id}``), never the path sent: the log and the metrics' label hold no id, no
+    one-time-link token, and a bounded set of values. "unmatched" when no route did."""
+    state = scope.get("state") or {}
+    form_route = state.get(ROUTE)
+    if form_route is not None:
+        return str(form_route)
+    # FastAPI keeps the full template of a route of an included router (prefixes and
+    # all) in its effective route context; scope["route"].path is the route's own part.
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(context, "path_format", None)
+    if not isinstance(path, str):
+        path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+def record_client(scope: Scope, client_id: str) -> None:
+    """Notes the client this request is known to come from, for the request log."""
+    scope.setdefault("state", {})[CLIENT_ID] = client_id
+
+
+def recorded_client(scope: Scope) -> str | None:
+    state = scope.get("state")
+    return state.get(CLIENT_ID) if state else None
 
 
 def record_error(scope: Scope, exc: AppwardError) -> None:

@@ -14,6 +14,7 @@ from appward.clock import Clock
 from appward.config import Settings
 from appward.hashing import Hasher, SecretVerifier
 from appward.mail import Mailer
+from appward.metrics import NO_METRICS, Metrics
 from appward.rate_limit import RateLimiter
 from appward.registration.policy import RegistrationPolicy
 from appward.tokens.keys import KeyRing
@@ -59,6 +60,9 @@ class AppState:
     auth_tools: AuthTools = field(default_factory=AuthTools)
     # Where the TLS-terminating proxy passes the client certificate on; None: mTLS off.
     client_certificates: CertificateHeader | None = None
+    # What the app counts (metrics.py); NO_METRICS when APPWARD_METRICS_ENABLED is off.
+    # metrics.fallback(component) counts a degraded mode taken.
+    metrics: Metrics = NO_METRICS
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self.sessionmaker is None:
