@@ -49,6 +49,9 @@ FOLD_INTERVAL = 1.0
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class Metrics:
     """The app's metric families, or nothing at all (``NO_METRICS``).
 
@@ -128,6 +131,8 @@ class Metrics:
     def fold(self) -> None:
         """Adds the counts gathered since the last fold to the counters (which the
         listener serves). Called on the event loop's thread, as the counting is."""
+        if not self.enabled:
+            return  # off: no counters exist (the lifespan folds at shutdown all the same)
         pending, self._pending = self._pending, {}
         for (family, *labels), count in pending.items():
             self._child(family, *labels).inc(count)
@@ -151,6 +156,9 @@ class Metrics:
         """Counts one answered request and its latency."""
         if not self.enabled:
             return
+        # Only the methods routes answer: any other token a caller sends (behind an h11
+        # server any token parses) would be a new series each.
+        method = method if method in KNOWN_METHODS else "other"
         self._count((self._requests, route, method, str(status)))
         self._child(self._latency, route).observe(seconds)
 

@@ -269,7 +269,8 @@ class CredentialCache:
         with self._lock:
             if epoch != (self._local_epoch, self._file_epoch):
                 return
-            self._clients[client.client_id] = (client, now + self.ttl)
+            # The lifetime of the moment: short while announcements may go unheard.
+            self._clients[client.client_id] = (client, now + self._lifetime)
             self._clients.move_to_end(client.client_id)
             while len(self._clients) > self.max_entries:
                 self._clients.popitem(last=False)

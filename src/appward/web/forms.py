@@ -20,6 +20,7 @@ from starlette.types import Receive
 
 from appward.config import BodyLimits
 from appward.errors import AppwardError, InvalidInput, InvalidRequest, PayloadTooLarge
+from appward.web.request_size import MAX_LENGTH_DIGITS
 
 FORM = "application/x-www-form-urlencoded"
 MAX_JSON_DEPTH = 16
@@ -37,7 +38,11 @@ async def read_body(
     """Returns the body from ASGI ``receive``. Raises ``too_large`` (by default
     PayloadTooLarge, 413) when the declared Content-Length or the bytes received pass
     ``limit``, without reading on; InvalidRequest when the client goes away."""
-    if content_length.isascii() and content_length.isdigit() and int(content_length) > limit:
+    if (
+        content_length.isascii()
+        and content_length.isdigit()
+        and (len(content_length) > MAX_LENGTH_DIGITS or int(content_length) > limit)
+    ):
         raise _too_large(too_large, limit)
     body = b""  # one chunk, the usual case, is taken without a copy
     more = True

@@ -17,6 +17,9 @@ from appward.config import HeadLimits
 from appward.errors import AppwardError, HeaderTooLarge, PayloadTooLarge, UriTooLong
 
 HEADER_OVERHEAD = 4  # ": " and CRLF, as counted by web/http_protocol.py
+# A Content-Length longer than this is larger than any limit: int() is not even tried
+# (Python refuses over 4,300 digits with a ValueError, a 500).
+MAX_LENGTH_DIGITS = 19
 
 
 def oversized(scope: Scope, head: HeadLimits, max_body: int) -> AppwardError | None:
@@ -38,6 +41,6 @@ def oversized(scope: Scope, head: HeadLimits, max_body: int) -> AppwardError | N
             declared = value
     if size > head.max_bytes:
         return HeaderTooLarge(f"the request's head is larger than {head.max_bytes} bytes")
-    if declared.isdigit() and int(declared) > max_body:
+    if declared.isdigit() and (len(declared) > MAX_LENGTH_DIGITS or int(declared) > max_body):
         return PayloadTooLarge(f"the request body is larger than {max_body} bytes")
     return None
