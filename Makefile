@@ -75,4 +75,4 @@ TEST_WORKERS ?= 2
 
 .PHONY: test
 test: check browser-deps ## lint, type-check, then the whole test suite with branch coverage
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term $(PYTEST_ARGS)

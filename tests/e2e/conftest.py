@@ -38,17 +38,6 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (--dist loadgroup), the e2e tests run on one worker, one after
-    the other, while the other worker runs the in-process tests: their module-scoped
-    servers and browsers start once, and two of them never contend for the two cores
-    (servers of two workers each, started side by side, missed their start-up health
-    checks and timed out)."""
-    for item in items:
-        if item.path.is_relative_to(HERE):
-            item.add_marker(pytest.mark.xdist_group("e2e"))
-
-
 def environment(extra: dict[str, str]) -> dict[str, str]:
     """The current environment without any APPWARD_* variable, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPWARD_")}
