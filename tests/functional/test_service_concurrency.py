@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, select
 
 from appward.clients.models import ClientSecret
-from appward.db import is_sqlite, writes_or_locks
+from appward.db import is_sqlite
 from appward.errors import NotFound, PreconditionFailed
 from appward.services import standalone_resources, unit_of_work
 from tests.factories import SERVICE
@@ -49,15 +49,17 @@ async def _event_when_locking_or_writing(session, engine, settings) -> asyncio.E
     before it can block: on SQLite, before it queues for the process's write lock and
     BEGIN IMMEDIATE (appward.db); on PostgreSQL, as its SELECT ... FOR UPDATE is sent."""
     reached = asyncio.Event()
-    connection = await session.connection()
     if is_sqlite(settings.database_url):
 
-        def note_sqlite(conn, _cursor, statement, _params, context, _many) -> None:
-            if conn.info is connection.sync_connection.info and writes_or_locks(statement, context):
-                reached.set()
+        def note_sqlite(state) -> None:
+            # The ORM's hook runs before any of the engine's: the engine's own
+            # before_cursor_execute hook is where the statement queues for the lock, and
+            # a listener added to the engine later runs after it (insert=True or not).
+            if state.is_select and state.statement._for_update_arg is None:
+                return
+            reached.set()
 
-        # First in line, so it runs before the engine's own hook queues for the lock.
-        event.listen(engine.sync_engine, "before_cursor_execute", note_sqlite, insert=True)
+        event.listen(session.sync_session, "do_orm_execute", note_sqlite)
     else:
 
         def note(_conn, _cursor, statement, *_args) -> None:
