@@ -16,7 +16,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from appward.audit import Actor, AuditLog
-from appward.auth.credential_cache import EPOCH_FILE, CredentialCache, EpochFile
+from appward.auth.credential_cache import EPOCH_FILE, CredentialCache
+from appward.auth.epoch_file import EpochFile
 from appward.auth.invalidation import announce_change, announce_key_change
 from appward.clients.credential_changes import changed_credentials
 from appward.clients.ownership import OwnershipService

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event, update
 
-from appward.auth.credential_cache import EPOCH_FILE, EpochFile
+from appward.auth.credential_cache import EPOCH_FILE
+from appward.auth.epoch_file import EpochFile
 from appward.auth.jwks import JwksFetcher
 from appward.clients.models import Client
 from appward.services import unit_of_work

@@ -12,25 +12,25 @@ remembered the same way, under the client_id alone, so such a request reads noth
 find the client's keys and rules.
 
 Any change to a client's credentials (rotation, revocation, disable, delete, new policy)
-drops the cache at once: in this process directly, in other processes on the host through
-an epoch file, mapped into memory, whose change every lookup notices, and across hosts through
-Redis when configured.
+drops that client's entries at once: in this process directly, in other processes on the
+host through an epoch file (auth/epoch_file.py), mapped into memory, whose change every
+lookup notices, and across hosts through Redis when configured. Only the changed clients'
+entries go: a developer who updates their own client over and over (RFC 7592) must not
+make every other client pay an argon2id run on its next request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import mmap
-import os
 import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
+from appward.auth.epoch_file import EpochFile
 from appward.clients import policy
 from appward.clients.snapshot import ClientSnapshot
 from appward.metrics import NO_METRICS, Metrics
@@ -45,6 +45,7 @@ class _Entry:
     secret_expires_at: datetime | None
     cached_until: datetime
     last_use_noted: datetime
+    stamp: int  # the client's drop count when remembered (_stamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,54 +58,6 @@ class CacheHit:
 # Told of every drop, with the client_ids it concerns (empty: every client), so caches of
 # other things derived from clients (fetched JWK Sets) drop theirs too.
 ChangeListener = Callable[[Collection[str]], None]
-
-
-class EpochFile:
-    """Eight bytes that any process on this host rewrites with a fresh random value after it
-    changes credentials. Readers map the file into memory, so a look, made on every token
-    request, is a memory read rather than a system call. A random value, not a counter: two
-    concurrent bumps must never write back a value a reader has already seen. The file is
-    only ever rewritten in place (never replaced or shortened) so every mapping sees it.
-    """
-
-    SIZE = 8
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._view: mmap.mmap | None = None
-
-    def read(self) -> int:
-        view = self._view if self._view is not None else self._map()
-        if view is None:
-            return 0
-        return int.from_bytes(view[: self.SIZE], "little")
-
-    def bump(self) -> None:
-        fd = self._open()
-        try:
-            os.pwrite(fd, secrets.token_bytes(self.SIZE), 0)
-        finally:
-            os.close(fd)
-
-    def _map(self) -> mmap.mmap | None:
-        try:
-            fd = self._open()
-        except OSError:
-            return None  # e.g. a read-only data dir: tried again on the next read
-        try:
-            self._view = mmap.mmap(fd, self.SIZE, prot=mmap.PROT_READ)
-        finally:
-            os.close(fd)
-        return self._view
-
-    def _open(self) -> int:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as keys.py's
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        if os.fstat(fd).st_size < self.SIZE:
-            # Grows a new file to its size; never shortens, so a bump written by another
-            # process in between survives.
-            os.ftruncate(fd, self.SIZE)
-        return fd
 
 
 class CredentialCache:
@@ -132,7 +85,10 @@ class CredentialCache:
         self._local_epoch = 0
         self._file_epoch = epoch.read() if epoch else 0
         self._lock = threading.Lock()
-        self._failures: OrderedDict[bytes, datetime] = OrderedDict()
+        self._failures: OrderedDict[bytes, tuple[int, datetime]] = OrderedDict()
+        # How often each client's entries were dropped: an entry remembered under an older
+        # count is stale. Dropping one client is then O(1), however many entries it has.
+        self._drops: dict[str, int] = {}
         self._inflight: dict[bytes, asyncio.Future[ClientSnapshot]] = {}
         self._clients: OrderedDict[str, tuple[ClientSnapshot, datetime]] = OrderedDict()
         self._uses_noted: OrderedDict[object, datetime] = OrderedDict()
@@ -168,13 +124,13 @@ class CredentialCache:
     def epoch(self) -> tuple[int, int]:
         """Returns the current epoch, first dropping everything if another process bumped
         the epoch file since the last look."""
-        if self._epoch_file is not None:
-            seen = self._epoch_file.read()
-            if seen != self._file_epoch:
-                with self._lock:
-                    self._file_epoch = seen
-                    self._drop_all()
-                self._tell_listeners(())
+        if self._epoch_file is not None and self._epoch_file.read() != self._file_epoch:
+            with self._lock:
+                changes = self._epoch_file.changes_since(self._file_epoch)
+                self._file_epoch = changes.sequence
+                self._drop(changes.client_ids)
+            if changes.any:
+                self._tell_listeners(changes.client_ids or ())
         return self._local_epoch, self._file_epoch
 
     def on_change(self, listener: ChangeListener) -> None:
@@ -182,10 +138,20 @@ class CredentialCache:
         changed, with the client_ids concerned (empty when not known: all of them)."""
         self._listeners.append(listener)
 
-    def _drop_all(self) -> None:
-        self._entries.clear()
-        self._failures.clear()
-        self._clients.clear()
+    def _drop(self, client_ids: Collection[str] | None) -> None:
+        """Drops the entries of ``client_ids`` (None: of every client). Under the lock."""
+        if client_ids is None or len(self._drops) + len(client_ids) > self.max_entries:
+            self._entries.clear()
+            self._failures.clear()
+            self._clients.clear()
+            self._drops.clear()
+            return
+        for client_id in client_ids:
+            self._drops[client_id] = self._drops.get(client_id, 0) + 1
+            self._clients.pop(client_id, None)
+
+    def _stamp(self, client_id: str) -> int:
+        return self._drops.get(client_id, 0)
 
     def _tell_listeners(self, client_ids: Collection[str]) -> None:
         for listener in self._listeners:
@@ -202,8 +168,10 @@ class CredentialCache:
         if entry is None:
             self.metrics.cache_lookup("credentials", hit=False)
             return None
-        if now >= entry.cached_until or (
-            entry.secret_expires_at is not None and now >= entry.secret_expires_at
+        if (
+            now >= entry.cached_until
+            or (entry.secret_expires_at is not None and now >= entry.secret_expires_at)
+            or entry.stamp != self._stamp(client_id)
         ):
             self._entries.pop(key, None)
             self.metrics.cache_lookup("credentials", hit=False)
@@ -238,6 +206,7 @@ class CredentialCache:
                 secret_expires_at,
                 cached_until=now + self._lifetime,
                 last_use_noted=now,
+                stamp=self._stamp(client.client_id),
             )
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
@@ -289,12 +258,14 @@ class CredentialCache:
         return True
 
     def invalidate(self, client_ids: Iterable[str] = ()) -> None:
-        """Forgets every remembered verification and record (of any client: cheap, and
-        always safe); listeners hear which clients changed."""
+        """Forgets the remembered verifications and records of ``client_ids`` (none named:
+        of every client); listeners hear which clients changed. A verification still
+        running, of any client, is not remembered when it ends: it may have read the
+        database before the change."""
         ids = tuple(client_ids)
         with self._lock:
             self._local_epoch += 1
-            self._drop_all()
+            self._drop(ids or None)
         self._tell_listeners(ids)
 
     def failed_recently(self, client_id: str, secret: str, now: datetime) -> bool:
@@ -303,8 +274,8 @@ class CredentialCache:
         if not self.enabled:
             return False
         self.epoch()
-        until = self._failures.get(self._fingerprint(client_id, secret))
-        failed = until is not None and now < until
+        failure = self._failures.get(self._fingerprint(client_id, secret))
+        failed = failure is not None and failure[0] == self._stamp(client_id) and now < failure[1]
         self.metrics.cache_lookup("credential_failures", hit=failed)
         return failed
 
@@ -313,7 +284,7 @@ class CredentialCache:
             return
         with self._lock:
             key = self._fingerprint(client_id, secret)
-            self._failures[key] = now + self._lifetime
+            self._failures[key] = (self._stamp(client_id), now + self._lifetime)
             self._failures.move_to_end(key)
             while len(self._failures) > self.max_entries:
                 self._failures.popitem(last=False)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
-from appward.auth.credential_cache import CredentialCache, EpochFile
+from appward.auth.credential_cache import CredentialCache
+from appward.auth.epoch_file import EpochFile
 from appward.fallback import Fallback, fallback_used
 
 CHANNEL = "appward:credentials-changed"
@@ -55,7 +56,7 @@ async def announce_change(
         return
     if local is not None:
         local.invalidate(ids)
-    epoch.bump()
+    epoch.bump(ids)
     if redis is None:
         return
     try:

@@ -37,6 +37,7 @@ from appward.clients.secrets import (
     generate_secret,
     new_secret_id,
 )
+from appward.clients.snapshot import ClientSnapshot
 from appward.clock import Clock
 from appward.config import LifetimeBounds, SecretPolicy
 from appward.errors import (
@@ -306,6 +307,7 @@ class ClientService:
         patch, owner = _split_owner(patch)
         client = await self._get_for_update(client_id)
         _check_revision(client, expected_revision)
+        snapshot_before = ClientSnapshot.of(client)
         current = metadata_of(client)
         merged = {**current}
         for name, value in patch.items():
@@ -346,7 +348,10 @@ class ClientService:
         client.updated_at = self.clock.now()
         await self._flush_versioned()
         await self.audit.record(EventTag.CLIENT_UPDATED, client_id=client_id, changes=changed)
-        mark_credentials_changed(self.session, client_id)
+        if ClientSnapshot.of(client) != snapshot_before:
+            # Only what the credential caches hold: a new name or logo need not cost every
+            # worker's cached verification of this client an argon2id run.
+            mark_credentials_changed(self.session, client_id)
         secret = None
         if "token_endpoint_auth_method" in changed:
             secret = await self._settle_credentials_after_method_change(

@@ -22,8 +22,9 @@ from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appward.auth import AuthTools, ClientAuthThrottle, CredentialCache
-from appward.auth.credential_cache import EPOCH_FILE, EpochFile
+from appward.auth.credential_cache import EPOCH_FILE
 from appward.auth.credentials import AssertionRules, JtiStore, RemoteKeySets
+from appward.auth.epoch_file import EpochFile
 from appward.auth.invalidation import listen_for_changes
 from appward.auth.jwks import JwksFetcher
 from appward.auth.replay import DatabaseJtiStore, RedisJtiStore

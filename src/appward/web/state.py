@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from appward.auth import AuthTools, ClientAuthThrottle, CredentialCache
-from appward.auth.credential_cache import EpochFile
+from appward.auth.epoch_file import EpochFile
 from appward.clock import Clock
 from appward.config import Settings
 from appward.hashing import Hasher, SecretVerifier

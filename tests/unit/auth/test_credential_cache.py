@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from appward.auth.credential_cache import CredentialCache, EpochFile
+from appward.auth.credential_cache import CredentialCache
+from appward.auth.epoch_file import EpochFile
 from appward.clients.snapshot import ClientSnapshot
 from tests.factories import client_snapshot
 
@@ -145,43 +144,52 @@ def test_the_key_is_per_process_and_entries_hold_no_secret(tmp_path):
     assert "apwcs_secret_value" not in repr(a._entries)
 
 
-def test_epoch_file_sees_every_bump_of_another_process(tmp_path):
-    path = tmp_path / "epoch"
-    reader = EpochFile(path)
-    seen = {reader.read()}
-    for _ in range(5):
-        # A separate process, as the CLI is: only the shared mapping can carry the change.
-        subprocess.run(
-            [sys.executable, "-c", BUMP_IN_ANOTHER_PROCESS, str(path)], check=True, timeout=30
-        )
-        value = reader.read()
-        assert value not in seen
-        seen.add(value)
+def test_a_change_drops_only_the_clients_it_names(tmp_path):
+    """One client's change (a developer's own update, RFC 7592) leaves every other
+    client's remembered verification, failure and record in place."""
+    c = cache(tmp_path)
+    told = []
+    c.on_change(told.append)
+    for client_id in ("c1", "c2"):
+        remember(c, client_id)
+        c.remember_failure(client_id, "wrong", NOW)
+        c.remember_client(snapshot(client_id), epoch=c.epoch(), now=NOW)
+    c.invalidate(["c1"])
+    assert told == [("c1",)]
+    assert c.lookup("c1", "s", NOW) is None
+    assert not c.failed_recently("c1", "wrong", NOW)
+    assert c.client("c1", NOW) is None
+    assert c.lookup("c2", "s", NOW) is not None
+    assert c.failed_recently("c2", "wrong", NOW)
+    assert c.client("c2", NOW) is not None
+    remember(c, "c1")  # remembered again after the change: fresh
+    assert c.lookup("c1", "s", NOW) is not None
 
 
-BUMP_IN_ANOTHER_PROCESS = (
-    "import sys, pathlib\n"
-    "from appward.auth.credential_cache import EpochFile\n"
-    "EpochFile(pathlib.Path(sys.argv[1])).bump()\n"
-)
+def test_another_process_change_drops_only_the_clients_it_names(tmp_path):
+    c = cache(tmp_path)
+    told = []
+    c.on_change(told.append)
+    remember(c, "c1")
+    remember(c, "c2")
+    EpochFile(tmp_path / "epoch").bump(["c1"])  # as another worker does after a commit
+    assert c.lookup("c2", "s", NOW) is not None
+    assert c.lookup("c1", "s", NOW) is None
+    assert told == [frozenset({"c1"})]
+    EpochFile(tmp_path / "epoch").bump()  # nothing named: everything changed
+    assert c.lookup("c2", "s", NOW) is None
+    assert told[-1] == ()
 
 
-def test_epoch_file_grows_a_short_file_and_never_shrinks_it(tmp_path):
-    path = tmp_path / "epoch"
-    path.write_bytes(b"12")  # e.g. left by an older version
-    epoch = EpochFile(path)
-    before = epoch.read()
-    epoch.bump()
-    assert path.stat().st_size == EpochFile.SIZE
-    assert epoch.read() != before
-    path.write_bytes(b"0123456789abcdef")  # longer than needed: left as it is
-    assert EpochFile(path).read() == int.from_bytes(b"01234567", "little")
-
-
-def test_epoch_file_in_an_unusable_directory_reads_zero(tmp_path):
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("x")
-    assert EpochFile(blocker / "epoch").read() == 0
+def test_many_changed_clients_drop_everything_rather_than_grow(tmp_path):
+    """Per-client drop counts are bounded by max_entries: past it, everything goes."""
+    c = cache(tmp_path, max_entries=3)
+    remember(c, "keep")
+    c.invalidate(["a", "b"])
+    assert c.lookup("keep", "s", NOW) is not None
+    c.invalidate(["c", "d"])
+    assert c.lookup("keep", "s", NOW) is None
+    assert c._drops == {}
 
 
 def test_short_lifetime_while_changes_may_go_unheard(tmp_path):

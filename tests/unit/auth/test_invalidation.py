@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from appward.auth.credential_cache import EpochFile
+from appward.auth.epoch_file import EpochFile
 from appward.auth.invalidation import announce_change
 from appward.services import redis_client
 
