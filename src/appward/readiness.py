@@ -58,19 +58,28 @@ async def readiness(engine: AsyncEngine, redis: aioredis.Redis | None, *, wait: 
     return Readiness({"database": database, "migrations": migrations, "redis": redis_outcome})
 
 
+async def schema_revisions(engine: AsyncEngine) -> frozenset[str]:
+    """Returns the revisions the database's schema is at: none without Alembic's table.
+    Raises DatabaseUnavailable."""
+    async with engine.connect() as connection:
+        try:
+            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+        except DatabaseUnavailable:
+            raise
+        except SQLAlchemyError:
+            return frozenset()
+        return frozenset(str(row[0]) for row in rows)
+
+
 async def _database_checks(engine: AsyncEngine, wait: float) -> tuple[str, str]:
     """Returns the outcomes of "database" and "migrations": one statement serves both."""
     try:
-        async with asyncio.timeout(wait), engine.connect() as connection:
-            try:
-                rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
-            except DatabaseUnavailable:
-                raise
-            except SQLAlchemyError:
-                return OK, NOT_MIGRATED  # it answered: without Alembic's table
-            revisions = frozenset(str(row[0]) for row in rows)
+        async with asyncio.timeout(wait):
+            revisions = await schema_revisions(engine)
     except (DatabaseUnavailable, TimeoutError):
         return UNREACHABLE, NOT_CHECKED
+    if not revisions:
+        return OK, NOT_MIGRATED  # it answered: without Alembic's table
     expected = expected_revisions()
     if revisions == expected:
         return OK, OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from appward.cli import admin, audit, clients, dcr, keys, scopes, secrets, server, users
+from appward.cli import admin, audit, clients, db, dcr, keys, scopes, secrets, server, users
 
 app = typer.Typer(
     name="appward",
@@ -15,7 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(server.serve)
-app.add_typer(server.db_app, name="db")
+app.add_typer(db.app, name="db")
 app.add_typer(clients.app, name="clients")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(scopes.app, name="scopes")

@@ -1,4 +1,4 @@
-"""Serving, and the database schema: `appward serve`, `appward db upgrade`."""
+"""Serving: `appward serve`."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from appward.metrics import MULTIPROCESS_DIR, scrape_registry, serve_metrics
 from appward.registration.policy import registration_policy
 from appward.services import unit_of_work
 from appward.tokens.keys import ensure_signing_key
-
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
 def serve(
@@ -106,19 +104,3 @@ def _ensure_signing_key(config: Settings) -> None:
             await ensure_signing_key(services.session, cipher, resources.clock)
 
     complete(ensure())
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply all migrations to the configured database."""
-    from appward.migrations import upgrade
-
-    config = settings()
-
-    async def reach() -> None:
-        async with reached(config, migrated=False):
-            pass
-
-    complete(reach())
-    upgrade(config.database_url, config.database_schema)
-    typer.echo("database is up to date")

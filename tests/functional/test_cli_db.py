@@ -1,0 +1,73 @@
+"""`appward db status` and `appward db backup`: what an operator runs around an upgrade,
+and the embedded database's consistent copy."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+
+import pytest
+from alembic import command
+
+from appward.config import Settings
+from appward.migrations import alembic_config
+from appward.readiness import expected_revisions
+from tests.conftest import settings_env
+from tests.factories import SERVICE
+from tests.functional import test_cli
+from tests.functional.test_cli import Cli
+
+cli = test_cli.cli  # the fixture
+HEAD = ", ".join(sorted(expected_revisions()))
+
+
+def test_status_says_whether_migrations_are_due(cli: Cli, settings: Settings) -> None:
+    assert cli.ok("db", "status").strip() == f"database is at {HEAD}, as this version expects"
+    command.downgrade(alembic_config(settings.database_url, settings.database_schema), "0010")
+    try:
+        behind = cli.run("db", "status")
+        assert behind.exit_code == 1
+        assert behind.stdout.strip() == (
+            f"database is at 0010, this version expects {HEAD}: run `appward db upgrade`"
+        )
+        cli.ok("db", "upgrade")
+        assert cli.run("db", "status").exit_code == 0
+    finally:
+        command.upgrade(alembic_config(settings.database_url, settings.database_schema), "head")
+
+
+def test_a_backup_is_a_working_copy_of_the_database(cli: Cli, settings: Settings, tmp_path):
+    if not settings.database_url.startswith("sqlite"):
+        message = cli.fails("db", "backup", str(tmp_path / "copy.db"))
+        assert "back up PostgreSQL with pg_dump" in message
+        assert not (tmp_path / "copy.db").exists()
+        return
+    kept = cli.create(SERVICE)
+    copy = tmp_path / "copy.db"
+    out = cli.ok("db", "backup", str(copy))
+    assert out.startswith(f"backed up to {copy} (")
+    assert f"at {HEAD})" in out
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    assert not copy.with_name("copy.db-wal").exists()  # one file, nothing beside it
+    cli.create({**SERVICE, "client_name": "after the backup"})
+    # The copy, served in place of the database, holds what was there when it was taken.
+    restored = Cli(
+        {**cli.env, **settings_env(settings), "APPWARD_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"}
+    )
+    assert [c["client_id"] for c in restored.clients()] == [kept["client_id"]]
+    assert restored.run("db", "status").exit_code == 0
+    with sqlite3.connect(copy) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_backup_never_overwrites_a_file(cli: Cli, settings: Settings, tmp_path) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("the SQLite backup")
+    older = tmp_path / "older.db"
+    older.write_bytes(b"an older backup")
+    assert "exists: back up to a new file" in cli.fails("db", "backup", str(older))
+    assert older.read_bytes() == b"an older backup"
+    missing = tmp_path / "no-such-dir" / "copy.db"
+    assert "cannot create" in cli.fails("db", "backup", str(missing))
+    assert not os.path.exists(missing.parent)
