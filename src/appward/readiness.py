@@ -2,7 +2,10 @@
 
 Ready means the database answers within the timeout, its schema is at the revision this
 code was written for (Alembic's head: a server started before `appward db upgrade`, or
-after a downgrade, is not ready), and Redis answers when it is configured. Each check
+after a downgrade, is not ready) or at one this code does not know, which a newer release
+made (each migration keeps the release before it working, so the instances of that
+release serve on during a rolling upgrade: docs/deployment.md, Upgrades), and Redis
+answers when it is configured. Each check
 says what failed in a few fixed words: the answer is public, so it names no host,
 address or error text.
 """
@@ -41,9 +44,21 @@ class Readiness:
 
 
 @cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(""))
+
+
+@cache
 def expected_revisions() -> frozenset[str]:
     """Returns the head revisions of this code's migrations (read once per process)."""
-    return frozenset(ScriptDirectory.from_config(alembic_config("")).get_heads())
+    return frozenset(_scripts().get_heads())
+
+
+def is_ahead(revisions: frozenset[str]) -> bool:
+    """Whether the database is at revisions none of which this code knows: migrated by a
+    newer release (not behind, nor without a schema)."""
+    known = {script.revision for script in _scripts().walk_revisions()}
+    return bool(revisions) and revisions.isdisjoint(known)
 
 
 async def readiness(engine: AsyncEngine, redis: aioredis.Redis | None, *, wait: float) -> Readiness:
@@ -81,7 +96,7 @@ async def _database_checks(engine: AsyncEngine, wait: float) -> tuple[str, str]:
     if not revisions:
         return OK, NOT_MIGRATED  # it answered: without Alembic's table
     expected = expected_revisions()
-    if revisions == expected:
+    if revisions == expected or is_ahead(revisions):
         return OK, OK
     return OK, f"the database is at {_listed(revisions)}, this code expects {_listed(expected)}"
 

@@ -3,14 +3,17 @@ and the embedded database's consistent copy."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import stat
 
 import pytest
 from alembic import command
+from sqlalchemy import text
 
 from appward.config import Settings
+from appward.db import create_engine
 from appward.migrations import alembic_config
 from appward.readiness import expected_revisions
 from tests.conftest import settings_env
@@ -35,6 +38,32 @@ def test_status_says_whether_migrations_are_due(cli: Cli, settings: Settings) ->
         assert cli.run("db", "status").exit_code == 0
     finally:
         command.upgrade(alembic_config(settings.database_url, settings.database_schema), "head")
+
+
+def test_status_of_a_database_a_newer_release_migrated(cli: Cli, settings: Settings) -> None:
+    set_revision(settings, "9999_from_a_newer_release")
+    try:
+        assert cli.ok("db", "status").strip() == (
+            f"database is at 9999_from_a_newer_release, newer than this version's {HEAD} "
+            "(a newer release's migration): this version keeps serving on it"
+        )
+    finally:
+        set_revision(settings, HEAD)
+    assert cli.run("db", "status").exit_code == 0
+
+
+def set_revision(settings: Settings, revision: str) -> None:
+    async def run() -> None:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("UPDATE alembic_version SET version_num = :r"), {"r": revision}
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 def test_a_backup_is_a_working_copy_of_the_database(cli: Cli, settings: Settings, tmp_path):

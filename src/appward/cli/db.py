@@ -10,7 +10,7 @@ import typer
 from appward.backup import back_up_sqlite
 from appward.cli.run import complete, fail, reached, settings
 from appward.errors import InvalidInput
-from appward.readiness import expected_revisions, schema_revisions
+from appward.readiness import expected_revisions, is_ahead, schema_revisions
 
 app = typer.Typer(help="Database schema and backups.", no_args_is_help=True)
 
@@ -33,8 +33,9 @@ def db_upgrade() -> None:
 
 @app.command("status")
 def db_status() -> None:
-    """Say whether the database is at the revision this version expects (exit 1 if not):
-    before an upgrade, whether it has migrations to run; after it, that they ran."""
+    """Say whether the database is at the revision this version expects (exit 1 when it
+    is behind, or has no schema): before an upgrade, whether it has migrations to run;
+    after it, that they ran."""
     config = settings()
 
     async def revisions() -> frozenset[str]:
@@ -44,6 +45,13 @@ def db_status() -> None:
     current, expected = complete(revisions()), expected_revisions()
     if current == expected:
         typer.echo(f"database is at {_listed(current)}, as this version expects")
+        return
+    if is_ahead(current):
+        # A newer release migrated it: this one serves on until it is replaced.
+        typer.echo(
+            f"database is at {_listed(current)}, newer than this version's {_listed(expected)} "
+            "(a newer release's migration): this version keeps serving on it"
+        )
         return
     typer.echo(
         f"database is at {_listed(current)}, this version expects {_listed(expected)}: "
