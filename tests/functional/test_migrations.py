@@ -134,3 +134,84 @@ def test_existing_accounts_get_a_random_public_id_and_keep_their_grants(database
                 f"VALUES (4, '{public_ids[0]}', 'dee', 'x', {created})"
             )
         )
+
+
+# What a migration's upgrade() may not do, so that the release before it keeps working on
+# the upgraded schema during a rolling upgrade (docs/deployment.md, Upgrades): drop or
+# rename what that release reads, change a column's type, make a column NOT NULL, or add a
+# NOT NULL column without a default (that release's INSERTs do not name it).
+_CONTRACTING = {"drop_table", "drop_column", "rename_table"}
+# Made before the rule was written down (0007 also signed every user out).
+_PINNED = {("0007_add_account_roles_and_sessions.py", "alter_column", "public_id")}
+
+
+def _contractions(path):
+    import ast
+
+    tree = ast.parse(path.read_text())
+    upgrade_function = next(
+        node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "upgrade"
+    )
+    for call in ast.walk(upgrade_function):
+        if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
+            continue
+        name = call.func.attr
+        keywords = {k.arg: k.value for k in call.keywords}
+        first = call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else None
+        if name in _CONTRACTING or (name == "alter_column" and (
+            "new_column_name" in keywords
+            or "type_" in keywords
+            or _is_false(keywords.get("nullable"))
+        )):
+            yield name, first
+        elif name == "add_column" and call.args and isinstance(call.args[0], ast.Call):
+            column = {k.arg: k.value for k in call.args[0].keywords}
+            if _is_false(column.get("nullable")) and "server_default" not in column:
+                named = call.args[0].args[0]
+                yield name, named.value if isinstance(named, ast.Constant) else None
+
+
+def _is_false(node) -> bool:
+    import ast
+
+    return isinstance(node, ast.Constant) and node.value is False
+
+
+def test_every_migration_keeps_the_release_before_it_working():
+    from pathlib import Path
+
+    import appward.migrations
+
+    versions = Path(appward.migrations.__file__).parent / "versions"
+    found = {
+        (path.name, name, target)
+        for path in sorted(versions.glob("[0-9]*.py"))
+        for name, target in _contractions(path)
+    }
+    assert found == _PINNED
+
+
+def test_the_rule_catches_each_contraction(tmp_path):
+    source = tmp_path / "9999_contracting.py"
+    source.write_text(
+        "def upgrade():\n"
+        "    op.drop_table('a')\n"
+        "    with op.batch_alter_table('b') as batch_op:\n"
+        "        batch_op.drop_column('c')\n"
+        "        batch_op.alter_column('d', new_column_name='e')\n"
+        "        batch_op.alter_column('f', nullable=False)\n"
+        "        batch_op.add_column(sa.Column('g', sa.Integer(), nullable=False))\n"
+        "        batch_op.add_column(\n"
+        "            sa.Column('h', sa.Integer(), nullable=False, server_default='0')\n"
+        "        )\n"
+        "        batch_op.alter_column('i', nullable=True)\n"
+        "def downgrade():\n"
+        "    op.drop_table('z')\n"
+    )
+    assert sorted(_contractions(source)) == [
+        ("add_column", "g"),
+        ("alter_column", "d"),
+        ("alter_column", "f"),
+        ("drop_column", "c"),
+        ("drop_table", "a"),
+    ]
