@@ -169,9 +169,10 @@ class Settings(BaseSettings):
         5.0,
         gt=0,
         le=300,
-        description="PostgreSQL: seconds the server waits for a connection, for each "
-        "statement and for a free pooled connection; past that the request gets 503 "
-        "(temporarily_unavailable). The CLI waits as long as the work takes.",
+        description="Seconds the server waits on the database: on PostgreSQL for a "
+        "connection, for each statement and for a free pooled connection; on SQLite for "
+        "the write lock another writer holds. Past that the request gets 503 "
+        "(temporarily_unavailable). The CLI waits as long as the work takes (SQLite: 30 s).",
     )
     readiness_timeout: float = Field(
         2.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import weakref
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,9 +90,10 @@ def create_engine(
     """Returns an engine for the URL: SQLite with WAL and foreign keys, or PostgreSQL.
 
     ``schema`` puts PostgreSQL's search_path on one schema (tests and shared clusters).
-    ``timeout`` (PostgreSQL; seconds) bounds each wait on the database: a connection,
-    each statement, a free connection in the pool. Unset, the driver's defaults hold
-    (a migration or a bulk import may run for long). A connection that failed or timed
+    ``timeout`` (seconds) bounds each wait on the database: on PostgreSQL a connection,
+    each statement, a free connection in the pool; on SQLite the wait for the write lock
+    (WRITE_LOCK_TIMEOUT unset). Past it, DatabaseUnavailable. Unset, the driver's
+    defaults hold (a migration or a bulk import may run for long). A connection that failed or timed
     out is dropped with every other of the pool (they are as likely dead); the next use
     connects afresh, which is how a server recovers when the database returns.
     """
@@ -101,7 +103,8 @@ def create_engine(
         database = make_url(url).database
         if database and database != ":memory:":
             _create_private_database_file(Path(database))
-        connect_args["timeout"] = 30
+        # sqlite3's busy timeout: how long a writer waits for another process's lock.
+        connect_args["timeout"] = timeout if timeout is not None else WRITE_LOCK_TIMEOUT
     else:
         if schema:
             connect_args["server_settings"] = {"search_path": schema}
@@ -122,6 +125,10 @@ def create_engine(
         event.listen(engine.sync_engine, "rollback", _roll_back_sqlite_write)
         event.listen(engine.sync_engine.pool, "checkin", _release_on_checkin)
         event.listen(engine.sync_engine.pool, "invalidate", _release_on_invalidate)
+        event.listen(engine.sync_engine, "handle_error", _unavailable_when_locked)
+        _write_locks[engine.sync_engine] = _WriteLocks(
+            timeout if timeout is not None else WRITE_LOCK_TIMEOUT
+        )
     else:
         event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
         event.listen(engine.sync_engine, "handle_error", _unavailable_on_lost_connection)
@@ -165,6 +172,21 @@ def _unavailable_on_lost_connection(context: ExceptionContext) -> BaseException 
         return None
     context.is_disconnect = True
     return DatabaseUnavailable(original)
+
+
+def _unavailable_when_locked(context: ExceptionContext) -> BaseException | None:
+    """SQLite's "database is locked": another process held the write lock past the busy
+    timeout. The database is there but cannot take this write now: 503, as for a
+    PostgreSQL that does not answer in time, not a 500."""
+    original = context.original_exception
+    return DatabaseUnavailable(original) if _is_locked(original) else None
+
+
+def _is_locked(exc: BaseException) -> bool:
+    # sqlite3's, or the same error as SQLAlchemy's aiosqlite adapter re-raises it.
+    return (
+        isinstance(exc, sqlite3.OperationalError) or type(exc).__name__ == "OperationalError"
+    ) and "database is locked" in str(exc)
 
 
 def _create_private_database_file(path: Path) -> None:
@@ -221,13 +243,14 @@ def _defer_sqlite_begin(conn: Any) -> None:
 # The process's lock is held from BEGIN IMMEDIATE until the COMMIT or ROLLBACK is done;
 # other processes on the host still meet at SQLite's lock.
 _HOLDS_WRITE_LOCK = "appward_sqlite_write_lock"
-WRITE_LOCK_TIMEOUT = 30.0  # seconds, as busy_timeout
+WRITE_LOCK_TIMEOUT = 30.0  # seconds, when the engine is given no timeout
 
 
 class _WriteLocks:
     """One asyncio lock per event loop (an engine may outlive a loop, as in tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -252,9 +275,11 @@ def _begin_sqlite_write(
     lock = _acquire_write_lock(conn.engine) if in_greenlet() else None
     try:
         cursor.execute("BEGIN IMMEDIATE")
-    except BaseException:
+    except BaseException as exc:
         if lock is not None:
             lock.release()
+        if _is_locked(exc):  # run by this hook, so SQLAlchemy's handle_error never sees it
+            raise DatabaseUnavailable(exc) from exc
         raise
     if lock is not None:
         conn.info[_HOLDS_WRITE_LOCK] = lock
@@ -263,13 +288,15 @@ def _begin_sqlite_write(
 def _acquire_write_lock(engine: Any) -> asyncio.Lock:
     locks = _write_locks.get(engine)
     if locks is None:
-        locks = _write_locks[engine] = _WriteLocks()
+        locks = _write_locks[engine] = _WriteLocks(WRITE_LOCK_TIMEOUT)
     lock = locks.current()
     try:
-        await_only(asyncio.wait_for(lock.acquire(), WRITE_LOCK_TIMEOUT))
-    except TimeoutError:
-        # What SQLite says after busy_timeout: a writer held the lock for 30 s.
-        raise TimeoutError("the SQLite database is locked by another writer") from None
+        await_only(asyncio.wait_for(lock.acquire(), locks.timeout))
+    except TimeoutError as exc:
+        # As SQLite's own "database is locked" after its busy timeout: 503, not 500.
+        raise DatabaseUnavailable(
+            TimeoutError("the SQLite database is locked by another writer")
+        ) from exc
     return lock
 
 
@@ -317,7 +344,6 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
