@@ -73,6 +73,43 @@ async def readiness(engine: AsyncEngine, redis: aioredis.Redis | None, *, wait: 
     return Readiness({"database": database, "migrations": migrations, "redis": redis_outcome})
 
 
+# How long an answer of /readyz is reused: a load balancer asks every few seconds, and
+# anyone may ask (it needs no credential), so a flood of asks costs one database query
+# and one PING per this many seconds, never one each.
+READINESS_MAX_AGE = 1.0
+
+
+class ReadinessProbe:
+    """readiness(), reused for READINESS_MAX_AGE and asked once however many callers wait
+    at the same moment."""
+
+    def __init__(self, max_age: float = READINESS_MAX_AGE) -> None:
+        self.max_age = max_age
+        self._last: tuple[float, Readiness] | None = None
+        self._running: asyncio.Future[Readiness] | None = None
+
+    async def check(
+        self, engine: AsyncEngine, redis: aioredis.Redis | None, *, wait: float
+    ) -> Readiness:
+        loop = asyncio.get_running_loop()
+        if self._last is not None and loop.time() - self._last[0] < self.max_age:
+            return self._last[1]
+        if self._running is not None:
+            return await asyncio.shield(self._running)
+        self._running = running = loop.create_future()
+        try:
+            outcome = await readiness(engine, redis, wait=wait)
+        except BaseException as exc:
+            running.set_exception(exc)
+            running.exception()  # retrieved: a failure nobody else awaited is not reported
+            raise
+        finally:
+            self._running = None
+        self._last = (loop.time(), outcome)
+        running.set_result(outcome)
+        return outcome
+
+
 async def schema_revisions(engine: AsyncEngine) -> frozenset[str]:
     """Returns the revisions the database's schema is at: none without Alembic's table.
     Raises DatabaseUnavailable."""

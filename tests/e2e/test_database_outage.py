@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from appward.config import Settings
 from appward.migrations import upgrade
+from appward.readiness import ReadinessProbe
 from appward.web.app import create_app
 from tests.conftest import FAST_ARGON2
 from tests.factories import SERVICE, basic
@@ -59,6 +60,7 @@ async def served(cluster: Postgres, tmp_path: Path) -> AsyncIterator[Served]:
         **FAST_ARGON2,  # type: ignore[arg-type]
     )
     app = create_app(settings)  # the system clock: the timeouts are real
+    app.state.appward.readiness = ReadinessProbe(max_age=0)  # each ask checks afresh
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.9", 4711))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

@@ -20,6 +20,7 @@ from appward.clock import FrozenClock
 from appward.config import Settings
 from appward.fallback import Fallback, fallback_counts
 from appward.rate_limit import RedisRateLimiter
+from appward.readiness import ReadinessProbe
 from appward.web.app import create_app
 from tests.factories import SERVICE, basic
 from tests.functional.conftest import Api, open_api
@@ -118,6 +119,7 @@ async def _hosts(
             open_api(with_redis(settings, redis, tmp_path / "b"), clock)
         )
         app = create_app(with_redis(settings, redis, tmp_path / "a"), clock=clock)
+        app.state.appward.readiness = ReadinessProbe(max_age=0)  # each ask checks afresh
         await stack.enter_async_context(app.router.lifespan_context(app))
         a = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a")

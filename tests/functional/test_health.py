@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import text
+import asyncio
 
-from appward.readiness import expected_revisions
+import pytest
+from sqlalchemy import event, text
+
+from appward.readiness import READINESS_MAX_AGE, ReadinessProbe, expected_revisions
 from appward.services import unit_of_work
 from tests.factories import SETUP_ACTOR
 from tests.functional.conftest import Api, open_api
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def api(api: Api) -> Api:
+    """The app of tests/functional/conftest.py, its /readyz asked afresh each time."""
+    api.app.state.appward.readiness = ReadinessProbe(max_age=0)
+    return api
 
 
 async def set_revision(api: Api, revision: str) -> None:
@@ -77,6 +86,32 @@ async def test_redis_is_checked_when_configured(settings, clock, redis_url):
         assert ready.status_code == 503
         assert ready.json()["checks"]["redis"] == "unreachable"
         assert ready.json()["checks"]["database"] == "ok"
+
+
+async def test_a_flood_of_readiness_asks_costs_one_check_a_second(settings, clock):
+    """/readyz needs no credential: however many ask, the database and Redis are asked
+    once per READINESS_MAX_AGE, and a change shows once that has passed."""
+    async with open_api(settings, clock) as api:
+        statements = []
+        engine = api.app.state.appward.engine.sync_engine
+        note = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            answers = await asyncio.gather(*(api.http.get("/readyz") for _ in range(50)))
+            assert {a.status_code for a in answers} == {200}
+            for _ in range(20):
+                assert (await api.http.get("/readyz")).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        assert sum("alembic_version" in s for s in statements) == 1, statements
+        (head,) = expected_revisions()
+        await set_revision(api, "0001")
+        try:
+            assert (await api.http.get("/readyz")).status_code == 200  # the answer of before
+            await asyncio.sleep(READINESS_MAX_AGE)
+            assert (await api.http.get("/readyz")).status_code == 503
+        finally:
+            await set_revision(api, head)
 
 
 async def test_not_oauth_endpoints(api):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from appward.readiness import readiness
 from appward.web.deps import State
 from appward.web.responses import NO_STORE
 
@@ -28,7 +27,9 @@ async def healthz() -> JSONResponse:
 async def readyz(state: State) -> JSONResponse:
     if state.engine is None:  # not started (or stopped): nothing to check yet
         return JSONResponse({"status": "not ready", "checks": {}}, 503, headers=NO_STORE)
-    outcome = await readiness(state.engine, state.redis, wait=state.settings.readiness_timeout)
+    outcome = await state.readiness.check(
+        state.engine, state.redis, wait=state.settings.readiness_timeout
+    )
     return JSONResponse(
         {"status": "ready" if outcome.ready else "not ready", "checks": outcome.checks},
         status_code=200 if outcome.ready else 503,

@@ -16,6 +16,7 @@ from appward.hashing import Hasher, SecretVerifier
 from appward.mail import Mailer
 from appward.metrics import NO_METRICS, Metrics
 from appward.rate_limit import RateLimiter
+from appward.readiness import ReadinessProbe
 from appward.registration.policy import RegistrationPolicy
 from appward.tokens.keys import KeyRing
 from appward.users.throttle import LoginThrottle, ResetRequestThrottle
@@ -63,6 +64,8 @@ class AppState:
     # What the app counts (metrics.py); NO_METRICS when APPWARD_METRICS_ENABLED is off.
     # metrics.fallback(component) counts a degraded mode taken.
     metrics: Metrics = NO_METRICS
+    # /readyz's answer, reused for a second (readiness.ReadinessProbe).
+    readiness: ReadinessProbe = field(default_factory=ReadinessProbe)
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self.sessionmaker is None:
