@@ -657,7 +657,8 @@ class Settings(BaseSettings):
         1000,
         ge=0,
         description="Distinct client_id values the tokens-issued counter keeps per process; "
-        'tokens of clients beyond them count under client_id="other" (0: all of them).',
+        'tokens of clients beyond them count under client_id="other" (0: every token '
+        'does, so no series per client).',
     )
 
     @field_validator("previous_key_encryption_keys")
