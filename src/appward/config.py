@@ -658,7 +658,7 @@ class Settings(BaseSettings):
         ge=0,
         description="Distinct client_id values the tokens-issued counter keeps per process; "
         'tokens of clients beyond them count under client_id="other" (0: every token '
-        'does, so no series per client).',
+        "does, so no series per client).",
     )
 
     @field_validator("previous_key_encryption_keys")

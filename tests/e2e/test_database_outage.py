@@ -9,21 +9,18 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from fastapi import FastAPI
 
 from appward.config import Settings
 from appward.migrations import upgrade
 from appward.readiness import ReadinessProbe
-from appward.web.app import create_app
 from tests.conftest import FAST_ARGON2
 from tests.factories import SERVICE, basic
-from tests.functional.conftest import create_admin
+from tests.functional.conftest import Api, open_api
 from tests.throwaway import Postgres, throwaway_postgres
 
 pytestmark = pytest.mark.anyio
@@ -42,15 +39,8 @@ def cluster() -> AsyncIterator[Postgres]:
         yield postgres
 
 
-@dataclass
-class Served:
-    http: httpx.AsyncClient
-    app: FastAPI
-    admin: dict[str, str]  # the admin token's Authorization header
-
-
 @pytest.fixture
-async def served(cluster: Postgres, tmp_path: Path) -> AsyncIterator[Served]:
+async def served(cluster: Postgres, tmp_path: Path) -> AsyncIterator[Api]:
     settings = Settings(
         database_url=cluster.url,
         data_dir=tmp_path / "var",
@@ -59,20 +49,9 @@ async def served(cluster: Postgres, tmp_path: Path) -> AsyncIterator[Served]:
         readiness_timeout=TIMEOUT,
         **FAST_ARGON2,  # type: ignore[arg-type]
     )
-    app = create_app(settings)  # the system clock: the timeouts are real
-    app.state.appward.readiness = ReadinessProbe(max_age=0)  # each ask checks afresh
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.9", 4711))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            admin_id, admin_secret = await create_admin(app)
-            response = await http.post(
-                "/oauth2/token",
-                data={"grant_type": "client_credentials"},
-                headers=basic(admin_id, admin_secret),
-            )
-            assert response.status_code == 200, response.text
-            token = response.json()["access_token"]
-            yield Served(http, app, {"Authorization": f"Bearer {token}"})
+    async with open_api(settings, None) as api:  # the system clock: the timeouts are real
+        api.app.state.appward.readiness = ReadinessProbe(max_age=0)  # each ask checks afresh
+        yield api
 
 
 async def timed(request: Awaitable[httpx.Response]) -> tuple[httpx.Response, float]:
@@ -82,10 +61,10 @@ async def timed(request: Awaitable[httpx.Response]) -> tuple[httpx.Response, flo
     return response, time.monotonic() - started
 
 
-Probe = Callable[[Served], Awaitable[httpx.Response]]
+Probe = Callable[[Api], Awaitable[httpx.Response]]
 
 
-async def token_of_unknown_client(served: Served) -> httpx.Response:
+async def token_of_unknown_client(served: Api) -> httpx.Response:
     return await served.http.post(
         "/oauth2/token",
         data={"grant_type": "client_credentials"},
@@ -94,11 +73,11 @@ async def token_of_unknown_client(served: Served) -> httpx.Response:
     )
 
 
-async def admin_client_list(served: Served) -> httpx.Response:
-    return await served.http.get("/admin/v1/clients", headers=served.admin)
+async def admin_client_list(served: Api) -> httpx.Response:
+    return await served.http.get("/admin/v1/clients", headers=served.auth)
 
 
-async def authorization_page(served: Served) -> httpx.Response:
+async def authorization_page(served: Api) -> httpx.Response:
     return await served.http.get(
         "/oauth2/authorize",
         params={
@@ -135,20 +114,20 @@ def check_unavailable(probe: Probe, response: httpx.Response) -> None:
     assert "request_id" not in response.text  # no 500 in disguise
 
 
-async def check_serving(served: Served) -> None:
+async def check_serving(served: Api) -> None:
     for probe, status in PROBES.items():
         response = await probe(served)
         assert response.status_code == status, (probe.__name__, response.text)
 
 
-async def readiness(served: Served) -> tuple[int, dict[str, str]]:
+async def readiness(served: Api) -> tuple[int, dict[str, str]]:
     response, took = await timed(served.http.get("/readyz"))
     assert took < TIMEOUT + 1.5  # /readyz itself never hangs
     assert response.headers["cache-control"] == "no-store"
     return response.status_code, response.json()["checks"]
 
 
-async def wait_until_ready(served: Served) -> None:
+async def wait_until_ready(served: Api) -> None:
     deadline = time.monotonic() + RECOVERY
     while time.monotonic() < deadline:
         if (await readiness(served))[0] == 200:
@@ -157,7 +136,7 @@ async def wait_until_ready(served: Served) -> None:
     pytest.fail(f"not ready {RECOVERY} s after the database came back")
 
 
-async def check_outage(served: Served, caplog: pytest.LogCaptureFixture) -> None:
+async def check_outage(served: Api, caplog: pytest.LogCaptureFixture) -> None:
     for probe in PROBES:
         response, took = await timed(probe(served))
         check_unavailable(probe, response)
@@ -178,7 +157,7 @@ async def check_outage(served: Served, caplog: pytest.LogCaptureFixture) -> None
 
 
 async def test_a_hung_database_gets_503_within_the_timeout_then_recovers(
-    served: Served, cluster: Postgres, caplog: pytest.LogCaptureFixture
+    served: Api, cluster: Postgres, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO", logger="appward")
     await check_serving(served)
@@ -193,7 +172,7 @@ async def test_a_hung_database_gets_503_within_the_timeout_then_recovers(
 
 
 async def test_a_stopped_database_gets_503_at_once_then_recovers(
-    served: Served, cluster: Postgres, caplog: pytest.LogCaptureFixture
+    served: Api, cluster: Postgres, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO", logger="appward")
     await check_serving(served)
@@ -209,7 +188,7 @@ async def test_a_stopped_database_gets_503_at_once_then_recovers(
     await wait_until_ready(served)
     await check_serving(served)
     # Changes work again too: a new client, and a token for it.
-    created = await served.http.post("/admin/v1/clients", json=SERVICE, headers=served.admin)
+    created = await served.http.post("/admin/v1/clients", json=SERVICE, headers=served.auth)
     assert created.status_code == 201, created.text
     client = created.json()
     issued = await served.http.post(

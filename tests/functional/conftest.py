@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from appward.clock import FrozenClock
+from appward.clock import Clock, FrozenClock
 from appward.config import Settings
 from appward.services import unit_of_work
 from appward.web import admin
@@ -80,8 +80,9 @@ async def api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
 
 
 @asynccontextmanager
-async def open_api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
-    """The app on ``settings``, started, with an admin and its token."""
+async def open_api(settings: Settings, clock: Clock | None) -> AsyncIterator[Api]:
+    """The app on ``settings``, started, with an admin and its token. ``clock``: a
+    FrozenClock usually; None for the system clock (tests whose timeouts are real)."""
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.9", 4711))

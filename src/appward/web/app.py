@@ -37,7 +37,7 @@ from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
 from appward.logs import configure_logging
 from appward.mail import mailer_for
 from appward.metrics import MULTIPROCESS_DIR, NO_METRICS, Metrics, scrape_registry, serve_metrics
-from appward.rate_limit import rate_limiter
+from appward.rate_limit import RateLimiter, rate_limiter
 from appward.registration.policy import registration_policy
 from appward.services import redis_client, unit_of_work
 from appward.tokens.keys import (
@@ -164,32 +164,20 @@ def create_app(
         ),
         metrics=metrics,
         login_throttle=LoginThrottle(
-            by_address=rate_limiter(
-                "login-addresses",
-                limit=settings.login_failures_per_address,
-                window=settings.login_failure_window,
-                redis=redis,
-            ),
-            by_username=rate_limiter(
-                "login-usernames",
-                limit=settings.login_failures_per_username,
-                window=settings.login_failure_window,
-                redis=redis,
-            ),
+            **_limiters(
+                redis,
+                settings.login_failure_window,
+                by_address=("login-addresses", settings.login_failures_per_address),
+                by_username=("login-usernames", settings.login_failures_per_username),
+            )
         ),
         client_auth_throttle=ClientAuthThrottle(
-            by_client=rate_limiter(
-                "client-auth-clients",
-                limit=settings.client_auth_failures_per_client,
-                window=settings.client_auth_failure_window,
-                redis=redis,
-            ),
-            by_address=rate_limiter(
-                "client-auth-addresses",
-                limit=settings.client_auth_failures_per_address,
-                window=settings.client_auth_failure_window,
-                redis=redis,
-            ),
+            **_limiters(
+                redis,
+                settings.client_auth_failure_window,
+                by_client=("client-auth-clients", settings.client_auth_failures_per_client),
+                by_address=("client-auth-addresses", settings.client_auth_failures_per_address),
+            )
         ),
         token_limiter=None
         if settings.token_requests_per_client is None
@@ -204,18 +192,12 @@ def create_app(
         ),
         registration_policy=registration_policy(settings),
         reset_throttle=ResetRequestThrottle(
-            by_address=rate_limiter(
-                "password-reset-addresses",
-                limit=RESET_REQUESTS_PER_ADDRESS,
-                window=RESET_REQUEST_WINDOW,
-                redis=redis,
-            ),
-            by_account=rate_limiter(
-                "password-reset-accounts",
-                limit=RESET_REQUESTS_PER_ACCOUNT,
-                window=RESET_REQUEST_WINDOW,
-                redis=redis,
-            ),
+            **_limiters(
+                redis,
+                RESET_REQUEST_WINDOW,
+                by_address=("password-reset-addresses", RESET_REQUESTS_PER_ADDRESS),
+                by_account=("password-reset-accounts", RESET_REQUESTS_PER_ACCOUNT),
+            )
         ),
         redis=redis,
         mailer=mailer_for(settings, clock),
@@ -388,6 +370,17 @@ def _settle_garbage_collector() -> None:
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(20_000, second, third)
+
+
+def _limiters(
+    redis: aioredis.Redis | None, window: int, **named: tuple[str, int]
+) -> dict[str, RateLimiter]:
+    """The limiters of one throttle, by its argument names: (limiter name, limit) each,
+    all over the same window and the same Redis (or this process)."""
+    return {
+        argument: rate_limiter(name, limit=limit, window=window, redis=redis)
+        for argument, (name, limit) in named.items()
+    }
 
 
 def _session_secret(settings: Settings) -> str:
