@@ -66,6 +66,13 @@ class DatabaseJtiStore:
             return False
         if secrets.randbelow(PRUNE_ONE_IN) == 0:
             await prune_expired(session, now)
+        if connection.dialect.name == "sqlite":
+            # SQLite has one write lock for the whole database, taken at this insert and
+            # held to the commit: committed here, it is held for the insert alone, not for
+            # the rest of the token request (signing the token, the response), which had
+            # every other assertion of every worker queue behind it. The jti is spent
+            # whatever the request's outcome, as a single-use value should be.
+            await session.commit()
         return True
 
 
