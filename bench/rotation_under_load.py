@@ -27,39 +27,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from bench.replay_check import postgres_schema
 from cryptography.fernet import Fernet
-from sqlalchemy import text
 from tests.e2e.conftest import serving
 from tests.e2e.test_assertion_replay import admin_token
 from tests.factories import SERVICE
 from tests.rotation_load import Rotation
 
 from appward.config import Settings
-from appward.db import create_engine
 from appward.migrations import upgrade
-
-
-def execute(database_url: str, statement: str) -> None:
-    async def run() -> None:
-        engine = create_engine(database_url)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
 
 
 @contextlib.contextmanager
 def scratch_schema(database_url: str) -> Iterator[str]:
     schema = f"appward_bench_{secrets.token_hex(4)}"
-    execute(database_url, f"CREATE SCHEMA {schema}")
+    asyncio.run(postgres_schema(database_url, f"CREATE SCHEMA {schema}"))
     try:
         upgrade(database_url, schema)
         yield schema
     finally:
-        execute(database_url, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        asyncio.run(postgres_schema(database_url, f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
 def main() -> int:

@@ -13,11 +13,9 @@ import httpx
 import pytest
 
 from appward.config import Settings
-from tests.e2e.conftest import serving
 from tests.e2e.test_assertion_replay import admin_token
+from tests.e2e.test_two_instances import two_instances
 from tests.factories import SERVICE
-from tests.functional.conftest import REDIS_URL
-from tests.functional.test_sessions import reachable_redis
 from tests.rotation_load import Rotation
 
 pytestmark = pytest.mark.e2e
@@ -30,16 +28,8 @@ def test_rotation_under_load_loses_no_request_and_revokes_everywhere_within_a_se
 ) -> None:
     if settings.database_url.startswith("sqlite"):
         pytest.skip("instances on several hosts share PostgreSQL (one host: test_two_instances)")
-    url = reachable_redis()
-    assert url == REDIS_URL
-    other = workdir / "b"
-    other.mkdir()
-    shared = {"APPWARD_REDIS_URL": url}
     with contextlib.ExitStack() as stack:
-        base_a, admin = stack.enter_context(serving(settings, workdir, shared))
-        base_b, _ = stack.enter_context(
-            serving(settings, other, {**shared, "APPWARD_DATA_DIR": str(other / "var")})
-        )
+        base_a, base_b, admin = stack.enter_context(two_instances(settings, workdir))
         a = stack.enter_context(httpx.Client(base_url=base_a, timeout=10.0))
         auth = admin_token(a, admin)
         created = a.post("/admin/v1/clients", json=SERVICE, headers=auth)

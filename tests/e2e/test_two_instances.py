@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,19 +52,28 @@ def refused(http: httpx.Client, client_id: str, secret: str) -> Callable[[], boo
     return lambda: token(http, client_id, secret).status_code == 401
 
 
-def test_a_change_on_one_instance_is_in_force_on_the_other_within_a_second(
-    settings: Settings, workdir: Path
-) -> None:
+@contextlib.contextmanager
+def two_instances(settings: Settings, workdir: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Two servers on the database of ``settings``, data dirs of their own, joined by
+    Redis only (as two hosts). Yields both base URLs and the bootstrap admin."""
     url = reachable_redis()
     assert url == REDIS_URL
     other = workdir / "b"
     other.mkdir()
     shared = {"APPWARD_REDIS_URL": url}
+    with (
+        serving(settings, workdir, shared) as (base_a, admin),
+        serving(settings, other, {**shared, "APPWARD_DATA_DIR": str(other / "var")}) as (base_b, _),
+    ):
+        yield base_a, base_b, admin
+
+
+def test_a_change_on_one_instance_is_in_force_on_the_other_within_a_second(
+    settings: Settings, workdir: Path
+) -> None:
     with contextlib.ExitStack() as stack:
-        base_a, admin = stack.enter_context(serving(settings, workdir, shared))
-        base_b, _ = stack.enter_context(
-            serving(settings, other, {**shared, "APPWARD_DATA_DIR": str(other / "var")})
-        )
+        base_a, base_b, admin = stack.enter_context(two_instances(settings, workdir))
+        shared = {"APPWARD_REDIS_URL": REDIS_URL}
         a = stack.enter_context(httpx.Client(base_url=base_a, timeout=10.0))
         b = stack.enter_context(httpx.Client(base_url=base_b, timeout=10.0))
         auth = admin_token(a, admin)
