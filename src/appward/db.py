@@ -15,7 +15,6 @@ from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -235,10 +234,6 @@ _WRITE_PENDING = "appward_sqlite_write_pending"
 def _defer_sqlite_begin(conn: Any) -> None:
     """SQLAlchemy began a transaction: SQLite's starts with its first write or lock."""
     conn.info[_WRITE_PENDING] = True
-    if conn.info.pop(_LIGHT_COMMIT, False):
-        # A light commit whose transaction ended without a commit or rollback event (the
-        # pool's reset): this transaction's commit waits for the disk again.
-        conn.connection.dbapi_connection.cursor().execute("PRAGMA synchronous=FULL")
 
 
 #
@@ -317,36 +312,12 @@ def _roll_back_sqlite_write(conn: Any) -> None:
 
 def _end_write(conn: Any, finish: Any) -> None:
     lock = conn.info.pop(_HOLDS_WRITE_LOCK, None)
-    lightly = conn.info.pop(_LIGHT_COMMIT, False)
-    try:
-        if lock is not None:
-            finish(conn.connection.dbapi_connection)
-    finally:
-        if lock is not None:
-            lock.release()
-        if lightly:
-            conn.connection.dbapi_connection.cursor().execute("PRAGMA synchronous=FULL")
-
-
-# A transaction whose commit need not reach the disk before it returns (commit_lightly).
-_LIGHT_COMMIT = "appward_sqlite_light_commit"
-
-
-async def commit_lightly(connection: AsyncConnection) -> None:
-    """Lets the transaction now open on ``connection`` commit without waiting for the
-    disk, on SQLite (PRAGMA synchronous=NORMAL in WAL mode, for this one transaction;
-    FULL again after it). Such a commit survives the process being killed, as every
-    commit does, but an operating-system crash or a power cut may lose it (the database
-    stays consistent). For short-lived records only: the used jtis of client assertions,
-    one a token request, where the fsync was most of the request's time and serialised
-    every worker behind it. A no-op on PostgreSQL, and in a transaction that wrote
-    already."""
-    if connection.dialect.name != "sqlite" or not connection.info.get(_WRITE_PENDING):
-        # SQLite changes the safety level only outside a transaction: one that wrote
-        # already commits as every other does.
+    if lock is None:
         return
-    await connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
-    connection.info[_LIGHT_COMMIT] = True
+    try:
+        finish(conn.connection.dbapi_connection)
+    finally:
+        lock.release()
 
 
 def _release_on_checkin(_dbapi_connection: Any, record: Any) -> None:

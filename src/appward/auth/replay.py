@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appward.auth.models import UsedJti
 from appward.clock import Clock
-from appward.db import commit_lightly
 from appward.fallback import Fallback, fallback_used
 
 # About one insert in PRUNE_ONE_IN also deletes up to PRUNE_BATCH expired rows: the table
@@ -54,9 +53,6 @@ class DatabaseJtiStore:
         is recorded already and has not expired (a replay)."""
         now = self._clock.now()
         connection = await session.connection()  # Core: the ORM would take the dict for a row
-        # Lost only in a power cut: then an assertion used just before it could be used
-        # again within its few minutes of life (docs/security.md).
-        await commit_lightly(connection)
         recorded = await connection.scalar(
             _RECORDING[connection.dialect.name],
             {
