@@ -82,9 +82,7 @@ def test_a_confidential_client_is_imported_without_a_secret(cli: Cli) -> None:
     assert added["client_secret"].startswith(test_cli.SECRET_PREFIX)
 
 
-def test_a_bad_line_refuses_the_whole_import_naming_its_number(
-    cli: Cli, monkeypatch: Any
-) -> None:
+def test_a_bad_line_refuses_the_whole_import_naming_its_number(cli: Cli, monkeypatch: Any) -> None:
     # Batches of two: lines 1-2 are inserted before line 4 is read, and still not kept.
     monkeypatch.setattr("appward.clients.service.IMPORT_BATCH", 2)
     good = [metadata(NATIVE_APP, client_name=f"Phone {n}") for n in range(4)]

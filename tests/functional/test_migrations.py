@@ -158,11 +158,14 @@ def _contractions(path):
         name = call.func.attr
         keywords = {k.arg: k.value for k in call.keywords}
         first = call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else None
-        if name in _CONTRACTING or (name == "alter_column" and (
-            "new_column_name" in keywords
-            or "type_" in keywords
-            or _is_false(keywords.get("nullable"))
-        )):
+        if name in _CONTRACTING or (
+            name == "alter_column"
+            and (
+                "new_column_name" in keywords
+                or "type_" in keywords
+                or _is_false(keywords.get("nullable"))
+            )
+        ):
             yield name, first
         elif name == "add_column" and call.args and isinstance(call.args[0], ast.Call):
             column = {k.arg: k.value for k in call.args[0].keywords}
