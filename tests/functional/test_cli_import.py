@@ -37,7 +37,8 @@ def test_import_registers_every_line_with_generated_client_ids(cli: Cli, tmp_pat
         assert client["registration_source"] == "admin"
         assert client["status"] == "active"
         assert client["approval"] == "approved"
-        assert client["client_id"].isalnum() and len(client["client_id"]) == 24
+        assert client["client_id"].isalnum()
+        assert len(client["client_id"]) == 24
     assert {c["owner"] for c in listed} == {"team-0", "team-1"}
 
 

@@ -240,7 +240,7 @@ def test_client_searches_are_served_by_trigram_indexes_on_postgresql(database):
                         " AND schemaname = current_schema()"
                     )
                 )
-                indexes = {name: definition for name, definition in rows}
+                indexes = {str(name): str(definition) for name, definition in rows}
                 await conn.execute(text("SET LOCAL enable_seqscan = off"))
                 await conn.execute(text("SET LOCAL enable_indexscan = off"))  # the pk's
                 plan = await conn.execute(

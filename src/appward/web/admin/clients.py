@@ -150,9 +150,9 @@ async def create_client(request: Request, response: Response, clients: Clients) 
     summary="List clients",
     description=(
         "Lists clients, oldest first or in the given sort, filtered by name, a search (q: a "
-        "substring of the name or the client_id, as the console's search box), status, registration "
-        "source, approval state (approval=pending is the review queue), grant type or owner; "
-        "follow next_cursor for the next page."
+        "substring of the name or the client_id, as the console's search box), status, "
+        "registration source, approval state (approval=pending is the review queue), grant "
+        "type or owner; follow next_cursor for the next page."
     ),
     responses=problem_responses(400),
 )
