@@ -56,7 +56,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet
 from sqlalchemy import event, func, select, text
 
 import appward.models  # noqa: F401 (every table on Base.metadata)
@@ -79,6 +78,7 @@ SCHEMA_PREFIX = "bench_scale_"  # one schema per size: bench_scale_1000, bench_s
 MEASURED = 200  # confidential clients with secrets, and as many public ones
 CONFIDENTIAL_PREFIX = "scale-service-"
 PUBLIC_PREFIX = "scale-app-"
+ADMIN_NAME = "scale-admin"
 IMPORT_CHUNK = 100_000  # lines per import transaction (progress is printed per chunk)
 WARM_UP = 20
 FAMILIES = ("Weather", "Billing", "Reports", "Chat")
@@ -134,7 +134,11 @@ def _settings(schema: str, work: Path) -> Settings:
         database_url=POSTGRES_URL,
         database_schema=schema,
         data_dir=work / "var",
-        key_encryption_key=Fernet.generate_key().decode(),
+        # The same key every run of a schema: a kept one's signing keys were stored
+        # encrypted with it (scratch data, so a key derived from the name will do).
+        key_encryption_key=base64.urlsafe_b64encode(
+            hashlib.sha256(f"bench {schema}".encode()).digest()
+        ).decode(),
         argon2_time_cost=1,
         argon2_memory_cost_kib=64,
         argon2_parallelism=1,
@@ -191,9 +195,15 @@ async def prepare(settings: Settings) -> Fixture:
                 fixture.services.append((client.client_id, issued.plaintext))
         apps = await clients.search(ClientFilter(name=PUBLIC_PREFIX), limit=MEASURED)
         fixture.apps = [(c.client_id, c.redirect_uris[0]) for c in apps.items]
-        admin = await clients.create_admin_client(f"scale-admin-{tag}")
-        assert admin.secret is not None
-        fixture.admin = (admin.client.client_id, admin.secret.plaintext)
+        admins = await clients.search(ClientFilter(name=ADMIN_NAME), limit=1)
+        if admins.items:
+            admin_id = admins.items[0].client_id
+            issued = await clients.add_secret(admin_id, label=f"bench {tag}")
+            fixture.admin = (admin_id, issued.plaintext)
+        else:
+            admin = await clients.create_admin_client(ADMIN_NAME)
+            assert admin.secret is not None
+            fixture.admin = (admin.client.client_id, admin.secret.plaintext)
         fixture.username = f"scale-admin-{tag}"
         await services.users.create(fixture.username, PASSWORD, role=Role.ADMIN)
     assert len(fixture.services) == len(fixture.apps) == MEASURED
@@ -457,8 +467,8 @@ async def main() -> None:
                 target.fixture = await prepare(target.settings)
                 have = await _client_count(target.settings)
                 if have > size:
-                    raise SystemExit(f"schema {schema} holds {have} clients, over {size}")
-                print(f"# {schema}: growing to {size} clients", flush=True)
+                    print(f"# {schema} holds {have} clients, {have - size} over", flush=True)
+                print(f"# {schema}: {have} clients, growing to {size}", flush=True)
                 target.seeded = await grow(target.settings, size)
             async with AsyncExitStack() as stack:
                 for target in targets:
