@@ -383,13 +383,15 @@ async def explain(target: Target) -> None:
     """Prints EXPLAIN (ANALYZE, BUFFERS) of each hot SELECT the scenarios ran on
     ``target``, with the parameters of its first run (in a transaction rolled back)."""
     print(f"\n# EXPLAIN (ANALYZE, BUFFERS) at {target.size} clients")
-    shown: set[str] = set()
+    shown: set[tuple[str, str]] = set()
     async with target.app.state.appward.engine.connect() as conn:
         for label, statements in target.statements.items():
             for statement, parameters in statements.items():
-                if statement in shown:
-                    continue  # the admin token's client lookup, in every admin scenario
-                shown.add(statement)
+                # Once each: the admin token's client lookup is in every admin scenario.
+                key = (statement, repr(parameters))
+                if key in shown:
+                    continue
+                shown.add(key)
                 plan = await conn.exec_driver_sql(
                     "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
                 )
