@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, select
+from sqlalchemy import JSON, Integer, String, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,8 @@ class EventTag(StrEnum):
     """Every audit action, as a stable ``resource:verb`` name (the ``action`` column)."""
 
     CLIENT_CREATED = "client:created"
+    # One per client of `appward clients import`: its metadata, as client:created holds.
+    CLIENT_IMPORTED = "client:imported"
     CLIENT_UPDATED = "client:updated"
     CLIENT_DISABLED = "client:disabled"
     CLIENT_ENABLED = "client:enabled"
@@ -234,6 +236,31 @@ class AuditLog:
             )
         )
         await self.session.flush()
+
+    async def record_many(
+        self, action: EventTag, events: list[tuple[str | None, dict[str, Any]]]
+    ) -> None:
+        """Adds one ``action`` event per (client_id, changes) of ``events`` to the current
+        transaction in one multi-row statement (a bulk import's). ``changes`` must hold
+        no secret."""
+        if not events:
+            return
+        now = self.clock.now()
+        await self.session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "occurred_at": now,
+                    "actor": self.actor.name,
+                    "action": str(action),
+                    "client_id": client_id,
+                    "target": None,
+                    "changes": changes,
+                    "source_ip": self.actor.source_ip,
+                }
+                for client_id, changes in events
+            ],
+        )
 
     async def query(
         self, filters: AuditFilter, *, cursor: str | None = None, limit: int = 50

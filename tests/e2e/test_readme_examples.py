@@ -59,6 +59,7 @@ NOT_RUN = {
     ("performance.md", "make bench "),
     ("performance.md", ".venv/bin/python bench/console_list.py"),
     ("performance.md", "APPWARD_BENCH_HARNESS="),
+    ("performance.md", "PYTHONPATH=src .venv/bin/python bench/scale.py --keep"),
 }
 
 

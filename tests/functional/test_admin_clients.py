@@ -280,6 +280,13 @@ async def test_list_paginates_with_cursor_and_filters(api):
 
     by_name = (await api.get("/admin/v1/clients?name=shop")).json()["items"]
     assert [c["metadata"]["client_name"] for c in by_name] == ["Shop Frontend"]
+    # q: the console's search box, a substring of the name or of the client_id.
+    shop = by_name[0]["client_id"]
+    assert [
+        c["client_id"] for c in (await api.get("/admin/v1/clients?q=FRONTEND")).json()["items"]
+    ] == [shop]
+    by_id = (await api.get(f"/admin/v1/clients?q={shop[3:15]}")).json()["items"]
+    assert [c["client_id"] for c in by_id] == [shop]
 
     victim = first["items"][1]["client_id"]
     await api.post(f"/admin/v1/clients/{victim}/disable")

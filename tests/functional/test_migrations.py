@@ -218,3 +218,49 @@ def test_the_rule_catches_each_contraction(tmp_path):
         ("drop_column", "c"),
         ("drop_table", "a"),
     ]
+
+
+def test_client_searches_are_served_by_trigram_indexes_on_postgresql(database):
+    """0012: the list's substring searches (lower(column) LIKE '%x%') have GIN trigram
+    indexes on PostgreSQL, which `alembic check` cannot tell from B-trees (it compares an
+    index's name and expression only); the exact statement ClientService.search runs can
+    use them (sequential and plain index scans off: the planner reads an empty table whole,
+    or along its primary key, by choice)."""
+    if database.kind != "postgresql":
+        pytest.skip("SQLite has no trigram index (0012 is a no-op there)")
+
+    async def query() -> tuple[dict[str, str], str]:
+        engine = create_engine(database.url, schema=database.schema)
+        try:
+            async with engine.begin() as conn:
+                rows = await conn.execute(
+                    text(
+                        "SELECT indexname, indexdef FROM pg_indexes "
+                        "WHERE tablename = 'clients' AND indexname LIKE '%trgm'"
+                        " AND schemaname = current_schema()"
+                    )
+                )
+                indexes = {str(name): str(definition) for name, definition in rows}
+                await conn.execute(text("SET LOCAL enable_seqscan = off"))
+                await conn.execute(text("SET LOCAL enable_indexscan = off"))  # the pk's
+                plan = await conn.execute(
+                    text(
+                        "EXPLAIN SELECT id FROM clients WHERE deleted_at IS NULL AND "
+                        "(lower(client_name) LIKE :p ESCAPE '\\' "
+                        "OR lower(client_id) LIKE :p ESCAPE '\\') ORDER BY id LIMIT 51"
+                    ),
+                    {"p": "%widget 42%"},
+                )
+                return indexes, "\n".join(row[0] for row in plan)
+        finally:
+            await engine.dispose()
+
+    indexes, plan = asyncio.run(query())
+    assert set(indexes) == {"ix_clients_client_name_trgm", "ix_clients_client_id_trgm"}
+    for name, column in (("client_name", "client_name"), ("client_id", "client_id")):
+        definition = indexes[f"ix_clients_{name}_trgm"]
+        assert "USING gin" in definition
+        assert f"lower(({column})::text)" in definition
+        assert "gin_trgm_ops" in definition
+    assert "Bitmap Index Scan on ix_clients_client_name_trgm" in plan
+    assert "Bitmap Index Scan on ix_clients_client_id_trgm" in plan

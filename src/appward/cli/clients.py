@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 import typer
@@ -19,7 +20,7 @@ from appward.cli.output import (
 )
 from appward.cli.run import fail, run
 from appward.clients.models import Client
-from appward.clients.service import ClientChange, ClientFilter
+from appward.clients.service import ClientChange, ClientFilter, ImportResult
 from appward.pagination import Page
 from appward.presenters import present_client, present_page
 from appward.services import Services
@@ -163,6 +164,55 @@ def clients_create(
         return await services.clients.create(data, registration_source="admin")
 
     print_change(run(work), as_json)
+
+
+def _lines_of(path: str) -> Iterator[str]:
+    """Yields the lines of ``path`` (``-``: standard input); one that cannot be read or
+    decoded as UTF-8 ends the command."""
+    try:
+        if path == "-":
+            yield from sys.stdin
+            return
+        with open(path, encoding="utf-8") as file:
+            yield from file
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc}")
+
+
+@app.command("import")
+def clients_import(
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="JSON lines: one RFC 7591 metadata object per line, as `create --metadata` "
+            "takes (- for stdin)."
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Register many clients at once, all or none: a bad line (its number is printed)
+    stores nothing. No secret is issued; give a confidential client one with `appward
+    secrets add CLIENT_ID`."""
+
+    async def work(services: Services) -> ImportResult:
+        return await services.clients.import_clients(_lines_of(file))
+
+    result = run(work)
+    if as_json:
+        print_json(
+            {
+                "imported": len(result.client_ids),
+                "without_secret": result.without_secret,
+                "client_ids": result.client_ids,
+            }
+        )
+        return
+    typer.echo(f"imported {len(result.client_ids)} clients")
+    if result.without_secret:
+        typer.echo(
+            f"{result.without_secret} of them use a client secret and have none yet: "
+            "issue one with `appward secrets add CLIENT_ID`"
+        )
 
 
 @app.command("list")

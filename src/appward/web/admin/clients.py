@@ -149,15 +149,19 @@ async def create_client(request: Request, response: Response, clients: Clients) 
     response_model=ClientList,
     summary="List clients",
     description=(
-        "Lists clients, oldest first or in the given sort, filtered by name, status, registration "
-        "source, approval state (approval=pending is the review queue), grant type or owner; "
-        "follow next_cursor for the next page."
+        "Lists clients, oldest first or in the given sort, filtered by name, a search (q: a "
+        "substring of the name or the client_id, as the console's search box), status, "
+        "registration source, approval state (approval=pending is the review queue), grant "
+        "type or owner; follow next_cursor for the next page."
     ),
     responses=problem_responses(400),
 )
 async def list_clients(
     clients: Clients,
     name: Annotated[str | None, Query(max_length=200, description="Substring of the name")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Substring of the name or the client_id")
+    ] = None,
     status: Annotated[str | None, Query(description="active or disabled")] = None,
     source: Annotated[str | None, Query(description="admin, portal or dcr")] = None,
     approval: Annotated[str | None, Query(description="approved, pending or rejected")] = None,
@@ -178,6 +182,7 @@ async def list_clients(
             grant_type=grant_type,
             owner=owner,
             sort=sort,
+            query=q,
         ),
         cursor=cursor,
         limit=limit,
