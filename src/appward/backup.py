@@ -14,7 +14,9 @@ attacker is what the key-encryption key adds to it, so the key is kept apart fro
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import tempfile
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,31 +49,45 @@ def sqlite_file(database_url: str) -> Path:
 
 
 def back_up_sqlite(database_url: str, target: Path) -> Backup:
-    """Copies the SQLite database of ``database_url`` to ``target``, a new file created
-    with mode 0600 (as the database itself). Raises InvalidInput when ``target`` exists
-    or its directory does not, or when the source is no Appward database."""
+    """Copies the SQLite database of ``database_url`` to ``target``, a new file with mode
+    0600 (as the database itself). Raises InvalidInput when ``target`` exists or its
+    directory does not, or when the source is no Appward database.
+
+    The copy is made and checked in a private directory beside ``target`` and only then
+    linked in under its name: the name never holds a partial or unchecked copy (a killed
+    backup leaves nothing under it), and nobody else who can write to the directory can
+    swap the file between its creation and the copy."""
     source = sqlite_file(database_url)
     if not source.is_file():
         raise InvalidInput(f"no database at {source}")
+    if target.exists() or target.is_symlink():
+        raise InvalidInput(f"{target} exists: back up to a new file")
     try:
-        # Created here, exclusively: never over an existing file (an older backup).
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise InvalidInput(f"{target} exists: back up to a new file") from None
+        scratch = Path(tempfile.mkdtemp(prefix=".appward-backup-", dir=target.parent))
     except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
         raise InvalidInput(f"cannot create {target}: {exc.strerror}") from None
-    os.close(fd)
     try:
-        revisions = _copy(source, target)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+        copy = scratch / "copy.db"
+        revisions = _copy(source, copy)
+        copy.chmod(0o600)
+        try:
+            # A hard link: fails if the name exists, never follows a symlink placed there.
+            os.link(copy, target)
+        except FileExistsError:
+            raise InvalidInput(f"{target} exists: back up to a new file") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return Backup(target, target.stat().st_size, revisions)
 
 
 def _copy(source: Path, target: Path) -> tuple[str, ...]:
     # Read-only on the source: a backup never creates or changes the database it copies.
-    with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src:
+    # The path as a file: URI, so "%", "?" or "#" in it name no other file.
+    try:
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise InvalidInput(f"cannot open {source}: {exc}") from None
+    with closing(src):
         try:
             rows = src.execute("SELECT version_num FROM alembic_version").fetchall()
         except sqlite3.DatabaseError:

@@ -13,6 +13,7 @@ address or error text.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from functools import cache
 
@@ -30,6 +31,7 @@ OK = "ok"
 UNREACHABLE = "unreachable"
 NOT_CHECKED = "not checked: the database is unreachable"
 NOT_MIGRATED = "no schema: run `appward db upgrade`"
+log = logging.getLogger("appward.readiness")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ class ReadinessProbe:
     def __init__(self, max_age: float = READINESS_MAX_AGE) -> None:
         self.max_age = max_age
         self._last: tuple[float, Readiness] | None = None
-        self._running: asyncio.Future[Readiness] | None = None
+        self._running: asyncio.Task[Readiness] | None = None
 
     async def check(
         self, engine: AsyncEngine, redis: aioredis.Redis | None, *, wait: float
@@ -94,20 +96,17 @@ class ReadinessProbe:
         loop = asyncio.get_running_loop()
         if self._last is not None and loop.time() - self._last[0] < self.max_age:
             return self._last[1]
-        if self._running is not None:
-            return await asyncio.shield(self._running)
-        self._running = running = loop.create_future()
-        try:
-            outcome = await readiness(engine, redis, wait=wait)
-        except BaseException as exc:
-            running.set_exception(exc)
-            running.exception()  # retrieved: a failure nobody else awaited is not reported
-            raise
-        finally:
-            self._running = None
-        self._last = (loop.time(), outcome)
-        running.set_result(outcome)
-        return outcome
+        if self._running is None:
+            # A task of its own: a caller cancelled while it runs (a client gone, a
+            # shutdown) must not cancel it for the others waiting on it.
+            self._running = asyncio.ensure_future(readiness(engine, redis, wait=wait))
+            self._running.add_done_callback(self._remember)
+        return await asyncio.shield(self._running)
+
+    def _remember(self, done: asyncio.Future[Readiness]) -> None:
+        self._running = None
+        if not done.cancelled() and done.exception() is None:
+            self._last = (asyncio.get_running_loop().time(), done.result())
 
 
 async def schema_revisions(engine: AsyncEngine) -> frozenset[str]:
@@ -133,9 +132,24 @@ async def _database_checks(engine: AsyncEngine, wait: float) -> tuple[str, str]:
     if not revisions:
         return OK, NOT_MIGRATED  # it answered: without Alembic's table
     expected = expected_revisions()
-    if revisions == expected or is_ahead(revisions):
+    if revisions == expected:
+        return OK, OK
+    if is_ahead(revisions):
+        _warn_ahead(revisions)
         return OK, OK
     return OK, f"the database is at {_listed(revisions)}, this code expects {_listed(expected)}"
+
+
+def _warn_ahead(revisions: frozenset[str]) -> None:
+    # Ready, and said in the log every time it is checked: an instance of an older release
+    # left in the balancer for good, or a database stamped by something else, must not
+    # pass unnoticed.
+    log.warning(
+        "the database is at %s, which this code does not know (it expects %s): serving on "
+        "it as the release before a migration; replace this instance with the newer release",
+        _listed(revisions),
+        _listed(expected_revisions()),
+    )
 
 
 async def _redis_check(redis: aioredis.Redis, wait: float) -> str:

@@ -12,8 +12,10 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
+from appward.backup import back_up_sqlite
 from appward.config import Settings
 from appward.db import create_engine
+from appward.errors import InvalidInput
 from appward.migrations import alembic_config
 from appward.readiness import expected_revisions
 from tests.conftest import settings_env
@@ -100,3 +102,39 @@ def test_a_backup_never_overwrites_a_file(cli: Cli, settings: Settings, tmp_path
     missing = tmp_path / "no-such-dir" / "copy.db"
     assert "cannot create" in cli.fails("db", "backup", str(missing))
     assert not os.path.exists(missing.parent)
+
+
+def _appward_like_db(path, revision: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE alembic_version (version_num TEXT)")
+        db.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+
+
+@pytest.mark.parametrize("directory", ["a%41b", "x#y"])
+def test_a_backup_copies_the_configured_database_whatever_its_path(tmp_path, directory):
+    """The security review's F1: the path went into a file: URI unquoted, so "a%41b" was
+    read as "aAb" and another database was copied, reported as a success."""
+    real = tmp_path / directory / "appward.db"
+    _appward_like_db(real, "REAL")
+    _appward_like_db(tmp_path / "aAb" / "appward.db", "DECOY")
+    done = back_up_sqlite(f"sqlite+aiosqlite:///{real}", tmp_path / "copy.db")
+    assert done.revisions == ("REAL",)
+    assert stat.S_IMODE((tmp_path / "copy.db").stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        {directory, "aAb", "copy.db"}
+    )  # no scratch directory left
+
+
+def test_a_backup_never_writes_through_a_symlink(tmp_path):
+    """F2: the name is linked in at the end; a symlink placed under it is refused, and the
+    file it points to is untouched."""
+    _appward_like_db(tmp_path / "db" / "appward.db", "REAL")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"theirs")
+    (tmp_path / "copy.db").symlink_to(elsewhere)
+    with pytest.raises(InvalidInput):
+        back_up_sqlite(
+            f"sqlite+aiosqlite:///{tmp_path / 'db' / 'appward.db'}", tmp_path / "copy.db"
+        )
+    assert elsewhere.read_bytes() == b"theirs"

@@ -136,8 +136,8 @@ def _slot(client_id: str) -> bytes | None:
 def _slot_client_id(view: mmap.mmap, index: int) -> str | None:
     offset = SEQUENCE_SIZE + index * SLOT_SIZE
     length = view[offset]
-    if length == 0:
-        return None
+    if length == 0 or length >= SLOT_SIZE:
+        return None  # empty, or not written by this code: everything, to be safe
     try:
         return view[offset + 1 : offset + 1 + length].decode()
     except UnicodeDecodeError:
