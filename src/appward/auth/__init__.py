@@ -86,6 +86,7 @@ async def authenticate_client(
                 detail="the same credentials failed moments ago",
                 reason=AuthFailure.INVALID_SECRET,
             )
+        epoch = cache.epoch()
         try:
             return await cache.once(
                 client_id,
@@ -93,7 +94,7 @@ async def authenticate_client(
                 lambda: _authenticate(presented, context),
             )
         except InvalidClient:
-            cache.remember_failure(client_id, secret, now)
+            cache.remember_failure(client_id, secret, now, epoch=epoch)
             raise
     except InvalidClient:
         if throttle is not None:

@@ -89,7 +89,7 @@ class CredentialCache:
         # How often each client's entries were dropped: an entry remembered under an older
         # count is stale. Dropping one client is then O(1), however many entries it has.
         self._drops: dict[str, int] = {}
-        self._inflight: dict[bytes, asyncio.Future[ClientSnapshot]] = {}
+        self._inflight: dict[tuple[bytes, tuple[int, int]], asyncio.Future[ClientSnapshot]] = {}
         self._clients: OrderedDict[str, tuple[ClientSnapshot, datetime]] = OrderedDict()
         self._uses_noted: OrderedDict[object, datetime] = OrderedDict()
         self._listeners: list[ChangeListener] = []
@@ -279,10 +279,17 @@ class CredentialCache:
         self.metrics.cache_lookup("credential_failures", hit=failed)
         return failed
 
-    def remember_failure(self, client_id: str, secret: str, now: datetime) -> None:
+    def remember_failure(
+        self, client_id: str, secret: str, now: datetime, *, epoch: tuple[int, int]
+    ) -> None:
+        """Remembers a failed verification made from database state read at ``epoch``;
+        nothing if credentials changed meanwhile (the secret may have been added since,
+        and would be refused for the entry's lifetime)."""
         if not self.enabled:
             return
         with self._lock:
+            if epoch != (self._local_epoch, self._file_epoch):
+                return
             key = self._fingerprint(client_id, secret)
             self._failures[key] = (self._stamp(client_id), now + self._lifetime)
             self._failures.move_to_end(key)
@@ -294,8 +301,10 @@ class CredentialCache:
     ) -> ClientSnapshot:
         """Runs ``verify`` for this (client_id, secret) once, however many requests ask at
         the same moment: the others wait for its result instead of queueing their own
-        argon2 runs (a cold cache under load would otherwise stampede)."""
-        key = self._fingerprint(client_id, secret)
+        argon2 runs (a cold cache under load would otherwise stampede). Only requests of
+        one epoch share a run: one that arrives after a change was announced verifies
+        afresh, rather than take an answer read before the change."""
+        key = (self._fingerprint(client_id, secret), self.epoch())
         running = self._inflight.get(key)
         if running is not None:
             return await asyncio.shield(running)

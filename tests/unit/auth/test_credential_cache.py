@@ -67,7 +67,7 @@ def test_oldest_entries_are_evicted_beyond_the_bound(tmp_path):
 def test_another_process_bumping_the_epoch_file_drops_everything(tmp_path):
     c = cache(tmp_path)
     remember(c)
-    c.remember_failure("c1", "bad", NOW)
+    c.remember_failure("c1", "bad", NOW, epoch=c.epoch())
     EpochFile(tmp_path / "epoch").bump()  # as the CLI does after a commit
     assert c.lookup("c1", "s", NOW) is None
     assert not c.failed_recently("c1", "bad", NOW)
@@ -152,7 +152,7 @@ def test_a_change_drops_only_the_clients_it_names(tmp_path):
     c.on_change(told.append)
     for client_id in ("c1", "c2"):
         remember(c, client_id)
-        c.remember_failure(client_id, "wrong", NOW)
+        c.remember_failure(client_id, "wrong", NOW, epoch=c.epoch())
         c.remember_client(snapshot(client_id), epoch=c.epoch(), now=NOW)
     c.invalidate(["c1"])
     assert told == [("c1",)]
@@ -201,7 +201,7 @@ def test_short_lifetime_while_changes_may_go_unheard(tmp_path):
     assert c.short_lived
     assert c.lookup("c1", "before", NOW) is None
     remember(c)
-    c.remember_failure("c1", "wrong", NOW)
+    c.remember_failure("c1", "wrong", NOW, epoch=c.epoch())
     assert c.lookup("c1", "s", NOW + timedelta(seconds=4)) is not None
     assert c.failed_recently("c1", "wrong", NOW + timedelta(seconds=4))
     assert c.lookup("c1", "s", NOW + timedelta(seconds=5)) is None
@@ -217,3 +217,41 @@ def test_a_fallback_ttl_beyond_the_ttl_is_the_ttl(tmp_path):
     c.use_short_lifetime()
     remember(c)
     assert c.lookup("c1", "s", NOW + timedelta(seconds=10)) is None
+
+
+def test_a_failure_read_before_a_change_is_not_remembered(tmp_path):
+    """The security review's F8: a verification that read the database before a new
+    secret landed fails; remembered after the change's announcement, it would refuse the
+    new, right secret for the entry's lifetime."""
+    c = cache(tmp_path)
+    before = c.epoch()
+    c.invalidate(["c1"])  # the new secret's announcement
+    c.remember_failure("c1", "new-secret", NOW, epoch=before)
+    assert not c.failed_recently("c1", "new-secret", NOW)
+
+
+@pytest.mark.anyio
+async def test_a_request_after_a_change_does_not_join_an_earlier_verification(tmp_path):
+    """F9: a request arriving after a revocation was announced verifies afresh instead of
+    taking the answer of a verification that read the database before it."""
+    c = cache(tmp_path)
+    release = asyncio.Event()
+    runs = []
+
+    async def verify(answer: str):
+        runs.append(answer)
+        await release.wait()
+        return snapshot(answer)
+
+    first = asyncio.create_task(c.once("c1", "s", lambda: verify("before")))
+    await asyncio.sleep(0)
+    joined = asyncio.create_task(c.once("c1", "s", lambda: verify("unused")))
+    await asyncio.sleep(0)
+    c.invalidate(["c1"])  # the revocation is announced
+    after = asyncio.create_task(c.once("c1", "s", lambda: verify("after")))
+    await asyncio.sleep(0)
+    release.set()
+    assert (await first).client_id == "before"
+    assert (await joined).client_id == "before"  # same epoch: one argon2 run shared
+    assert (await after).client_id == "after"
+    assert runs == ["before", "after"]
