@@ -236,3 +236,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
     if settings.database_schema:
         env["APPWARD_DATABASE_SCHEMA"] = settings.database_schema
     return env
+
+
+@pytest.fixture
+def fresh_fallback_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Redis fallbacks' log state (fallback.py logs each at most once per interval)
+    as a new process has it: a fallback an earlier test of the same worker took (an
+    outage test) would otherwise keep a line from being logged, or add "(N more since
+    the last line)" to it."""
+    from appward import fallback
+
+    monkeypatch.setattr(fallback, "_last_logged", {})
+    monkeypatch.setattr(fallback, "_unlogged", dict.fromkeys(fallback.Fallback, 0))

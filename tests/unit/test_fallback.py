@@ -10,14 +10,12 @@ from appward import fallback
 from appward.fallback import Fallback, fallback_counts, fallback_used
 
 
-def test_each_fallback_is_counted_and_logged_once_per_interval(monkeypatch, caplog):
+def test_each_fallback_is_counted_and_logged_once_per_interval(
+    monkeypatch, caplog, fresh_fallback_log
+):
     caplog.set_level(logging.WARNING, logger="appward.fallback")
     now = [1000.0]
     monkeypatch.setattr(fallback.time, "monotonic", lambda: now[0])
-    # A fresh log state: fallbacks an earlier test of this process took (an outage
-    # test) would otherwise be told as "(N more since the last line)".
-    monkeypatch.setattr(fallback, "_last_logged", {})
-    monkeypatch.setattr(fallback, "_unlogged", dict.fromkeys(Fallback, 0))
     before = fallback_counts()
     for _ in range(3):
         fallback_used(Fallback.RATE_LIMIT, ConnectionError("secret-free"), name="registrations")

@@ -38,7 +38,7 @@ async def test_tracks_a_bounded_number_of_keys(monkeypatch):
         await limiter.hit("d", START)
 
 
-async def test_an_unreachable_redis_counts_in_this_process_instead(caplog):
+async def test_an_unreachable_redis_counts_in_this_process_instead(caplog, fresh_fallback_log):
     """Never failing open: the limit holds per process while Redis is away, logged once."""
     redis = redis_client("redis://127.0.0.1:1/0")
     assert redis is not None
