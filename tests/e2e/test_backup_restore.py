@@ -129,6 +129,16 @@ def back_up(settings: Settings, workdir: Path) -> dict[str, str]:
     )
     run("createdb", *connection, target)
     _restored_databases.append((connection, target))
+    # A dump of one schema leaves out the extensions, which live in public: the new
+    # database gets pg_trgm (migration 0012's indexes) first, as the docs say.
+    run(
+        "psql",
+        *connection,
+        "-d",
+        target,
+        "-qc",
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
+    )
     run("pg_restore", *connection, "--no-owner", f"--dbname={target}", str(dump))
     env["APPWARD_DATABASE_URL"] = url.set(database=target).render_as_string(hide_password=False)
     return env
