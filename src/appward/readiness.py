@@ -56,11 +56,15 @@ def expected_revisions() -> frozenset[str]:
     return frozenset(_scripts().get_heads())
 
 
+@cache
+def _known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _scripts().walk_revisions())
+
+
 def is_ahead(revisions: frozenset[str]) -> bool:
     """Whether the database is at revisions none of which this code knows: migrated by a
     newer release (not behind, nor without a schema)."""
-    known = {script.revision for script in _scripts().walk_revisions()}
-    return bool(revisions) and revisions.isdisjoint(known)
+    return bool(revisions) and revisions.isdisjoint(_known_revisions())
 
 
 async def readiness(engine: AsyncEngine, redis: aioredis.Redis | None, *, wait: float) -> Readiness:
@@ -137,7 +141,7 @@ async def _database_checks(engine: AsyncEngine, wait: float) -> tuple[str, str]:
     if is_ahead(revisions):
         _warn_ahead(revisions)
         return OK, OK
-    return OK, f"the database is at {_listed(revisions)}, this code expects {_listed(expected)}"
+    return OK, f"the database is at {listed(revisions)}, this code expects {listed(expected)}"
 
 
 def _warn_ahead(revisions: frozenset[str]) -> None:
@@ -147,8 +151,8 @@ def _warn_ahead(revisions: frozenset[str]) -> None:
     log.warning(
         "the database is at %s, which this code does not know (it expects %s): serving on "
         "it as the release before a migration; replace this instance with the newer release",
-        _listed(revisions),
-        _listed(expected_revisions()),
+        listed(revisions),
+        listed(expected_revisions()),
     )
 
 
@@ -161,5 +165,6 @@ async def _redis_check(redis: aioredis.Redis, wait: float) -> str:
     return OK
 
 
-def _listed(revisions: frozenset[str]) -> str:
+def listed(revisions: frozenset[str]) -> str:
+    """Revisions as the checks and `appward db` name them."""
     return ", ".join(sorted(revisions)) or "no revision"

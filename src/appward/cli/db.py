@@ -10,7 +10,7 @@ import typer
 from appward.backup import back_up_sqlite
 from appward.cli.run import complete, fail, reached, settings
 from appward.errors import InvalidInput
-from appward.readiness import expected_revisions, is_ahead, schema_revisions
+from appward.readiness import expected_revisions, is_ahead, listed, schema_revisions
 
 app = typer.Typer(help="Database schema and backups.", no_args_is_help=True)
 
@@ -44,17 +44,17 @@ def db_status() -> None:
 
     current, expected = complete(revisions()), expected_revisions()
     if current == expected:
-        typer.echo(f"database is at {_listed(current)}, as this version expects")
+        typer.echo(f"database is at {listed(current)}, as this version expects")
         return
     if is_ahead(current):
         # A newer release migrated it: this one serves on until it is replaced.
         typer.echo(
-            f"database is at {_listed(current)}, newer than this version's {_listed(expected)} "
+            f"database is at {listed(current)}, newer than this version's {listed(expected)} "
             "(a newer release's migration): this version keeps serving on it"
         )
         return
     typer.echo(
-        f"database is at {_listed(current)}, this version expects {_listed(expected)}: "
+        f"database is at {listed(current)}, this version expects {listed(expected)}: "
         "run `appward db upgrade`"
     )
     raise typer.Exit(1)
@@ -72,10 +72,6 @@ def db_backup(
     except InvalidInput as exc:
         fail(exc.description)
     typer.echo(
-        f"backed up to {done.path} ({done.size} bytes, at {_listed(frozenset(done.revisions))}); "
+        f"backed up to {done.path} ({done.size} bytes, at {listed(frozenset(done.revisions))}); "
         "keep the key-encryption key apart from it"
     )
-
-
-def _listed(revisions: frozenset[str]) -> str:
-    return ", ".join(sorted(revisions)) or "no revision"
