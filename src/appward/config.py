@@ -514,9 +514,9 @@ class Settings(BaseSettings):
     login_failures_per_address: int = Field(
         10,
         ge=1,
-        description="Failed sign-ins from one source IP (IPv6: one /64) per window before "
-        "sign-in from it is refused (429) until the window ends; shared through Redis when "
-        "APPWARD_REDIS_URL is set.",
+        description="Failed sign-ins from one source IP (IPv6: one /64, and 16 times as many "
+        "per /48) per window before sign-in from it is refused (429) until the window "
+        "ends; shared through Redis when APPWARD_REDIS_URL is set.",
     )
     login_failures_per_username: int = Field(
         100,
@@ -537,10 +537,10 @@ class Settings(BaseSettings):
         50,
         ge=1,
         description="Failed client authentications (token, introspection, revocation) from "
-        "one source IP (IPv6: one /64) per window before every client authentication from "
-        "it is refused (429) until the window ends, except a secret the server verified "
-        "moments ago (its credential cache); shared through Redis when APPWARD_REDIS_URL "
-        "is set.",
+        "one source IP (IPv6: one /64, and 16 times as many per /48) per window before "
+        "every client authentication from it is refused (429) until the window ends, "
+        "except a secret the server verified moments ago (its credential cache); shared "
+        "through Redis when APPWARD_REDIS_URL is set.",
     )
     client_auth_failures_per_client: int = Field(
         20,

@@ -243,6 +243,79 @@ def address_key(address: str | None) -> str:
     return str(ip)
 
 
+def site_key(key: str) -> str | None:
+    """Returns the IPv6 /48 holding the /64 ``key`` (an ``address_key``), or None for a
+    key that is not an IPv6 /64. A /48 is the usual assignment to one site: its holder
+    can move to any of 65,536 /64s, each with a fresh count of its own."""
+    if not key.endswith("/64"):
+        return None
+    try:
+        network = ipaddress.IPv6Network(key)
+    except ValueError:
+        return None
+    return str(network.supernet(new_prefix=48))
+
+
+class AddressRateLimiter:
+    """A limit per source address (``address_key``: an IPv4 address, or an IPv6 /64),
+    plus, for IPv6, a wider one per /48 of ``limit * SITE_FACTOR``: moving between the
+    /64s of one site does not reset the count. Each side is a limiter of its own, in
+    this process or in Redis. ``check`` and ``hit`` refuse on either; ``count`` is the
+    address's own count, or the full limit once its site has used up the wider one, so
+    that a caller comparing it with ``limit`` refuses the whole site too."""
+
+    SITE_FACTOR = 16  # a /48 gets the budget of 16 /64s: many hosts, not one per /64
+
+    def __init__(self, address: RateLimiter, site: RateLimiter) -> None:
+        self.name, self.limit, self.window = address.name, address.limit, address.window
+        self.address, self.site = address, site
+
+    @property
+    def tracked_keys(self) -> int:
+        return int(getattr(self.address, "tracked_keys", 0))
+
+    async def hit(self, key: str, now: datetime) -> None:
+        wider = site_key(key)
+        if wider is not None:
+            await self.site.hit(wider, now)
+        await self.address.hit(key, now)
+
+    async def check(self, key: str, now: datetime) -> None:
+        wider = site_key(key)
+        if wider is not None:
+            await self.site.check(wider, now)
+        await self.address.check(key, now)
+
+    async def count(self, key: str, now: datetime) -> int:
+        own = await self.address.count(key, now)
+        wider = site_key(key)
+        if own >= self.limit or wider is None:
+            return own
+        if await self.site.count(wider, now) >= self.site.limit:
+            return self.limit
+        return own
+
+    async def add(self, key: str, now: datetime) -> int:
+        wider = site_key(key)
+        if wider is not None:
+            await self.site.add(wider, now)
+        return await self.address.add(key, now)
+
+    async def reset(self, key: str, now: datetime) -> None:
+        # The site keeps its count: one good sign-in must not wipe its neighbours' failures.
+        await self.address.reset(key, now)
+
+    async def subtract(self, key: str, now: datetime) -> None:
+        wider = site_key(key)
+        if wider is not None:
+            await self.site.subtract(wider, now)
+        await self.address.subtract(key, now)
+
+    async def close(self) -> None:
+        await self.address.close()
+        await self.site.close()
+
+
 def rate_limiter(
     name: str, *, limit: int, redis: aioredis.Redis | None, window: int = 60
 ) -> MemoryRateLimiter | RedisRateLimiter:
@@ -250,3 +323,18 @@ def rate_limiter(
     if redis is not None:
         return RedisRateLimiter(name, redis, limit=limit, window=window)
     return MemoryRateLimiter(name, limit=limit, window=window)
+
+
+def address_rate_limiter(
+    name: str, *, limit: int, redis: aioredis.Redis | None, window: int = 60
+) -> AddressRateLimiter:
+    """Returns the limit per source address (``address_key``), with its /48 limit for IPv6."""
+    return AddressRateLimiter(
+        rate_limiter(name, limit=limit, redis=redis, window=window),
+        rate_limiter(
+            f"{name}-sites",
+            limit=limit * AddressRateLimiter.SITE_FACTOR,
+            redis=redis,
+            window=window,
+        ),
+    )

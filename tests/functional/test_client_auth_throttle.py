@@ -80,6 +80,38 @@ async def test_failures_from_one_address_are_refused_past_its_limit(settings, cl
         assert (await token(api, client_id, secret, here)).status_code == 200
 
 
+def site() -> str:
+    """An IPv6 /48 of its own per call: the prefix of ``in_site``'s addresses."""
+    return "fd01:" + ":".join(secrets.token_hex(2) for _ in range(2))
+
+
+def in_site(prefix: str, subnet: int) -> str:
+    """An address in the /64 numbered ``subnet`` of the /48 ``prefix``."""
+    return f"{prefix}:{subnet:x}::1"
+
+
+async def test_an_ipv6_site_moving_between_its_64s_is_refused_past_its_wider_limit(settings, clock):
+    """Each /64 has its own limit (3 here); a /48 has 16 times that. A guesser who walks
+    the /64s of one /48 is refused on the 17th, before its first try there, and the site's
+    neighbours share the wait; another /48 is heard."""
+    async with server(
+        settings, clock, client_auth_failures_per_address=3, client_auth_failures_per_client=1000
+    ) as api:
+        client_id, secret = await new_client(api)
+        attacker = site()
+        for subnet in range(16):
+            statuses = [
+                (await token(api, client_id, WRONG, in_site(attacker, subnet))).status_code
+                for _ in range(3)
+            ]
+            assert statuses == [401] * 3, subnet
+        assert_throttled(await token(api, client_id, WRONG, in_site(attacker, 16)))
+        assert_throttled(await token(api, client_id, secret, in_site(attacker, 999)))
+        assert (await token(api, client_id, secret, in_site(site(), 0))).status_code == 200
+        clock.advance(300)  # the next window
+        assert (await token(api, client_id, secret, in_site(attacker, 16))).status_code == 200
+
+
 async def test_the_right_secret_is_not_locked_out_by_others_failures_on_its_client_id(
     settings, clock
 ):

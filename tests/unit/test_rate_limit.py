@@ -121,3 +121,59 @@ async def test_an_unreachable_redis_keeps_sign_in_counts_in_this_process():
         await redis.aclose()
     # Counted once per switch into the process (the log line is rate-limited per kind).
     assert fallback_counts()[Fallback.RATE_LIMIT] - before == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "site"),
+    [
+        ("2001:db8:1:2::/64", "2001:db8:1::/48"),
+        ("2001:db8:1:ffff::/64", "2001:db8:1::/48"),
+        ("10.0.0.7", None),
+        ("unknown", None),
+        ("not an address/64", None),
+    ],
+)
+def test_an_ipv6_64_belongs_to_its_48(key, site):
+    assert rate_limit.site_key(key) == site
+
+
+def address_limiter(limit: int) -> rate_limit.AddressRateLimiter:
+    return rate_limit.address_rate_limiter("registrations", limit=limit, redis=None, window=60)
+
+
+async def test_the_64s_of_one_48_share_a_wider_limit():
+    limiter = address_limiter(2)  # 2 per /64, 32 per /48
+    for subnet in range(16):
+        for _ in range(2):
+            await limiter.hit(f"2001:db8:1:{subnet:x}::/64", START)
+    for fresh in ("2001:db8:1:ff::/64", "2001:db8:1:fff::/64"):
+        assert await limiter.count(fresh, START) == 2  # the site's budget is spent
+        with pytest.raises(TooManyAttempts):
+            await limiter.check(fresh, START)
+        with pytest.raises(TooManyAttempts):
+            await limiter.hit(fresh, START)
+    await limiter.hit("2001:db8:2:0::/64", START)  # another /48
+    assert await limiter.count("2001:db8:2:0::/64", START) == 1
+    await limiter.hit("2001:db8:1:0::/64", START + timedelta(seconds=50))  # the next window
+
+
+async def test_ipv4_addresses_have_no_wider_count():
+    limiter = address_limiter(2)
+    for last in range(40):
+        await limiter.hit(f"10.0.0.{last}", START)
+        await limiter.hit(f"10.0.0.{last}", START)
+    assert limiter.site.tracked_keys == 0  # type: ignore[union-attr]
+    assert limiter.tracked_keys == 40
+
+
+async def test_subtract_takes_back_from_both_and_reset_keeps_the_sites_count():
+    limiter = address_limiter(1)  # 1 per /64, 16 per /48
+    key = "2001:db8:1:2::/64"
+    assert await limiter.add(key, START) == 1
+    await limiter.subtract(key, START)
+    assert await limiter.count(key, START) == 0
+    assert await limiter.site.count("2001:db8:1::/48", START) == 0
+    await limiter.add(key, START)
+    await limiter.reset(key, START)
+    assert await limiter.count(key, START) == 0
+    assert await limiter.site.count("2001:db8:1::/48", START) == 1

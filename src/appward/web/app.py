@@ -37,7 +37,7 @@ from appward.hashing import Argon2Hasher, Hasher, SecretVerifier
 from appward.logs import configure_logging
 from appward.mail import mailer_for
 from appward.metrics import MULTIPROCESS_DIR, NO_METRICS, Metrics, scrape_registry, serve_metrics
-from appward.rate_limit import RateLimiter, rate_limiter
+from appward.rate_limit import RateLimiter, address_rate_limiter, rate_limiter
 from appward.registration.policy import registration_policy
 from appward.services import redis_client, unit_of_work
 from appward.tokens.keys import (
@@ -185,7 +185,7 @@ def create_app(
         epoch=epoch,
         cipher=load_key_encryption(settings.key_encryption_key, settings.data_dir),
         session_key=_session_secret(settings).encode(),
-        registration_limiter=rate_limiter(
+        registration_limiter=address_rate_limiter(
             "registrations",
             limit=settings.dcr_rate_limit,
             redis=redis,
@@ -376,9 +376,12 @@ def _limiters(
     redis: aioredis.Redis | None, window: int, **named: tuple[str, int]
 ) -> dict[str, RateLimiter]:
     """The limiters of one throttle, by its argument names: (limiter name, limit) each,
-    all over the same window and the same Redis (or this process)."""
+    all over the same window and the same Redis (or this process). ``by_address`` counts
+    per source address, with a wider limit per IPv6 site (rate_limit.AddressRateLimiter)."""
     return {
-        argument: rate_limiter(name, limit=limit, window=window, redis=redis)
+        argument: (address_rate_limiter if argument == "by_address" else rate_limiter)(
+            name, limit=limit, window=window, redis=redis
+        )
         for argument, (name, limit) in named.items()
     }
 
