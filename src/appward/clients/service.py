@@ -271,21 +271,9 @@ class ClientService:
         Raises InvalidClientMetadata / InvalidRedirectUri; nothing is stored then.
         """
         _check_choice("registration_source", registration_source, REGISTRATION_SOURCES)
-        data, owner = _split_owner(data)
-        metadata = parse_client_metadata(data, self.bounds)
-        await self._check_scopes_allowed(metadata, registration_source)
-        approval = initial_approval(registration_source, await self._sensitive(metadata.scopes))
-        now = self.clock.now()
+        metadata, owner, approval = await self._checked_new(data, registration_source, {})
         client = Client(
-            client_id=new_client_id(),
-            registration_source=registration_source,
-            owner=None if owner is _KEEP else owner,
-            status=status,
-            approval=approval,
-            verified=False,
-            may_introspect_others=False,
-            created_at=now,
-            updated_at=now,
+            **_new_record(registration_source, owner, status, approval, self.clock.now()),
             scope_links=[],  # loaded-and-empty, so reading it later needs no query
         )
         _apply(client, metadata)
@@ -294,11 +282,7 @@ class ClientService:
         await self.audit.record(
             EventTag.CLIENT_CREATED,
             client_id=client.client_id,
-            changes={
-                **metadata.to_wire(),
-                "registration_source": registration_source,
-                "approval": approval,
-            },
+            changes=_creation_changes(metadata, registration_source, approval),
         )
         secret = await self._issue_secret(client, "initial") if metadata.uses_secret else None
         return ClientChange(client, secret)
@@ -350,31 +334,29 @@ class ClientService:
             data = json.loads(line)
         except ValueError as exc:
             raise InvalidClientMetadata(f"not JSON: {exc}") from None
+        metadata, owner, approval = await self._checked_new(data, "admin", approvals)
+        row = {
+            **_metadata_columns(metadata),
+            **_new_record("admin", owner, "active", approval, self.clock.now()),
+            "revision": 1,  # the version counter the ORM would start at
+        }
+        return row, metadata
+
+    async def _checked_new(
+        self, data: Any, registration_source: str, approvals: dict[tuple[str, ...], str]
+    ) -> tuple[ClientMetadata, Any, str]:
+        """Returns a new client's validated metadata, its owner (or _KEEP) and the approval
+        state it starts in, after the scope checks. ``approvals`` remembers the outcome per
+        set of scopes, for a caller registering many clients."""
         data, owner = _split_owner(data)
         metadata = parse_client_metadata(data, self.bounds)
         scopes = tuple(metadata.scopes)
         if scopes not in approvals:
-            await self._check_scopes_allowed(metadata, "admin")
-            approvals[scopes] = initial_approval("admin", await self._sensitive(metadata.scopes))
-        now = self.clock.now()
-        row: dict[str, Any] = {
-            name: getattr(metadata, name) for name in METADATA_FIELDS if name != "scope"
-        }
-        if row["tls_client_auth_san_ip"] is not None:
-            row["tls_client_auth_san_ip"] = str(row["tls_client_auth_san_ip"])
-        row.update(
-            client_id=new_client_id(),
-            registration_source="admin",
-            owner=None if owner is _KEEP else owner,
-            status="active",
-            approval=approvals[scopes],
-            verified=False,
-            may_introspect_others=False,
-            created_at=now,
-            updated_at=now,
-            revision=1,  # the version counter the ORM would start at
-        )
-        return row, metadata
+            await self._check_scopes_allowed(metadata, registration_source)
+            approvals[scopes] = initial_approval(
+                registration_source, await self._sensitive(metadata.scopes)
+            )
+        return metadata, owner, approvals[scopes]
 
     async def _insert_imported(self, batch: list[tuple[dict[str, Any], ClientMetadata]]) -> None:
         """Inserts one batch of imported clients, their scopes and their audit events,
@@ -395,14 +377,7 @@ class ClientService:
         await self.audit.record_many(
             EventTag.CLIENT_IMPORTED,
             [
-                (
-                    row["client_id"],
-                    {
-                        **metadata.to_wire(),
-                        "registration_source": "admin",
-                        "approval": row["approval"],
-                    },
-                )
+                (row["client_id"], _creation_changes(metadata, "admin", row["approval"]))
                 for row, metadata in batch
             ],
         )
@@ -957,13 +932,40 @@ def _rederive_defaults(
             merged.pop(name, None)
 
 
+def _metadata_columns(metadata: ClientMetadata) -> dict[str, Any]:
+    """Returns the clients columns ``metadata`` sets (its scopes are rows of their own)."""
+    columns = {name: getattr(metadata, name) for name in METADATA_FIELDS if name != "scope"}
+    if columns["tls_client_auth_san_ip"] is not None:
+        columns["tls_client_auth_san_ip"] = str(columns["tls_client_auth_san_ip"])
+    return columns
+
+
+def _new_record(
+    registration_source: str, owner: Any, status: str, approval: str, now: datetime
+) -> dict[str, Any]:
+    """Returns the columns a new client starts with, besides its metadata."""
+    return {
+        "client_id": new_client_id(),
+        "registration_source": registration_source,
+        "owner": None if owner is _KEEP else owner,
+        "status": status,
+        "approval": approval,
+        "verified": False,
+        "may_introspect_others": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _creation_changes(
+    metadata: ClientMetadata, registration_source: str, approval: str
+) -> dict[str, Any]:
+    """Returns what a new client's audit event records."""
+    return {**metadata.to_wire(), "registration_source": registration_source, "approval": approval}
+
+
 def _apply(client: Client, metadata: ClientMetadata) -> None:
-    for name in METADATA_FIELDS:
-        if name == "scope":
-            continue
-        value = getattr(metadata, name)
-        if name == "tls_client_auth_san_ip" and value is not None:
-            value = str(value)
+    for name, value in _metadata_columns(metadata).items():
         setattr(client, name, value)
     wanted = set(metadata.scopes)
     for link in [link for link in client.scope_links if link.scope_name not in wanted]:
