@@ -264,3 +264,45 @@ def test_client_searches_are_served_by_trigram_indexes_on_postgresql(database):
         assert "gin_trgm_ops" in definition
     assert "Bitmap Index Scan on ix_clients_client_name_trgm" in plan
     assert "Bitmap Index Scan on ix_clients_client_id_trgm" in plan
+
+
+def test_an_invalid_search_index_left_by_a_failed_build_is_built_again(database):
+    """0012 after a failed CREATE INDEX CONCURRENTLY (docs/deployment.md): the INVALID
+    index left under its name is dropped and built again, not skipped by IF NOT EXISTS.
+    The leftover is made here by marking an index invalid (the test role is a superuser)."""
+    if database.kind != "postgresql":
+        pytest.skip("SQLite has no trigram index (0012 is a no-op there)")
+    config = alembic_config(database.url, database.schema)
+    command.downgrade(config, "0011")
+
+    async def run(*statements: str) -> list[tuple[object, ...]]:
+        engine = create_engine(database.url, schema=database.schema)
+        try:
+            async with engine.begin() as conn:
+                rows: list[tuple[object, ...]] = []
+                for statement in statements:
+                    result = await conn.execute(text(statement))
+                    rows = [tuple(row) for row in result] if result.returns_rows else []
+                return rows
+        finally:
+            await engine.dispose()
+
+    asyncio.run(
+        run(
+            "CREATE INDEX ix_clients_client_name_trgm ON clients (client_name)",
+            "UPDATE pg_index SET indisvalid = false "
+            "WHERE indexrelid = 'ix_clients_client_name_trgm'::regclass",
+        )
+    )
+    command.upgrade(config, "head")
+    rows = asyncio.run(
+        run(
+            "SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indexrelid = 'ix_clients_client_name_trgm'::regclass"
+        )
+    )
+    assert len(rows) == 1
+    valid, definition = rows[0]
+    assert valid is True
+    assert "USING gin" in str(definition)
+    assert "gin_trgm_ops" in str(definition)

@@ -16,7 +16,8 @@ Building the indexes holds the clients table's SHARE lock: reads go on, writes t
 wait until it is done (about a minute per million clients on a small machine, see
 docs/performance.md). On a large registry create them beforehand without blocking, with
 CREATE INDEX CONCURRENTLY IF NOT EXISTS under the same names (docs/deployment.md); this
-migration then finds them and skips. The previous release keeps working: it only gains
+migration then finds them and skips, unless one was left INVALID by a failed build:
+that one is dropped and built again. The previous release keeps working: it only gains
 two indexes it does not know of.
 
 Revision ID: 0012
@@ -55,9 +56,16 @@ def upgrade() -> None:
         schema = "public"
     opclass = '"{}".gin_trgm_ops'.format(schema.replace('"', '""'))
     for name, column in INDEXES:
+        if _is_invalid(name):
+            # A CREATE INDEX CONCURRENTLY that failed leaves its index behind, INVALID:
+            # never used by a query, yet enough for IF NOT EXISTS to skip the name.
+            op.execute(sa.text(f"DROP INDEX {name}"))
+        # pg_catalog.lower, named: a lower() of the search_path's must not be what the
+        # index (and so every search) runs.
         op.execute(
             sa.text(
-                f"CREATE INDEX IF NOT EXISTS {name} ON clients USING gin (lower({column}) {opclass})"
+                f"CREATE INDEX IF NOT EXISTS {name} ON clients "
+                f"USING gin (pg_catalog.lower({column}) {opclass})"
             )
         )
 
@@ -68,6 +76,19 @@ def downgrade() -> None:
     for name, _ in INDEXES:
         op.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
     # pg_trgm stays: other schemas of the database may use it.
+
+
+def _is_invalid(index: str) -> bool:
+    """Whether ``index`` exists in the current schema but is not valid."""
+    found = op.get_bind().execute(
+        sa.text(
+            "SELECT NOT i.indisvalid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = :name AND c.relnamespace = current_schema()::regnamespace"
+        ),
+        {"name": index},
+    )
+    return bool(found.scalar())
 
 
 def _extension_schema() -> str | None:
