@@ -10,10 +10,12 @@ assertion or certificate (docs/security.md); this module adds nothing of the req
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 import orjson
@@ -22,6 +24,11 @@ APP_LOGGER = "appward"
 TEXT_FORMAT = "%(levelname)s:     %(name)s: %(message)s"
 # Lines below WARNING wait at most this long in the buffer (BufferedStreamHandler).
 FLUSH_INTERVAL = 0.2
+# Lines gathered before they are formatted and written, whatever the interval.
+MAX_PENDING = 64
+# Characters of whole lines written at once: within PIPE_BUF (4,096 bytes on Linux) for
+# ASCII lines, so that a write to a pipe is never split (a longer line goes alone).
+WRITE_CHUNK = 4000
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,6 +56,10 @@ class JsonFormatter(logging.Formatter):
             {**fields, **extra} if isinstance(fields, dict) else extra,
         )
 
+    def time_text(self, created: float) -> str:
+        """Returns ``created`` as the ``time`` field shows it (UTC, milliseconds)."""
+        return self._time(created)
+
     def line(
         self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]
     ) -> str:
@@ -58,25 +69,30 @@ class JsonFormatter(logging.Formatter):
 
 
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A StreamHandler that flushes a WARNING or worse at once and anything else within
-    FLUSH_INTERVAL: one system call per request line cost the token endpoint more than
-    the line itself. Lines left at exit are flushed by logging's shutdown."""
+    """A StreamHandler that writes a WARNING or worse at once and anything else within
+    FLUSH_INTERVAL, gathered: lines wait in a list and go out as whole lines, up to
+    WRITE_CHUNK characters a write. stderr is line-buffered (a system call per line,
+    which cost the token endpoint more than the line itself); a write of whole lines up
+    to PIPE_BUF bytes reaches a pipe shared by several workers in one piece, so no line
+    is ever cut by another process's. Lines left at exit are written by logging's
+    shutdown (``flush``)."""
 
     def __init__(self, stream: IO[str]) -> None:
         super().__init__(stream)
-        self._unflushed = False
+        # Lines, or what a line is made from later (``write_later``).
+        self._lines: list[str | tuple[Render, tuple[Any, ...]]] = []
         self._flusher: threading.Thread | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.stream.write(self.format(record) + self.terminator)
+            text = self.format(record)
         except Exception:  # noqa: BLE001 (logging's own contract: report, never raise)
             self.handleError(record)
             return
-        if record.levelno >= logging.WARNING:
-            self.flush()
-        else:
-            self._flush_soon()
+        with self.lock:  # type: ignore[union-attr]
+            self._add(text)
+            if record.levelno >= logging.WARNING:
+                self.flush()
 
     def write_info(self, logger: str, message: str, fields: dict[str, Any]) -> None:
         """Writes an INFO line as ``format`` would, without a LogRecord (the request log:
@@ -87,12 +103,21 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         else:
             text = f"INFO:     {logger}: {message}"
         with self.lock:  # type: ignore[union-attr]
-            self.stream.write(text + self.terminator)
-            self._flush_soon()
+            self._add(text)
 
-    def _flush_soon(self) -> None:
-        self._unflushed = True
-        if self._flusher is None:
+    def write_later(self, render: Render, values: tuple[Any, ...]) -> None:
+        """Writes the INFO line ``render(formatter, values)`` returns, called when the line
+        is written rather than now: the request log's line is a tuple on the request's
+        path, formatted with the others of its batch."""
+        with self.lock:  # type: ignore[union-attr]
+            self._add((render, values))
+
+    def _add(self, line: str | tuple[Render, tuple[Any, ...]]) -> None:
+        # Called holding the lock.
+        self._lines.append(line)
+        if len(self._lines) >= MAX_PENDING:
+            self._write_pending()
+        elif self._flusher is None:
             # One thread for the handler's life: starting one per flush made the writer
             # wait for each to start.
             self._flusher = threading.Thread(
@@ -100,12 +125,45 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             )
             self._flusher.start()
 
+    def _write_pending(self) -> None:
+        if not self._lines:
+            return
+        lines, self._lines = self._lines, []
+        formatter = self.formatter
+        chunk: list[str] = []
+        size = 0
+        for line in lines:
+            text = (line if isinstance(line, str) else line[0](formatter, line[1])) + "\n"
+            if chunk and size + len(text) > WRITE_CHUNK:
+                self._write("".join(chunk))
+                chunk, size = [], 0
+            chunk.append(text)
+            size += len(text)
+        self._write("".join(chunk))
+
+    def _write(self, text: str) -> None:
+        # A closed or broken stream (ValueError, OSError): the lines are lost, the
+        # request is not.
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.write(text)
+            self.stream.flush()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self._lines:
+                self._write_pending()
+            else:
+                super().flush()
+
     def _keep_flushing(self) -> None:
         while True:
             time.sleep(FLUSH_INTERVAL)
-            if self._unflushed:
-                self._unflushed = False
+            if self._lines:
                 self.flush()
+
+
+# Makes a line from a formatter (JsonFormatter, or a text one) and the values given.
+Render = Callable[[logging.Formatter | None, tuple[Any, ...]], str]
 
 
 def direct_handler(logger: logging.Logger) -> BufferedStreamHandler | None:

@@ -21,6 +21,7 @@ from appward.config import Settings
 from appward.logs import APP_LOGGER, configure_logging
 from tests.factories import SERVICE
 from tests.functional.conftest import Api, open_api
+from tests.log_capture import CapturedLog
 
 pytestmark = pytest.mark.anyio
 
@@ -63,7 +64,7 @@ def captured_log() -> Iterator[io.StringIO]:
     """Appward's log lines as the configured format writes them, at DEBUG."""
     logger = logging.getLogger(APP_LOGGER)
     saved = (list(logger.handlers), logger.level, logger.propagate)
-    stream = io.StringIO()
+    stream = CapturedLog()
     configure_logging("json", "DEBUG", stream, replace=True)
     try:
         yield stream

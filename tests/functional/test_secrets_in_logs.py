@@ -30,6 +30,7 @@ from tests.auth_helpers import audit_text, create_account, enrol, sign_in
 from tests.factories import SERVICE, WEB_APP, basic, metadata
 from tests.functional.conftest import Api, open_api
 from tests.keys import ec_key
+from tests.log_capture import CapturedLog
 from tests.oauth_helpers import PASSWORD, Browser, pkce_pair
 
 pytestmark = pytest.mark.anyio
@@ -42,7 +43,7 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
     """Every log line of the run, as JSON, at DEBUG: Appward's and every library's."""
-    stream = io.StringIO()
+    stream = CapturedLog()
     app_logger, root = logging.getLogger(APP_LOGGER), logging.getLogger()
     saved = (list(app_logger.handlers), app_logger.level, app_logger.propagate, root.level)
     configure_logging("json", "DEBUG", stream, replace=True)

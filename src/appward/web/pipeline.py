@@ -122,7 +122,9 @@ class RequestHook(Protocol):
     as that route's errors are; None lets it through. ``after`` runs once the answer is
     sent, with its status and the domain error it carried (None on success and on a
     500). Both run on the token endpoint's hot path: keep them cheap, and never read the
-    body there (the handler reads it).
+    body there (the handler reads it). A hook whose class sets ``observes_only = True``
+    never refuses: its ``before`` is not called at all (an awaited no-op per request
+    and hook was a measurable share of the token endpoint's time).
     """
 
     async def before(self, scope: Scope) -> AppwardError | None: ...
@@ -149,6 +151,7 @@ class Pipeline:
         self.form_endpoints = form_endpoints
         self.state = state
         self.hooks = tuple(hooks)
+        self.gates = tuple(hook for hook in hooks if not getattr(hook, "observes_only", False))
         self.head_limits = head_limits
         self.max_body = max_body
 
@@ -233,9 +236,9 @@ class Pipeline:
     async def _before(self, scope: Scope) -> AppwardError | None:
         limits = self.head_limits
         refusal = None if limits is None else oversized(scope, limits, self.max_body)
-        if refusal is not None or not self.hooks:
+        if refusal is not None or not self.gates:
             return refusal
-        for hook in self.hooks:
+        for hook in self.gates:
             refusal = await hook.before(scope)
             if refusal is not None:
                 return refusal

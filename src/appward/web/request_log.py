@@ -9,20 +9,26 @@ it. At INFO, on the ``appward.request`` logger; its detail stays on the pipeline
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from typing import Any
 
+import orjson
 from starlette.types import Scope
 
 from appward.errors import AppwardError
-from appward.logs import direct_handler
+from appward.logs import JsonFormatter, direct_handler
 from appward.web.responses import REQUEST_ID, STARTED, recorded_client, route_template
 
 log = logging.getLogger("appward.request")
+LOGGER = log.name
 
 
 class RequestLog:
     """The request line (see the module's docstring)."""
+
+    observes_only = True  # never refuses: the pipeline skips ``before``
 
     async def before(self, scope: Scope) -> AppwardError | None:
         return None
@@ -31,27 +37,67 @@ class RequestLog:
         if not log.isEnabledFor(logging.INFO):
             return
         state = scope["state"]
-        duration_ms = round((time.perf_counter() - state[STARTED]) * 1000, 3)
-        route = route_template(scope)
-        method = scope["method"]
-        fields: dict[str, object] = {
-            "request_id": state.get(REQUEST_ID),
-            "method": method,
-            "route": route,
-            "status": status,
-            "duration_ms": duration_ms,
-        }
-        client_id = recorded_client(scope)
-        if client_id is not None:
-            fields["client_id"] = client_id
-        if error is not None:
-            fields["error"] = error.error
-        message = (
-            f"request {fields['request_id']}: {method} {route} -> {status} in "
-            f"{duration_ms:.1f} ms" + ("" if client_id is None else f", client {client_id}")
+        values = (
+            time.time(),
+            state.get(REQUEST_ID),
+            scope["method"],
+            route_template(scope),
+            status,
+            (time.perf_counter() - state[STARTED]) * 1000,
+            recorded_client(scope),
+            None if error is None else error.error,
         )
         handler = direct_handler(log)
         if handler is not None:
-            handler.write_info(log.name, message, fields)
-        else:
-            log.info("%s", message, extra={"fields": fields})
+            # Formatted with the rest of its batch, off the request's path.
+            handler.write_later(render_line, values)
+            return
+        _, request_id, method, route, _, duration_ms, client_id, code = values
+        fields: dict[str, object] = {
+            "request_id": request_id,
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(duration_ms, 3),
+        }
+        if client_id is not None:
+            fields["client_id"] = client_id
+        if code is not None:
+            fields["error"] = code
+        log.info("%s", _message(values), extra={"fields": fields})
+
+
+def _message(values: tuple[Any, ...]) -> str:
+    _, request_id, method, route, status, duration_ms, client_id, _ = values
+    return f"request {request_id}: {method} {route} -> {status} in {duration_ms:.1f} ms" + (
+        "" if client_id is None else f", client {client_id}"
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_text(value: str) -> str:
+    """Returns ``value`` escaped as the inside of a JSON string. Cached: the values are
+    route templates, methods, error codes and client_ids, a few of each."""
+    return orjson.dumps(value).decode()[1:-1]
+
+
+def render_line(formatter: logging.Formatter | None, values: tuple[Any, ...]) -> str:
+    """Returns the request line ``values`` (as RequestLog.after gathers them) make, as
+    ``formatter`` would write it: the same JSON object (or text) a LogRecord with these
+    fields would give, built without a dict or a record."""
+    created, request_id, method, route, status, duration_ms, client_id, code = values
+    if not isinstance(formatter, JsonFormatter):
+        return f"INFO:     {LOGGER}: {_message(values)}"
+    method, route = _json_text(method), _json_text(route)
+    client = "" if client_id is None else _json_text(client_id)
+    message = f"request {request_id}: {method} {route} -> {status} in {duration_ms:.1f} ms" + (
+        f", client {client}" if client else ""
+    )
+    return (
+        f'{{"time":"{formatter.time_text(created)}","level":"INFO","logger":"{LOGGER}",'
+        f'"message":"{message}","request_id":"{request_id}","method":"{method}",'
+        f'"route":"{route}","status":{status},"duration_ms":{round(duration_ms, 3)!r}'
+        + (f',"client_id":"{client}"' if client_id is not None else "")
+        + (f',"error":"{_json_text(code)}"' if code is not None else "")
+        + "}"
+    )

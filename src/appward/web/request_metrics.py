@@ -14,6 +14,8 @@ from appward.web.responses import GRANT_TYPE, STARTED, recorded_client, route_te
 
 
 class RequestMetrics:
+    observes_only = True  # never refuses: the pipeline skips ``before``
+
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
