@@ -26,8 +26,8 @@ TEXT_FORMAT = "%(levelname)s:     %(name)s: %(message)s"
 FLUSH_INTERVAL = 0.2
 # Lines gathered before they are formatted and written, whatever the interval.
 MAX_PENDING = 64
-# Characters of whole lines written at once: within PIPE_BUF (4,096 bytes on Linux) for
-# ASCII lines, so that a write to a pipe is never split (a longer line goes alone).
+# Bytes of whole lines written at once: within PIPE_BUF (4,096 on Linux), so that a write
+# to a pipe is never split (a longer line goes alone).
 WRITE_CHUNK = 4000
 
 
@@ -71,7 +71,7 @@ class JsonFormatter(logging.Formatter):
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A StreamHandler that writes a WARNING or worse at once and anything else within
     FLUSH_INTERVAL, gathered: lines wait in a list and go out as whole lines, up to
-    WRITE_CHUNK characters a write. stderr is line-buffered (a system call per line,
+    WRITE_CHUNK bytes a write. stderr is line-buffered (a system call per line,
     which cost the token endpoint more than the line itself); a write of whole lines up
     to PIPE_BUF bytes reaches a pipe shared by several workers in one piece, so no line
     is ever cut by another process's. Lines left at exit are written by logging's
@@ -133,12 +133,14 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         chunk: list[str] = []
         size = 0
         for line in lines:
-            text = (line if isinstance(line, str) else line[0](formatter, line[1])) + "\n"
-            if chunk and size + len(text) > WRITE_CHUNK:
+            text = (line if isinstance(line, str) else _rendered(formatter, *line)) + "\n"
+            # Bytes, as PIPE_BUF counts: a non-ASCII character is up to 4 in UTF-8.
+            length = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+            if chunk and size + length > WRITE_CHUNK:
                 self._write("".join(chunk))
                 chunk, size = [], 0
             chunk.append(text)
-            size += len(text)
+            size += length
         self._write("".join(chunk))
 
     def _write(self, text: str) -> None:
@@ -159,11 +161,26 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         while True:
             time.sleep(FLUSH_INTERVAL)
             if self._lines:
-                self.flush()
+                # The flusher must outlive any one bad write (the lines are lost, not it).
+                with contextlib.suppress(Exception):
+                    self.flush()
 
 
 # Makes a line from a formatter (JsonFormatter, or a text one) and the values given.
 Render = Callable[[logging.Formatter | None, tuple[Any, ...]], str]
+
+
+def _rendered(formatter: logging.Formatter | None, render: Render, values: tuple[Any, ...]) -> str:
+    """Returns the line ``render`` makes, or, should it fail, a line saying so (with the
+    error's type only: the values are what a request held): one bad line must not take
+    its batch, or the lines after it, down with it."""
+    try:
+        return render(formatter, values)
+    except Exception as exc:  # noqa: BLE001 (a log line must never fail its writer)
+        message = f"a log line could not be formatted ({type(exc).__name__})"
+        if isinstance(formatter, JsonFormatter):
+            return formatter.line(time.time(), "ERROR", APP_LOGGER, message, {})
+        return f"ERROR:    {APP_LOGGER}: {message}"
 
 
 def direct_handler(logger: logging.Logger) -> BufferedStreamHandler | None:

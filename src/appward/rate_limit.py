@@ -260,9 +260,14 @@ class AddressRateLimiter:
     """A limit per source address (``address_key``: an IPv4 address, or an IPv6 /64),
     plus, for IPv6, a wider one per /48 of ``limit * SITE_FACTOR``: moving between the
     /64s of one site does not reset the count. Each side is a limiter of its own, in
-    this process or in Redis. ``check`` and ``hit`` refuse on either; ``count`` is the
-    address's own count, or the full limit once its site has used up the wider one, so
-    that a caller comparing it with ``limit`` refuses the whole site too."""
+    this process or in Redis. ``check`` and ``hit`` refuse on either, and the site counts
+    only what the address's own limit let through (one /64 alone cannot use up its /48's
+    budget). ``count`` is the address's own count, or the full limit once its site has
+    used up the wider one and the address has a count of its own: a caller comparing it
+    with ``limit`` (client authentication, auth/throttle.py) still hears a clean /64 of
+    a throttled site once, so a tenant sharing a cloud's /48 with a guesser keeps
+    authenticating with its right secret, while each /64 the guesser moves to costs it
+    a failure that stops that /64 too."""
 
     SITE_FACTOR = 16  # a /48 gets the budget of 16 /64s: many hosts, not one per /64
 
@@ -275,10 +280,10 @@ class AddressRateLimiter:
         return int(getattr(self.address, "tracked_keys", 0))
 
     async def hit(self, key: str, now: datetime) -> None:
+        await self.address.hit(key, now)
         wider = site_key(key)
         if wider is not None:
             await self.site.hit(wider, now)
-        await self.address.hit(key, now)
 
     async def check(self, key: str, now: datetime) -> None:
         wider = site_key(key)
@@ -289,7 +294,7 @@ class AddressRateLimiter:
     async def count(self, key: str, now: datetime) -> int:
         own = await self.address.count(key, now)
         wider = site_key(key)
-        if own >= self.limit or wider is None:
+        if own >= self.limit or own == 0 or wider is None:
             return own
         if await self.site.count(wider, now) >= self.site.limit:
             return self.limit

@@ -266,10 +266,14 @@ def test_client_searches_are_served_by_trigram_indexes_on_postgresql(database):
     assert "Bitmap Index Scan on ix_clients_client_id_trgm" in plan
 
 
-def test_an_invalid_search_index_left_by_a_failed_build_is_built_again(database):
+def test_an_invalid_search_index_left_by_a_failed_build_stops_the_upgrade_until_dropped(
+    database,
+):
     """0012 after a failed CREATE INDEX CONCURRENTLY (docs/deployment.md): the INVALID
-    index left under its name is dropped and built again, not skipped by IF NOT EXISTS.
-    The leftover is made here by marking an index invalid (the test role is a superuser)."""
+    index left under its name is not skipped by IF NOT EXISTS, nor dropped under a lock
+    that would stop reads for the whole rebuild: the upgrade stops, naming it; once the
+    operator has dropped it, the upgrade builds it. The leftover is made here by marking
+    an index invalid (the test role is a superuser)."""
     if database.kind != "postgresql":
         pytest.skip("SQLite has no trigram index (0012 is a no-op there)")
     config = alembic_config(database.url, database.schema)
@@ -294,6 +298,9 @@ def test_an_invalid_search_index_left_by_a_failed_build_is_built_again(database)
             "WHERE indexrelid = 'ix_clients_client_name_trgm'::regclass",
         )
     )
+    with pytest.raises(RuntimeError, match="ix_clients_client_name_trgm on clients is INVALID"):
+        command.upgrade(config, "head")
+    asyncio.run(run("DROP INDEX ix_clients_client_name_trgm"))
     command.upgrade(config, "head")
     rows = asyncio.run(
         run(

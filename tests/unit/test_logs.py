@@ -121,3 +121,35 @@ def test_lines_made_later_keep_their_place_among_the_others():
     h.emit(record(logging.WARNING, "after"))
     messages = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
     assert messages == ["before", "later", "after"]
+
+
+def test_a_line_that_cannot_be_made_is_replaced_and_the_others_are_written():
+    h, stream = handler()
+
+    def broken(formatter, values):
+        raise ValueError(f"holds {values[0]}")
+
+    h.write_info("appward.request", "before", {})
+    h.write_later(broken, ("a-secret-value",))
+    h.write_info("appward.request", "after", {})
+    h.flush()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == [
+        "before",
+        "a log line could not be formatted (ValueError)",
+        "after",
+    ]
+    assert "a-secret-value" not in stream.getvalue()
+    h.emit(record(logging.WARNING, "still logging"))
+    assert "still logging" in stream.getvalue()
+
+
+def test_chunks_are_counted_in_bytes_for_non_ascii_lines():
+    h, stream = handler()
+    for i in range(200):
+        h.write_info("appward.request", f"{i} " + "é" * 100, {})
+    h.flush()
+    assert len(stream.getvalue().splitlines()) == 200
+    for written in stream.writes:
+        assert written.endswith("\n")
+        assert len(written.encode()) <= logs.WRITE_CHUNK

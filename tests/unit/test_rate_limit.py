@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -147,7 +148,6 @@ async def test_the_64s_of_one_48_share_a_wider_limit():
         for _ in range(2):
             await limiter.hit(f"2001:db8:1:{subnet:x}::/64", START)
     for fresh in ("2001:db8:1:ff::/64", "2001:db8:1:fff::/64"):
-        assert await limiter.count(fresh, START) == 2  # the site's budget is spent
         with pytest.raises(TooManyAttempts):
             await limiter.check(fresh, START)
         with pytest.raises(TooManyAttempts):
@@ -155,6 +155,26 @@ async def test_the_64s_of_one_48_share_a_wider_limit():
     await limiter.hit("2001:db8:2:0::/64", START)  # another /48
     assert await limiter.count("2001:db8:2:0::/64", START) == 1
     await limiter.hit("2001:db8:1:0::/64", START + timedelta(seconds=50))  # the next window
+
+
+async def test_count_reports_a_throttled_site_only_to_a_64_that_has_a_count_itself():
+    limiter = address_limiter(2)
+    for subnet in range(16):
+        for _ in range(2):
+            await limiter.add(f"2001:db8:1:{subnet:x}::/64", START)
+    clean, failed = "2001:db8:1:ff::/64", "2001:db8:1:fe::/64"
+    assert await limiter.count(clean, START) == 0  # heard: auth/throttle.py checks its proof
+    await limiter.add(failed, START)
+    assert await limiter.count(failed, START) == 2  # the limit: refused like its site
+
+
+async def test_one_64_alone_cannot_use_up_its_48():
+    limiter = address_limiter(2)
+    for _ in range(100):
+        with contextlib.suppress(TooManyAttempts):
+            await limiter.hit("2001:db8:1:2::/64", START)
+    assert await limiter.site.count("2001:db8:1::/48", START) == 2
+    await limiter.hit("2001:db8:1:3::/64", START)  # its neighbours are heard
 
 
 async def test_ipv4_addresses_have_no_wider_count():

@@ -8,15 +8,18 @@ The lockout policy, so that someone else's failures cannot lock a client out:
   moments ago) is never throttled, and is never looked up here: the token endpoint's hot
   path costs no round trip to Redis.
 - An address with ``per_address`` failures in the window is refused (429) before any
-  proof is checked, whichever client_id it names.
+  proof is checked, whichever client_id it names. For IPv6 the address is its /64, and
+  its /48 has a count of 16 times that (rate_limit.AddressRateLimiter): once the /48 is
+  over it, every /64 there that has failed itself in the window is refused too, while a
+  clean /64 (another tenant of a cloud's /48, say) still has its proof checked.
 - A client_id with ``per_client`` failures in the window is refused only to addresses that
   have failed themselves in this window (any failure, for any client). An address with a
   clean record still has its proof checked, so the client, calling from its own address
   with its right secret, keeps working while others guess; a guesser pays for each guess
   past the limit with a fresh address, which then counts as failed too.
 
-The one way to be locked out by someone else is to share their address (a NAT), and then
-only for the rest of the window. A refused attempt counts nothing, so a throttled flood
+The one way to be locked out by someone else is to share their address (a NAT, or a /64),
+and then only for the rest of the window. A refused attempt counts nothing, so a throttled flood
 stores nothing new.
 """
 

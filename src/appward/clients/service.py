@@ -303,7 +303,7 @@ class ClientService:
         # What the scope checks concluded per set of scopes (an import holds few distinct
         # ones): the approval state it starts in, so a million lines are not a million
         # registry queries. A set that fails its check raises at its first line.
-        approvals: dict[tuple[str, ...], str] = {}
+        approvals: dict[tuple[Any, ...], str] = {}
         client_ids: list[str] = []
         without_secret = 0
         batch: list[tuple[dict[str, Any], ClientMetadata]] = []
@@ -327,7 +327,7 @@ class ClientService:
         return ImportResult(client_ids, without_secret)
 
     async def _import_row(
-        self, line: str, approvals: dict[tuple[str, ...], str]
+        self, line: str, approvals: dict[tuple[Any, ...], str]
     ) -> tuple[dict[str, Any], ClientMetadata]:
         """Returns one line's clients row (as ``create`` would fill it) and metadata."""
         try:
@@ -343,20 +343,21 @@ class ClientService:
         return row, metadata
 
     async def _checked_new(
-        self, data: Any, registration_source: str, approvals: dict[tuple[str, ...], str]
+        self, data: Any, registration_source: str, approvals: dict[tuple[Any, ...], str]
     ) -> tuple[ClientMetadata, Any, str]:
         """Returns a new client's validated metadata, its owner (or _KEEP) and the approval
         state it starts in, after the scope checks. ``approvals`` remembers the outcome per
-        set of scopes, for a caller registering many clients."""
+        everything the checks read (the source, the scopes, skip_consent), for a caller
+        registering many clients."""
         data, owner = _split_owner(data)
         metadata = parse_client_metadata(data, self.bounds)
-        scopes = tuple(metadata.scopes)
-        if scopes not in approvals:
+        checked = (registration_source, tuple(metadata.scopes), metadata.skip_consent)
+        if checked not in approvals:
             await self._check_scopes_allowed(metadata, registration_source)
-            approvals[scopes] = initial_approval(
+            approvals[checked] = initial_approval(
                 registration_source, await self._sensitive(metadata.scopes)
             )
-        return metadata, owner, approvals[scopes]
+        return metadata, owner, approvals[checked]
 
     async def _insert_imported(self, batch: list[tuple[dict[str, Any], ClientMetadata]]) -> None:
         """Inserts one batch of imported clients, their scopes and their audit events,

@@ -151,7 +151,7 @@ class Pipeline:
         self.form_endpoints = form_endpoints
         self.state = state
         self.hooks = tuple(hooks)
-        self.gates = tuple(hook for hook in hooks if not getattr(hook, "observes_only", False))
+        self.gates = tuple(h for h in self.hooks if not getattr(h, "observes_only", False))
         self.head_limits = head_limits
         self.max_body = max_body
 

@@ -16,8 +16,8 @@ Building the indexes holds the clients table's SHARE lock: reads go on, writes t
 wait until it is done (about a minute per million clients on a small machine, see
 docs/performance.md). On a large registry create them beforehand without blocking, with
 CREATE INDEX CONCURRENTLY IF NOT EXISTS under the same names (docs/deployment.md); this
-migration then finds them and skips, unless one was left INVALID by a failed build:
-that one is dropped and built again. The previous release keeps working: it only gains
+migration then finds them and skips; one left INVALID by a failed build stops it with
+what to do (dropping it here would lock clients against reads for the whole rebuild). The previous release keeps working: it only gains
 two indexes it does not know of.
 
 Revision ID: 0012
@@ -58,8 +58,14 @@ def upgrade() -> None:
     for name, column in INDEXES:
         if _is_invalid(name):
             # A CREATE INDEX CONCURRENTLY that failed leaves its index behind, INVALID:
-            # never used by a query, yet enough for IF NOT EXISTS to skip the name.
-            op.execute(sa.text(f"DROP INDEX {name}"))
+            # never used by a query, yet enough for IF NOT EXISTS to skip the name. Not
+            # dropped here: DROP INDEX locks clients against reads until the rebuild
+            # commits, on exactly the large registries that build ahead.
+            raise RuntimeError(
+                f"index {name} on clients is INVALID (a CREATE INDEX CONCURRENTLY that "
+                f"failed): drop it with DROP INDEX CONCURRENTLY {name}, then build it "
+                "again or run the upgrade again (docs/deployment.md, migration 0012)"
+            )
         # pg_catalog.lower, named: a lower() of the search_path's must not be what the
         # index (and so every search) runs.
         op.execute(
@@ -79,12 +85,13 @@ def downgrade() -> None:
 
 
 def _is_invalid(index: str) -> bool:
-    """Whether ``index`` exists in the current schema but is not valid."""
+    """Whether ``index`` exists on the clients table this migration indexes (found as
+    CREATE INDEX ... ON clients finds it, through the search path) but is not valid."""
     found = op.get_bind().execute(
         sa.text(
             "SELECT NOT i.indisvalid FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE c.relname = :name AND c.relnamespace = current_schema()::regnamespace"
+            "WHERE i.indrelid = 'clients'::regclass AND c.relname = :name"
         ),
         {"name": index},
     )
