@@ -13,6 +13,20 @@ from appward.db import create_engine
 from appward.migrations import alembic_config
 
 
+async def execute(database, *statements: str) -> list[tuple[object, ...]]:
+    """Runs ``statements`` in one transaction; returns the last one's rows."""
+    engine = create_engine(database.url, schema=database.schema)
+    try:
+        async with engine.begin() as conn:
+            rows: list[tuple[object, ...]] = []
+            for statement in statements:
+                result = await conn.execute(text(statement))
+                rows = [tuple(row) for row in result] if result.returns_rows else []
+            return rows
+    finally:
+        await engine.dispose()
+
+
 def test_models_match_migrations(database):
     """`alembic check` fails when a model changed without a migration (warehouse db check)."""
     command.check(alembic_config(database.url, database.schema))
@@ -59,22 +73,14 @@ def test_usernames_differing_only_in_case_stop_the_upgrade_until_resolved(databa
     config = alembic_config(database.url, database.schema)
     command.downgrade(config, "0003")
 
-    async def execute(*statements: str) -> list[tuple[object, ...]]:
-        engine = create_engine(database.url, schema=database.schema)
-        try:
-            async with engine.begin() as conn:
-                for statement in statements:
-                    result = await conn.execute(text(statement))
-                return [tuple(r) for r in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
     values = ", ".join(
         f"({i}, '{name}', 'x', '2026-06-01 12:00:00+00:00')"
         for i, name in enumerate(("Alice", "alice", "bob", "ALICE", "Dan", "dan"), start=1)
     )
     asyncio.run(
-        execute(f"INSERT INTO users (id, username, password_hash, created_at) VALUES {values}")
+        execute(
+            database, f"INSERT INTO users (id, username, password_hash, created_at) VALUES {values}"
+        )
     )
     with pytest.raises(RuntimeError) as stopped:
         command.upgrade(config, "head")
@@ -82,17 +88,18 @@ def test_usernames_differing_only_in_case_stop_the_upgrade_until_resolved(databa
     assert "2 group(s)" in message
     assert "Alice (id 1), alice (id 2), ALICE (id 4); Dan (id 5), dan (id 6)" in message
     assert "Nothing was changed" in message
-    assert asyncio.run(execute("SELECT version_num FROM alembic_version")) == [("0003",)]
+    assert asyncio.run(execute(database, "SELECT version_num FROM alembic_version")) == [("0003",)]
 
     asyncio.run(
         execute(
+            database,
             "DELETE FROM users WHERE id IN (2, 4)",
             "UPDATE users SET username = 'dan2' WHERE id = 6",
         )
     )
     command.upgrade(config, "head")
     command.check(config)
-    names = asyncio.run(execute("SELECT username FROM users ORDER BY id"))
+    names = asyncio.run(execute(database, "SELECT username FROM users ORDER BY id"))
     assert names == [("Alice",), ("bob",), ("Dan",), ("dan2",)]
 
 
@@ -102,26 +109,19 @@ def test_existing_accounts_get_a_random_public_id_and_keep_their_grants(database
     config = alembic_config(database.url, database.schema)
     command.downgrade(config, "0004")
 
-    async def execute(*statements: str) -> list[tuple[object, ...]]:
-        engine = create_engine(database.url, schema=database.schema)
-        try:
-            async with engine.begin() as conn:
-                for statement in statements:
-                    result = await conn.execute(text(statement))
-                return [tuple(r) for r in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
     created = "'2026-06-01 12:00:00+00:00'"
     asyncio.run(
         execute(
+            database,
             "INSERT INTO users (id, username, password_hash, created_at) VALUES "
             f"(1, 'ann', 'x', {created}), (2, 'ben', 'x', {created}), (3, 'cy', 'x', {created})",
         )
     )
     command.upgrade(config, "head")
     command.check(config)
-    rows = asyncio.run(execute("SELECT id, public_id, role, email FROM users ORDER BY id"))
+    rows = asyncio.run(
+        execute(database, "SELECT id, public_id, role, email FROM users ORDER BY id")
+    )
     assert [r[0] for r in rows] == [1, 2, 3]
     public_ids = [str(r[1]) for r in rows]
     assert len(set(public_ids)) == 3
@@ -130,8 +130,9 @@ def test_existing_accounts_get_a_random_public_id_and_keep_their_grants(database
     with pytest.raises(IntegrityError):
         asyncio.run(
             execute(
+                database,
                 "INSERT INTO users (id, public_id, username, password_hash, created_at) "
-                f"VALUES (4, '{public_ids[0]}', 'dee', 'x', {created})"
+                f"VALUES (4, '{public_ids[0]}', 'dee', 'x', {created})",
             )
         )
 
@@ -279,20 +280,9 @@ def test_an_invalid_search_index_left_by_a_failed_build_stops_the_upgrade_until_
     config = alembic_config(database.url, database.schema)
     command.downgrade(config, "0011")
 
-    async def run(*statements: str) -> list[tuple[object, ...]]:
-        engine = create_engine(database.url, schema=database.schema)
-        try:
-            async with engine.begin() as conn:
-                rows: list[tuple[object, ...]] = []
-                for statement in statements:
-                    result = await conn.execute(text(statement))
-                    rows = [tuple(row) for row in result] if result.returns_rows else []
-                return rows
-        finally:
-            await engine.dispose()
-
     asyncio.run(
-        run(
+        execute(
+            database,
             "CREATE INDEX ix_clients_client_name_trgm ON clients (client_name)",
             "UPDATE pg_index SET indisvalid = false "
             "WHERE indexrelid = 'ix_clients_client_name_trgm'::regclass",
@@ -300,12 +290,13 @@ def test_an_invalid_search_index_left_by_a_failed_build_stops_the_upgrade_until_
     )
     with pytest.raises(RuntimeError, match="ix_clients_client_name_trgm on clients is INVALID"):
         command.upgrade(config, "head")
-    asyncio.run(run("DROP INDEX ix_clients_client_name_trgm"))
+    asyncio.run(execute(database, "DROP INDEX ix_clients_client_name_trgm"))
     command.upgrade(config, "head")
     rows = asyncio.run(
-        run(
+        execute(
+            database,
             "SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            "WHERE i.indexrelid = 'ix_clients_client_name_trgm'::regclass"
+            "WHERE i.indexrelid = 'ix_clients_client_name_trgm'::regclass",
         )
     )
     assert len(rows) == 1
