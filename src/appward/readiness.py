@@ -31,6 +31,11 @@ OK = "ok"
 UNREACHABLE = "unreachable"
 NOT_CHECKED = "not checked: the database is unreachable"
 NOT_MIGRATED = "no schema: run `appward db upgrade`"
+# Ready all the same: a newer release migrated the database (a rolling upgrade), and each
+# migration keeps the release before it working. Said apart from OK, so that an instance
+# left behind shows in /readyz as well as in the log.
+AHEAD = "ahead: migrated by a newer release; replace this instance with it"
+PASSING = frozenset({OK, AHEAD})
 log = logging.getLogger("appward.readiness")
 
 
@@ -42,7 +47,7 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return all(outcome == OK for outcome in self.checks.values())
+        return all(outcome in PASSING for outcome in self.checks.values())
 
 
 @cache
@@ -140,7 +145,7 @@ async def _database_checks(engine: AsyncEngine, wait: float) -> tuple[str, str]:
         return OK, OK
     if is_ahead(revisions):
         _warn_ahead(revisions)
-        return OK, OK
+        return OK, AHEAD
     return OK, f"the database is at {listed(revisions)}, this code expects {listed(expected)}"
 
 

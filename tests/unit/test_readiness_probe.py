@@ -34,3 +34,11 @@ async def test_a_cancelled_first_caller_leaves_the_others_their_answer(monkeypat
     assert first.cancelled()
     assert (await probe.check(None, None, wait=1)).ready  # reused, not asked again
     assert calls == [1]
+
+
+def test_a_database_ahead_of_the_code_is_ready_and_said_apart_from_ok():
+    from appward.readiness import AHEAD, OK
+
+    assert Readiness({"database": OK, "migrations": AHEAD}).ready
+    assert AHEAD != OK
+    assert not Readiness({"database": OK, "migrations": "the database is at 0001"}).ready
