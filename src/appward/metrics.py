@@ -66,6 +66,9 @@ class Metrics:
         self.max_clients = max_clients
         self._children: dict[tuple[Any, ...], Any] = {}
         self._pending: dict[tuple[Any, ...], int] = {}
+        # Requests answered, by (route, method, status, grant_type, client_id) as they came:
+        # one dict update a request; the labels are made (and bounded) at the fold.
+        self._answers: dict[tuple[Any, ...], int] = {}
         # Per route: the observations per bucket (LATENCY_BUCKETS, then +Inf), then their sum.
         self._pending_latency: dict[str, list[float]] = {}
         self._fallbacks_seen: dict[str, int] = {}
@@ -128,15 +131,30 @@ class Metrics:
             child = self._children[key] = family.labels(*labels)
         return child
 
-    def _count(self, key: tuple[Any, ...]) -> None:
+    def _count(self, key: tuple[Any, ...], count: int = 1) -> None:
         # A dict update now; the counter's own (locked) increment once a second, by fold.
-        self._pending[key] = self._pending.get(key, 0) + 1
+        self._pending[key] = self._pending.get(key, 0) + count
+
+    def _client_label(self, client_id: str) -> str:
+        if client_id not in self._clients:
+            if len(self._clients) >= self.max_clients:
+                return OTHER_CLIENTS
+            self._clients.add(client_id)
+        return client_id
 
     def fold(self) -> None:
         """Adds the counts gathered since the last fold to the counters (which the
         listener serves). Called on the event loop's thread, as the counting is."""
         if not self.enabled:
             return  # off: no counters exist (the lifespan folds at shutdown all the same)
+        answers, self._answers = self._answers, {}
+        for (route, method, status, grant_type, client_id), count in answers.items():
+            # Only the methods routes answer: any other token a caller sends (behind an
+            # h11 server any token parses) would be a new series each.
+            method = method if method in KNOWN_METHODS else "other"
+            self._child(self._requests, route, method, str(status)).inc(count)
+            if grant_type is not None and client_id is not None:
+                self._count((self._tokens, grant_type, self._client_label(client_id)), count)
         pending, self._pending = self._pending, {}
         for (family, *labels), count in pending.items():
             self._child(family, *labels).inc(count)
@@ -159,14 +177,21 @@ class Metrics:
             await asyncio.sleep(interval)
             self.fold()
 
-    def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Counts one answered request and its latency."""
+    def request(
+        self,
+        route: str,
+        method: str,
+        status: int,
+        seconds: float,
+        grant_type: str | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        """Counts one answered request and its latency, and the token it issued (for
+        ``grant_type`` to ``client_id``) when it issued one."""
         if not self.enabled:
             return
-        # Only the methods routes answer: any other token a caller sends (behind an h11
-        # server any token parses) would be a new series each.
-        method = method if method in KNOWN_METHODS else "other"
-        self._count((self._requests, route, method, str(status)))
+        key = (route, method, status, grant_type, client_id)
+        self._answers[key] = self._answers.get(key, 0) + 1
         observed = self._pending_latency.get(route)
         if observed is None:
             observed = self._pending_latency[route] = [0] * (len(LATENCY_BUCKETS) + 2)
@@ -175,14 +200,8 @@ class Metrics:
         observed[-1] += seconds
 
     def token_issued(self, grant_type: str, client_id: str) -> None:
-        if not self.enabled:
-            return
-        if client_id not in self._clients:
-            if len(self._clients) >= self.max_clients:
-                client_id = OTHER_CLIENTS
-            else:
-                self._clients.add(client_id)
-        self._count((self._tokens, grant_type, client_id))
+        if self.enabled:
+            self._count((self._tokens, grant_type, self._client_label(client_id)))
 
     def authentication_failed(self, reason: str) -> None:
         if self.enabled:

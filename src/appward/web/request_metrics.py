@@ -24,16 +24,14 @@ class RequestMetrics:
 
     def after(self, scope: Scope, status: int, error: AppwardError | None) -> None:
         state = scope["state"]
+        grant_type = state.get(GRANT_TYPE)
         self.metrics.request(
             route_template(scope),
             scope["method"],
             status,
             time.perf_counter() - state[STARTED],
+            grant_type,
+            None if grant_type is None else recorded_client(scope),
         )
-        if isinstance(error, InvalidClient):
+        if error is not None and isinstance(error, InvalidClient):
             self.metrics.authentication_failed(error.reason or AuthFailure.OTHER)
-        grant_type = state.get(GRANT_TYPE)
-        if grant_type is not None:
-            client_id = recorded_client(scope)
-            if client_id is not None:
-                self.metrics.token_issued(grant_type, client_id)
