@@ -67,11 +67,13 @@ class RequestLog:
         log.info("%s", _message(values), extra={"fields": fields})
 
 
-def _message(values: tuple[Any, ...]) -> str:
+def _message(values: tuple[Any, ...], text: Any = str) -> str:
+    """The line's message; ``text`` turns each value a caller may shape into the text
+    written (as it is, or escaped for the inside of a JSON string)."""
     _, request_id, method, route, status, duration_ms, client_id, _ = values
-    return f"request {request_id}: {method} {route} -> {status} in {duration_ms:.1f} ms" + (
-        "" if client_id is None else f", client {client_id}"
-    )
+    message = f"request {request_id}: {text(method)} {text(route)} -> {status} in "
+    message += f"{duration_ms:.1f} ms"
+    return message if client_id is None else f"{message}, client {text(client_id)}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -88,11 +90,9 @@ def render_line(formatter: logging.Formatter | None, values: tuple[Any, ...]) ->
     created, request_id, method, route, status, duration_ms, client_id, code = values
     if not isinstance(formatter, JsonFormatter):
         return f"INFO:     {LOGGER}: {_message(values)}"
+    message = _message(values, _json_text)
     method, route = _json_text(method), _json_text(route)
     client = "" if client_id is None else _json_text(client_id)
-    message = f"request {request_id}: {method} {route} -> {status} in {duration_ms:.1f} ms" + (
-        f", client {client}" if client else ""
-    )
     return (
         f'{{"time":"{formatter.time_text(created)}","level":"INFO","logger":"{LOGGER}",'
         f'"message":"{message}","request_id":"{request_id}","method":"{method}",'

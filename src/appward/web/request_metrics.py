@@ -33,5 +33,5 @@ class RequestMetrics:
             grant_type,
             None if grant_type is None else recorded_client(scope),
         )
-        if error is not None and isinstance(error, InvalidClient):
+        if isinstance(error, InvalidClient):
             self.metrics.authentication_failed(error.reason or AuthFailure.OTHER)
